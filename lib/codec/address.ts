@@ -1,0 +1,189 @@
+/**
+ * SOCKS addresses: RFC 1928 §5.
+ *
+ *   +------+----------+----------+
+ *   | ATYP | DST.ADDR | DST.PORT |
+ *   +------+----------+----------+
+ *   |  1   | Variable |    2     |
+ *   +------+----------+----------+
+ *
+ *   o  X'01' IPv4: 4 octets
+ *   o  X'03' DOMAINNAME: one length octet (1–255), then the name, no NUL
+ *   o  X'04' IPv6: 16 octets
+ *
+ * Ports are big-endian. Domain lengths are byte lengths (Buffer.byteLength),
+ * never string lengths.
+ */
+import { Address4, Address6 } from 'ip-address';
+import { AddressType, Reply } from '../constants.js';
+import { RemoteProtocolError, LocalProtocolError } from '../errors.js';
+
+export type AddressKind = 'ipv4' | 'ipv6' | 'domain';
+
+export interface SocksAddress {
+  type: AddressKind;
+  /** Dotted IPv4, canonical compressed IPv6 (no brackets), or the domain name. */
+  host: string;
+  port: number;
+}
+
+/** Classifies a host string: an IPv4/IPv6 literal or a domain name. */
+export function hostType(host: string): AddressKind {
+  if (Address4.isValid(host) && /^\d+\.\d+\.\d+\.\d+$/.test(host)) return 'ipv4';
+  const h = stripBrackets(host);
+  if (h.includes(':') && Address6.isValid(h)) return 'ipv6';
+  return 'domain';
+}
+
+export function stripBrackets(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/** Builds an address object from a host string and port, classifying the host. */
+export function makeAddress(host: string, port: number): SocksAddress {
+  checkPort(port);
+  const type = hostType(host);
+  if (type === 'ipv6') return { type, host: new Address6(stripBrackets(host)).correctForm(), port };
+  return { type, host, port };
+}
+
+export const ANY_IPV4: Readonly<SocksAddress> = Object.freeze({ type: 'ipv4', host: '0.0.0.0', port: 0 });
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
+    throw new LocalProtocolError(`invalid port ${port}`);
+  }
+}
+
+/** Encoded size of ATYP + ADDR + PORT. */
+export function addressLength(addr: SocksAddress): number {
+  switch (addr.type) {
+    case 'ipv4': return 1 + 4 + 2;
+    case 'ipv6': return 1 + 16 + 2;
+    case 'domain': return 1 + 1 + Buffer.byteLength(addr.host) + 2;
+  }
+}
+
+/** Writes ATYP ADDR PORT at `offset` of `out`; returns the new offset. */
+export function writeAddress(out: Buffer, offset: number, addr: SocksAddress): number {
+  checkPort(addr.port);
+  switch (addr.type) {
+    case 'ipv4': {
+      out[offset++] = AddressType.IPv4;
+      offset = writeIPv4(out, offset, addr.host);
+      break;
+    }
+    case 'ipv6': {
+      out[offset++] = AddressType.IPv6;
+      const bytes = ipv6Bytes(addr.host);
+      bytes.copy(out, offset);
+      offset += 16;
+      break;
+    }
+    case 'domain': {
+      const len = Buffer.byteLength(addr.host);
+      if (len < 1 || len > 255) throw new LocalProtocolError(`domain name must be 1 to 255 bytes, got ${len}`);
+      out[offset++] = AddressType.DomainName;
+      out[offset++] = len;
+      offset += out.write(addr.host, offset, 'utf8');
+      break;
+    }
+  }
+  out.writeUInt16BE(addr.port, offset);
+  return offset + 2;
+}
+
+export function encodeAddress(addr: SocksAddress): Buffer {
+  const out = Buffer.allocUnsafe(addressLength(addr));
+  writeAddress(out, 0, addr);
+  return out;
+}
+
+/**
+ * Reads ATYP ADDR PORT from `buf` at `offset`. Returns undefined when more
+ * bytes are needed; throws RemoteProtocolError (reply 08) on an unknown ATYP.
+ */
+export function readAddress(buf: Buffer, offset: number): { address: SocksAddress; end: number } | undefined {
+  if (buf.length < offset + 1) return undefined;
+  const atyp = buf[offset]!;
+  switch (atyp) {
+    case AddressType.IPv4: {
+      const end = offset + 1 + 4 + 2;
+      if (buf.length < end) return undefined;
+      const host = `${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}.${buf[offset + 4]}`;
+      return { address: { type: 'ipv4', host, port: buf.readUInt16BE(offset + 5) }, end };
+    }
+    case AddressType.IPv6: {
+      const end = offset + 1 + 16 + 2;
+      if (buf.length < end) return undefined;
+      const host = ipv6String(buf.subarray(offset + 1, offset + 17));
+      return { address: { type: 'ipv6', host, port: buf.readUInt16BE(offset + 17) }, end };
+    }
+    case AddressType.DomainName: {
+      if (buf.length < offset + 2) return undefined;
+      const len = buf[offset + 1]!;
+      const end = offset + 2 + len + 2;
+      if (buf.length < end) return undefined;
+      // Names are not necessarily UTF-8 (RFC 1928 says nothing); latin1 would
+      // round-trip bytes, but real clients send ASCII/UTF-8, so decode as UTF-8.
+      const host = buf.toString('utf8', offset + 2, offset + 2 + len);
+      return { address: { type: 'domain', host, port: buf.readUInt16BE(offset + 2 + len) }, end };
+    }
+    default:
+      throw new RemoteProtocolError(`unknown address type 0x${hex(atyp)}`, 'ERR_SOCKS_BAD_ADDRESS_TYPE', Reply.AddressTypeNotSupported);
+  }
+}
+
+export function writeIPv4(out: Buffer, offset: number, host: string): number {
+  const parts = host.split('.');
+  if (parts.length !== 4) throw new LocalProtocolError(`invalid IPv4 address ${host}`);
+  for (const p of parts) {
+    const n = Number(p);
+    if (!/^\d{1,3}$/.test(p) || n > 255) throw new LocalProtocolError(`invalid IPv4 address ${host}`);
+    out[offset++] = n;
+  }
+  return offset;
+}
+
+export function ipv6Bytes(host: string): Buffer {
+  let a: Address6;
+  try {
+    a = new Address6(stripBrackets(host));
+  } catch {
+    throw new LocalProtocolError(`invalid IPv6 address ${host}`);
+  }
+  return Buffer.from(padTo16(a.toByteArray()));
+}
+
+function padTo16(bytes: number[]): number[] {
+  // Older ip-address versions drop leading zero bytes (a BigInteger round trip).
+  if (bytes.length === 16) return bytes;
+  return [...new Array<number>(16 - bytes.length).fill(0), ...bytes];
+}
+
+export function ipv6String(bytes: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  return new Address6(groups.join(':')).correctForm();
+}
+
+/** Normalises a Node address string (maybe IPv4-mapped IPv6) to a SocksAddress. */
+export function fromNodeAddress(host: string | undefined, port: number | undefined): SocksAddress {
+  const h = host ?? '0.0.0.0';
+  const p = port ?? 0;
+  if (h.startsWith('::ffff:') && hostType(h.slice(7)) === 'ipv4') return { type: 'ipv4', host: h.slice(7), port: p };
+  return makeAddress(h, p);
+}
+
+/** "host:port" with brackets for IPv6, for messages and logs. */
+export function formatAddress(a: SocksAddress): string {
+  return a.type === 'ipv6' ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+export function isZeroAddress(a: SocksAddress): boolean {
+  return (a.type === 'ipv4' && a.host === '0.0.0.0') || (a.type === 'ipv6' && a.host === '::');
+}
+
+export function hex(n: number): string {
+  return n.toString(16).padStart(2, '0');
+}

@@ -1,0 +1,143 @@
+/**
+ * The SocksError family. Every error carries a stable `code` (ERR_SOCKS_*) and,
+ * where the wire has one, the `reply` code to send back (server side) or that
+ * was received (client side). Reply codes are never derived from message text.
+ *
+ *  - RemoteProtocolError: the peer broke the protocol (bad bytes).
+ *  - LocalProtocolError:  the caller misused the API (a bug on our side of the socket).
+ *  - AuthError:           authentication failed (wrong password, unknown key, ...).
+ *  - ReplyError:          client side: the server answered REP/CD != success.
+ *  - TimeoutError:        a deadline passed (handshake, connect, idle).
+ */
+import { Reply } from './constants.js';
+
+export type SocksErrorCode =
+  | 'ERR_SOCKS_PROTOCOL'
+  | 'ERR_SOCKS_BAD_VERSION'
+  | 'ERR_SOCKS_NO_METHOD'
+  | 'ERR_SOCKS_BAD_ADDRESS_TYPE'
+  | 'ERR_SOCKS_BAD_COMMAND'
+  | 'ERR_SOCKS_BAD_ADDRESS'
+  | 'ERR_SOCKS_BUFFER_LIMIT'
+  | 'ERR_SOCKS_AUTH_FAILED'
+  | 'ERR_SOCKS_REPLY'
+  | 'ERR_SOCKS_TIMEOUT'
+  | 'ERR_SOCKS_USAGE'
+  | 'ERR_SOCKS_CLOSED'
+  | 'ERR_SOCKS_ENCAPSULATION'
+  | 'ERR_SOCKS_DENIED';
+
+export class SocksError extends Error {
+  readonly code: SocksErrorCode;
+  /** Reply code to answer with (server) or that was received (client). */
+  readonly reply: number | undefined;
+  constructor(code: SocksErrorCode, message: string, reply?: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.reply = reply;
+  }
+}
+
+/** The remote peer sent bytes that break the protocol. */
+export class RemoteProtocolError extends SocksError {
+  constructor(message: string, code: SocksErrorCode = 'ERR_SOCKS_PROTOCOL', reply: number | undefined = Reply.GeneralFailure) {
+    super(code, message, reply);
+  }
+}
+
+/** The caller used the API wrongly (state machine driven out of order, bad options). */
+export class LocalProtocolError extends SocksError {
+  constructor(message: string) {
+    super('ERR_SOCKS_USAGE', message);
+  }
+}
+
+/** Authentication failed. `method` is the method code negotiated. */
+export class AuthError extends SocksError {
+  readonly method: number | undefined;
+  constructor(message: string, method?: number, options?: { cause?: unknown }) {
+    super('ERR_SOCKS_AUTH_FAILED', message, undefined, options);
+    this.method = method;
+  }
+}
+
+/** Client side: the proxy answered with a failure reply (REP != 0, CD != 0x5A). */
+export class ReplyError extends SocksError {
+  /** 4 or 5: which reply table `reply` comes from. */
+  readonly version: 4 | 5;
+  constructor(reply: number, version: 4 | 5 = 5) {
+    super('ERR_SOCKS_REPLY', `proxy refused the request: ${replyMessage(reply, version)}`, reply);
+    this.version = version;
+  }
+}
+
+export class TimeoutError extends SocksError {
+  readonly phase: string;
+  constructor(phase: string, ms: number) {
+    super('ERR_SOCKS_TIMEOUT', `${phase} timed out after ${ms} ms`, Reply.TtlExpired);
+    this.phase = phase;
+  }
+}
+
+const REPLY_TEXT5: Record<number, string> = {
+  0x00: 'succeeded',
+  0x01: 'general SOCKS server failure (01)',
+  0x02: 'connection not allowed by ruleset (02)',
+  0x03: 'network unreachable (03)',
+  0x04: 'host unreachable (04)',
+  0x05: 'connection refused (05)',
+  0x06: 'TTL expired (06)',
+  0x07: 'command not supported (07)',
+  0x08: 'address type not supported (08)',
+};
+const REPLY_TEXT4: Record<number, string> = {
+  0x5a: 'request granted (5A)',
+  0x5b: 'request rejected or failed (5B)',
+  0x5c: 'rejected: cannot reach identd on the client (5C)',
+  0x5d: 'rejected: identd and client report different user ids (5D)',
+};
+
+export function replyMessage(reply: number, version: 4 | 5 = 5): string {
+  const table = version === 4 ? REPLY_TEXT4 : REPLY_TEXT5;
+  return table[reply] ?? `unassigned reply code 0x${reply.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * Maps a Node system error (from connect, lookup, bind) to an RFC 1928 reply.
+ * Only `err.code` is consulted, never the message.
+ */
+export function replyFromErrno(err: unknown): number {
+  if (err instanceof SocksError && err.reply !== undefined) return err.reply;
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'ECONNREFUSED': return Reply.ConnectionRefused;
+    case 'EHOSTUNREACH':
+    case 'EHOSTDOWN':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+    case 'EAI_NODATA':
+    case 'EAI_FAIL':
+      return Reply.HostUnreachable;
+    case 'ENETUNREACH':
+    case 'ENETDOWN':
+    case 'EADDRNOTAVAIL':
+      return Reply.NetworkUnreachable;
+    case 'ETIMEDOUT':
+    case 'ERR_SOCKS_TIMEOUT':
+      return Reply.TtlExpired;
+    case 'EACCES':
+    case 'EPERM':
+      return Reply.NotAllowedByRuleset;
+    case 'EAFNOSUPPORT':
+      return Reply.AddressTypeNotSupported;
+    default:
+      return Reply.GeneralFailure;
+  }
+}
+
+/** SOCKS4 has one failure code for everything but ident trouble. */
+export function socks4ReplyFrom(reply5: number): number {
+  return reply5 === 0x00 ? 0x5a : 0x5b;
+}

@@ -1,0 +1,13 @@
+/**
+ * sockskit: a SOCKS5/4/4a toolkit. The public API.
+ * Each area adds its exports here, one line per module.
+ */
+export * from './constants.js';
+export * from './errors.js';
+export * from './codec/index.js';
+export * from './secret.js';
+export * from './server-handshake.js';
+export type * from '../methods/types.js';
+export { none } from '../methods/none.js';
+export { userpass, encodeUserPassRequest, decodeUserPassRequest } from '../methods/userpass.js';
+export type { UserPassOptions, UserPassVerifier } from '../methods/userpass.js';

@@ -1,0 +1,144 @@
+/**
+ * Method 0x02, USERNAME/PASSWORD: RFC 1929.
+ *
+ *   request                                         response
+ *   +----+------+----------+------+----------+      +----+--------+
+ *   |VER | ULEN |  UNAME   | PLEN |  PASSWD  |      |VER | STATUS |
+ *   +----+------+----------+------+----------+      +----+--------+
+ *   | 1  |  1   | 1 to 255 |  1   | 1 to 255 |      | 1  |   1    |
+ *   +----+------+----------+------+----------+      +----+--------+
+ *
+ * VER is 0x01 (not 5). ULEN/PLEN = 0 occur in the wild (curl with an empty
+ * user or password) and are parsed; whether an empty name is a valid user is
+ * the verifier's business. STATUS 0 is success; on failure the server sends
+ * 01 01 and closes. Passwords are compared in constant time and never logged.
+ */
+import createDebug from 'debug';
+import { Method, USERPASS_VERSION, UserPassStatus, Limits } from '../lib/constants.js';
+import { AuthError, RemoteProtocolError, LocalProtocolError } from '../lib/errors.js';
+import { safeEqual } from '../lib/secret.js';
+import type { ByteQueue } from '../lib/codec/byte-queue.js';
+import type { AuthMethod, AuthStep, ServerAuthContext, ServerAuthSession, ClientAuthSession, VerifyResult } from './types.js';
+
+const debug = createDebug('sockskit:method:userpass');
+
+/** A verifier: false/null/undefined rejects, true accepts as the username, anything else is the identity. */
+export type UserPassVerifier = (username: string, password: string, ctx: ServerAuthContext) => unknown;
+
+export interface UserPassOptions {
+  /** Server: static users, compared in constant time. */
+  users?: Record<string, string> | Map<string, string>;
+  /** Server: a custom (maybe async) check, used when `users` is not given. */
+  verify?: UserPassVerifier;
+  /** Client: the credentials to send. */
+  username?: string;
+  password?: string;
+}
+
+export interface UserPassCredentials {
+  username: string;
+  password: string;
+}
+
+const SUCCESS = Buffer.from([USERPASS_VERSION, UserPassStatus.Success]);
+const FAILURE = Buffer.from([USERPASS_VERSION, UserPassStatus.Failure]);
+
+export function encodeUserPassRequest(username: string, password: string): Buffer {
+  const u = Buffer.from(username, 'utf8');
+  const p = Buffer.from(password, 'utf8');
+  if (u.length > 255 || p.length > 255) throw new LocalProtocolError('RFC 1929 username and password are at most 255 bytes');
+  const out = Buffer.allocUnsafe(3 + u.length + p.length);
+  out[0] = USERPASS_VERSION;
+  out[1] = u.length;
+  u.copy(out, 2);
+  out[2 + u.length] = p.length;
+  p.copy(out, 3 + u.length);
+  return out;
+}
+
+/** Decodes an RFC 1929 request; undefined means "need more". */
+export function decodeUserPassRequest(buf: Buffer): { username: string; password: string; length: number } | undefined {
+  if (buf.length < 2) return undefined;
+  if (buf[0] !== USERPASS_VERSION) {
+    throw new RemoteProtocolError(`username/password version 0x${buf[0]!.toString(16)} (RFC 1929 wants 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+  }
+  const ulen = buf[1]!;
+  if (buf.length < 3 + ulen) return undefined;
+  const plen = buf[2 + ulen]!;
+  const length = 3 + ulen + plen;
+  if (buf.length < length) return undefined;
+  return {
+    username: buf.toString('utf8', 2, 2 + ulen),
+    password: buf.toString('utf8', 3 + ulen, length),
+    length,
+  };
+}
+
+function toMap(users: UserPassOptions['users']): Map<string, string> | undefined {
+  if (!users) return undefined;
+  return users instanceof Map ? users : new Map(Object.entries(users));
+}
+
+export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
+  const users = toMap(options.users);
+  const verify = options.verify;
+  const failed = (why: string): AuthStep => {
+    debug('authentication failed: %s', why);
+    return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword), write: FAILURE };
+  };
+
+  const serverSession = (ctx: ServerAuthContext): ServerAuthSession => {
+    let username = '';
+    return {
+      maxMessage: Limits.userpass,
+      receive(input: ByteQueue): AuthStep {
+        const msg = decodeUserPassRequest(input.peek());
+        if (!msg) return { kind: 'more' };
+        input.skip(msg.length);
+        username = msg.username;
+        if (users) {
+          // Compare against a dummy when the user is unknown, so timing does
+          // not tell unknown users from wrong passwords.
+          const expected = users.get(msg.username);
+          const ok = safeEqual(msg.password, expected ?? '\u0000unknown-user') && expected !== undefined;
+          return ok ? { kind: 'done', identity: msg.username, write: SUCCESS } : failed(`user ${JSON.stringify(msg.username)}`);
+        }
+        if (!verify) return failed('no users configured');
+        const { password } = msg;
+        return { kind: 'verify', check: () => verify(msg.username, password, ctx) };
+      },
+      verified(result: VerifyResult): AuthStep {
+        if (!result.ok) return failed('verifier threw');
+        const v = result.value;
+        if (v === false || v === null || v === undefined) return failed(`user ${JSON.stringify(username)}`);
+        return { kind: 'done', identity: v === true ? username : v, write: SUCCESS };
+      },
+    };
+  };
+
+  const clientSession = (): ClientAuthSession => ({
+    maxMessage: 2,
+    start(): AuthStep {
+      if (options.username === undefined || options.password === undefined) {
+        throw new LocalProtocolError('userpass client needs username and password');
+      }
+      return { kind: 'more', write: encodeUserPassRequest(options.username, options.password) };
+    },
+    receive(input: ByteQueue): AuthStep {
+      if (input.length < 2) return { kind: 'more' };
+      const reply = input.take(2);
+      // Lenient on VER (some servers echo 05); STATUS decides.
+      if (reply[1] !== UserPassStatus.Success) {
+        return { kind: 'fail', error: new AuthError(`proxy rejected the username/password (status 0x${reply[1]!.toString(16).padStart(2, '0')})`, Method.UsernamePassword) };
+      }
+      return { kind: 'done', identity: options.username };
+    },
+  });
+
+  return {
+    code: Method.UsernamePassword,
+    name: 'userpass',
+    server: users || verify ? serverSession : undefined,
+    client: options.username !== undefined ? clientSession : undefined,
+  };
+}
