@@ -1,0 +1,52 @@
+/**
+ * Small helpers shared by the programs: host:port parsing, readable fatal
+ * errors, signal handling. Kept tiny on purpose; each program owns its flags.
+ */
+import { readFileSync } from 'node:fs';
+import { LocalProtocolError } from '../lib/errors.js';
+
+export class UsageError extends LocalProtocolError {}
+
+/** Parses HOST:PORT, [IPV6]:PORT or PORT (with `defaultHost`). */
+export function parseHostPort(text: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
+  let host = defaultHost;
+  let portText = text;
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (m) {
+    host = m[1]!;
+    portText = m[2]!;
+  } else if (!/^\d+$/.test(text)) {
+    throw new UsageError(`expected HOST:PORT, got ${JSON.stringify(text)}`);
+  }
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid port in ${JSON.stringify(text)}`);
+  return { host, port };
+}
+
+export function parseNumber(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} wants a non-negative number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function packageVersion(): string {
+  try {
+    const url = new URL('../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Prints `prog: message` and exits non-zero; never a stack trace for expected errors. */
+export function fail(prog: string, err: unknown, code = 1): never {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`${prog}: ${msg}\n`);
+  if (err instanceof UsageError) process.stderr.write(`Try '${prog} --help'.\n`);
+  process.exit(code);
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '[::1]';
+}

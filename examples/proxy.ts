@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * sockskit-proxy: a SOCKS5/4/4a proxy built only on sockskit's public API.
+ * Safe defaults: listens on 127.0.0.1:1080; warns when it would be an open
+ * proxy beyond loopback.
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import createDebug from 'debug';
+import { SocksServer, SocksServerOptions } from '../lib/server.js';
+import { parseCidr } from '../lib/ruleset.js';
+import { none } from '../methods/none.js';
+import { userpass } from '../methods/userpass.js';
+import type { AuthMethod } from '../methods/types.js';
+import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
+import { formatAddress } from '../lib/codec/address.js';
+
+const PROG = 'sockskit-proxy';
+const debug = createDebug('sockskit:proxy');
+
+const HELP = `Usage: ${PROG} [options]
+
+A SOCKS5 and SOCKS4/4a proxy. Without options it listens on 127.0.0.1:1080
+with no authentication.
+
+Listening
+  --listen HOST:PORT        address to listen on (repeatable; default 127.0.0.1:1080;
+                            IPv6 as [::1]:1080)
+Authentication (SOCKS5)
+  --user NAME:PASSWORD      accept this username/password (RFC 1929; repeatable)
+  --users FILE              read NAME:PASSWORD lines from FILE (# comments)
+                            With users configured, no-auth and SOCKS4 are refused.
+  --no-socks4               refuse SOCKS4/4a requests
+Destinations
+  --allow CIDR              only allow destinations in CIDR (repeatable)
+  --deny CIDR               deny destinations in CIDR (repeatable; wins over --allow)
+Limits
+  --handshake-timeout MS    deadline for the whole handshake (default 10000)
+  --connect-timeout MS      deadline to reach a destination (default 10000)
+  --idle-timeout MS         close tunnels idle this long (default 0: never)
+  --max-connections N       open connections at most (default 10000)
+Other
+  -h, --help                show this help
+  -V, --version             show the version
+
+Logs go to stderr through DEBUG=sockskit:* ; secrets are never logged.
+`;
+
+export interface ProxyFlags {
+  values: Record<string, string | boolean | string[] | undefined>;
+}
+
+/** Flags every program version knows; method modules add theirs through `extraOptions`. */
+export const baseOptions = {
+  listen: { type: 'string', multiple: true },
+  user: { type: 'string', multiple: true },
+  users: { type: 'string' },
+  'no-socks4': { type: 'boolean' },
+  allow: { type: 'string', multiple: true },
+  deny: { type: 'string', multiple: true },
+  'handshake-timeout': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+export function parseUsers(lines: string[], where: string): Map<string, string> {
+  const users = new Map<string, string>();
+  lines.forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+    const colon = line.indexOf(':');
+    if (colon < 0) throw new UsageError(`${where}${where.endsWith(':') ? '' : ` line ${i + 1}:`} expected NAME:PASSWORD`);
+    users.set(line.slice(0, colon), line.slice(colon + 1));
+  });
+  return users;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: baseOptions, allowPositionals: false, strict: true });
+  } catch (err) {
+    fail(PROG, new UsageError((err as Error).message));
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (v.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return;
+  }
+  const listen = (v.listen ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
+  const users = new Map<string, string>();
+  for (const u of v.user ?? []) for (const [k, p] of parseUsers([u], `--user ${JSON.stringify(u.split(':')[0])}:`)) users.set(k, p);
+  if (v.users) {
+    let text: string;
+    try {
+      text = readFileSync(v.users, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --users file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
+  }
+  const methods: AuthMethod<unknown>[] = [];
+  if (users.size > 0) methods.push(userpass({ users }));
+  else methods.push(none());
+  const rules = v.allow || v.deny ? { allow: (v.allow ?? []).map(parseCidr), deny: (v.deny ?? []).map(parseCidr) } : undefined;
+  const options: SocksServerOptions = {
+    methods,
+    socks4: v['no-socks4'] ? false : undefined,
+    rules,
+    handshakeTimeout: parseNumber('handshake-timeout', v['handshake-timeout'], 10000),
+    connectTimeout: parseNumber('connect-timeout', v['connect-timeout'], 10000),
+    idleTimeout: parseNumber('idle-timeout', v['idle-timeout'], 0),
+    maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
+  };
+  const open = users.size === 0;
+  const servers = await Promise.all(
+    listen.map(
+      ({ host, port }) =>
+        new Promise<SocksServer>((resolve, reject) => {
+          const s = new SocksServer(options);
+          s.once('error', reject);
+          s.listen(port, host, () => {
+            s.removeListener('error', reject);
+            s.on('error', (err) => process.stderr.write(`${PROG}: ${(err as Error).message}\n`));
+            const a = s.address();
+            const where = a && typeof a === 'object' ? formatAddress({ type: a.family === 'IPv6' ? 'ipv6' : 'ipv4', host: a.address, port: a.port }) : `${host}:${port}`;
+            process.stderr.write(`${PROG}: listening on ${where} (${users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : 'no authentication'})\n`);
+            if (open && !isLoopback(host)) {
+              process.stderr.write(`${PROG}: WARNING: ${where} is not loopback and needs no authentication: this is an open proxy\n`);
+            }
+            resolve(s);
+          });
+        }),
+    ),
+  ).catch((err: NodeJS.ErrnoException) => {
+    fail(PROG, new Error(`cannot listen: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message}`));
+  });
+  const stop = (sig: string) => {
+    debug('%s: closing', sig);
+    for (const s of servers) s.close();
+    setTimeout(() => process.exit(0), 100).unref();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main(process.argv.slice(2)).catch((err) => fail(PROG, err));

@@ -1,0 +1,517 @@
+/**
+ * SocksServer: the Node adapter around the sans-I/O ServerHandshake.
+ * It moves bytes, runs timers and async checks, and implements the default
+ * behaviour of each command; every protocol decision lives in the engine.
+ *
+ *   socket ──data──▶ ServerHandshake.receive ──actions──▶ write / verify /
+ *   request (hook: accept | deny | handoff | relay) / established / close
+ *
+ * Guarantees: a handshake deadline; full-length failure replies; bytes after
+ * the request reach the destination (or the hand-off) first and in order;
+ * sockets are destroyed on every error path; memory per connection is
+ * bounded (the engine bounds buffering, the relay respects backpressure).
+ */
+import net from 'node:net';
+import dns from 'node:dns';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import { Reply, CommandName } from './constants.js';
+import { SocksError, TimeoutError, replyFromErrno } from './errors.js';
+import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from './codec/address.js';
+import { ServerHandshake, ServerAction, SocksRequest, MethodSelector, Socks4Identify } from './server-handshake.js';
+import { Ruleset, allowedBy } from './ruleset.js';
+import { encapsulate } from './encapsulation-stream.js';
+import { relay } from './relay.js';
+import { none } from '../methods/none.js';
+import type { AuthMethod, Encapsulation, ServerAuthContext } from '../methods/types.js';
+
+const debug = createDebug('sockskit:server');
+
+/** dns.lookup-compatible resolver. */
+export type LookupFunction = typeof dns.lookup;
+
+export interface SocksServerOptions {
+  /** Methods in preference order, or a per-connection choice (e.g. by source address). Default: [none()]. */
+  methods?: readonly AuthMethod<unknown>[] | ((ctx: ServerAuthContext) => readonly AuthMethod<unknown>[]);
+  /** Method selection policy; default: server preference order. */
+  selectMethod?: MethodSelector;
+  /** Accept SOCKS4/4a. Default: only when the `none` method (0x00) is configured, since SOCKS4 carries no password. */
+  socks4?: boolean;
+  /** SOCKS4 identity policy (e.g. ident); default: USERID as claimed. */
+  socks4Identify?: Socks4Identify;
+  /** The request hook: decide with ctx.accept(), ctx.deny(reply), ctx.handoff() or ctx.relay(stream). Returning without deciding accepts. */
+  onRequest?: (ctx: RequestContext) => void | Promise<void>;
+  /** Name resolution for destinations (default dns.lookup). */
+  lookup?: LookupFunction;
+  /** Destination rules, applied to the resolved address. */
+  rules?: Ruleset;
+  /** Commands served by the default accept(). Default: connect (plus bind/udp when their handlers are present). */
+  commands?: readonly CommandName[];
+  /** Milliseconds from accept to the end of the handshake (default 10 000). */
+  handshakeTimeout?: number;
+  /** Milliseconds to connect to a destination (default 10 000). */
+  connectTimeout?: number;
+  /** Milliseconds without traffic before a tunnel is closed (default 0: never). */
+  idleTimeout?: number;
+  /** Connections open at once, handshakes and tunnels together (default 10 000). */
+  maxConnections?: number;
+  /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). */
+  bind?: CommandHandler;
+  udp?: CommandHandler;
+}
+
+/** What the default accept() runs for a command; resolves when the command has been answered. */
+export type CommandHandler = (conn: ConnectionControl) => Promise<void> | void;
+
+/** Given to command handlers: the connection and the engine's decisions. */
+export interface ConnectionControl {
+  readonly request: SocksRequest;
+  readonly socket: Duplex;
+  readonly source: SocksAddress;
+  readonly local: SocksAddress;
+  readonly server: SocksServer;
+  readonly options: Readonly<SocksServerOptions>;
+  /** Writes the (first) success reply; for BIND call twice. Returns the tunnel head when established. */
+  reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex };
+  deny(reply: number, error?: unknown): void;
+  /** Resolves a destination through the server's lookup and rules. */
+  resolve(dest: SocksAddress): Promise<{ address: string; family: number }>;
+  /** Called on close of the client connection. */
+  onClose(f: () => void): void;
+  /** Relay the established client stream with `other` (half-close, backpressure, idle timeout). */
+  relay(client: Duplex, other: Duplex, head: Buffer): void;
+}
+
+export interface RequestContext {
+  readonly request: SocksRequest;
+  readonly source: SocksAddress;
+  readonly local: SocksAddress;
+  /** The default behaviour for the command (CONNECT: dial and relay). */
+  accept(): Promise<void>;
+  /** Refuse with an exact reply code (SOCKS5 REP; SOCKS4 gets 5B, or 5C/5D as given). */
+  deny(reply?: number): void;
+  /** Take the connection over. With `reply`, that reply is written first. */
+  handoff(options?: { reply?: number; bound?: SocksAddress }): { socket: Duplex; head: Buffer };
+  /** Answer success and relay to a stream the application opened itself. */
+  relay(upstream: Duplex, bound?: SocksAddress): void;
+}
+
+interface ConnInfo {
+  remoteAddress?: string;
+  remotePort?: number;
+  localAddress?: string;
+  localPort?: number;
+}
+
+export class SocksServer extends EventEmitter {
+  readonly options: Readonly<SocksServerOptions>;
+  readonly netServer: net.Server;
+  private readonly open = new Set<Duplex>();
+  private readonly staticMethods: readonly AuthMethod<unknown>[] | undefined;
+  private readonly socks4Default: boolean;
+
+  constructor(options: SocksServerOptions = {}) {
+    super();
+    this.options = options;
+    this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
+    this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
+    this.netServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.handle(s));
+    this.netServer.on('error', (err) => this.emit('error', err));
+    this.netServer.on('listening', () => this.emit('listening'));
+  }
+
+  /** Same arguments as net.Server#listen. */
+  listen(...args: unknown[]): this {
+    (this.netServer.listen as (...a: unknown[]) => unknown).apply(this.netServer, args);
+    return this;
+  }
+
+  address(): ReturnType<net.Server['address']> {
+    return this.netServer.address();
+  }
+
+  /** Open connections (handshakes and tunnels). */
+  get connections(): number {
+    return this.open.size;
+  }
+
+  /** Stops listening and destroys every open connection. */
+  close(cb?: (err?: Error) => void): this {
+    this.netServer.close(cb);
+    for (const s of this.open) s.destroy();
+    return this;
+  }
+
+  /**
+   * Serves one connection: a net.Socket, or any Duplex (then pass `info`
+   * for the addresses policies and BND replies need).
+   */
+  handle(socket: Duplex, info?: ConnInfo): void {
+    const o = this.options;
+    const sock = socket as net.Socket;
+    const src = info ?? sock;
+    if (this.open.size >= (o.maxConnections ?? 10000)) {
+      debug('connection limit reached, refusing %s', src.remoteAddress);
+      socket.on('error', noop);
+      socket.destroy();
+      this.emit('clientError', new SocksError('ERR_SOCKS_DENIED', 'connection limit reached'), undefined);
+      return;
+    }
+    new Connection(this, socket, src).start();
+  }
+
+  /** @internal */
+  track(s: Duplex): void {
+    this.open.add(s);
+  }
+  /** @internal */
+  untrack(s: Duplex): void {
+    this.open.delete(s);
+  }
+  /** @internal */
+  methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[] {
+    const m = this.options.methods;
+    return typeof m === 'function' ? m(ctx) : this.staticMethods!;
+  }
+  /** @internal */
+  socks4For(methods: readonly AuthMethod<unknown>[]): boolean {
+    if (this.options.socks4 !== undefined) return this.options.socks4;
+    return this.staticMethods ? this.socks4Default : methods.some((m) => m.code === 0x00);
+  }
+}
+
+export function createServer(options?: SocksServerOptions): SocksServer {
+  return new SocksServer(options);
+}
+
+function noop(): void {}
+
+/** One client connection through its handshake and into its relay. */
+class Connection implements ConnectionControl {
+  readonly source: SocksAddress;
+  readonly local: SocksAddress;
+  request!: SocksRequest;
+  private engine!: ServerHandshake;
+  private timer: NodeJS.Timeout | undefined;
+  private decided = false;
+  private finished = false;
+  private closers: (() => void)[] = [];
+  readonly options: Readonly<SocksServerOptions>;
+
+  constructor(readonly server: SocksServer, readonly socket: Duplex, info: ConnInfo) {
+    this.options = server.options;
+    this.source = fromNodeAddress(info.remoteAddress, info.remotePort);
+    this.local = fromNodeAddress(info.localAddress, info.localPort);
+  }
+
+  start(): void {
+    const { socket, server } = this;
+    const o = this.options;
+    server.track(socket);
+    const ctx: ServerAuthContext = { source: this.source, local: this.local };
+    const methods = server.methodsFor(ctx);
+    this.engine = new ServerHandshake({
+      methods,
+      selectMethod: o.selectMethod,
+      socks4: server.socks4For(methods),
+      socks4Identify: o.socks4Identify,
+      context: ctx,
+    });
+    this.timer = setTimeout(this.onDeadline, o.handshakeTimeout ?? 10000);
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.once('close', this.onSocketClose);
+    socket.once('end', this.onEarlyEnd);
+  }
+
+  private onData = (chunk: Buffer): void => {
+    this.run(this.engine.receive(chunk));
+  };
+
+  private onError = (err: Error): void => {
+    debug('client %s error: %s', formatAddress(this.source), (err as NodeJS.ErrnoException).code ?? err.message);
+    this.socket.destroy();
+  };
+
+  /** Client sent FIN during the handshake: nothing more can arrive. */
+  private onEarlyEnd = (): void => {
+    if (!this.decided) this.socket.destroy();
+  };
+
+  private onSocketClose = (): void => {
+    this.clearTimer();
+    this.server.untrack(this.socket);
+    for (const f of this.closers.splice(0)) f();
+  };
+
+  private onDeadline = (): void => {
+    this.timer = undefined;
+    if (this.finished) return;
+    const err = new TimeoutError('handshake', this.options.handshakeTimeout ?? 10000);
+    debug('handshake deadline for %s', formatAddress(this.source));
+    this.server.emit('clientError', err, this.source);
+    this.socket.destroy();
+  };
+
+  private clearTimer(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  onClose(f: () => void): void {
+    if (this.socket.destroyed) f();
+    else this.closers.push(f);
+  }
+
+  private run(actions: ServerAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'write':
+          if (!this.socket.destroyed) this.socket.write(a.data);
+          break;
+        case 'verify':
+          this.socket.pause();
+          this.runCheck(a.check);
+          break;
+        case 'request':
+          this.socket.pause();
+          this.request = a.request;
+          this.onRequest();
+          break;
+        case 'established':
+          this.finish();
+          this.pendingHead = a.head;
+          this.pendingEnc = a.encapsulation;
+          break;
+        case 'handoff':
+          this.finish();
+          this.pendingHead = a.head;
+          this.pendingEnc = a.encapsulation;
+          break;
+        case 'close':
+          this.finish();
+          if (a.error) {
+            debug('closing %s: %s', formatAddress(this.source), a.error.message);
+            this.server.emit('clientError', a.error, this.source);
+          }
+          endSoon(this.socket);
+          break;
+      }
+    }
+  }
+
+  private pendingHead: Buffer | undefined;
+  private pendingEnc: Encapsulation | undefined;
+
+  private finish(): void {
+    this.finished = true;
+    this.clearTimer();
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onEarlyEnd);
+  }
+
+  private runCheck(check: () => unknown): void {
+    let p: Promise<unknown>;
+    try {
+      p = Promise.resolve(check());
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (value) => this.afterCheck({ ok: true, value }),
+      (error) => this.afterCheck({ ok: false, error }),
+    );
+  }
+
+  private afterCheck(result: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+    if (this.socket.destroyed) return;
+    this.run(this.engine.verified(result));
+    if (!this.finished && this.engine.phase !== 'decide' && this.engine.phase !== 'identify' && this.engine.phase !== 'auth-verify') {
+      this.socket.resume();
+    }
+  }
+
+  // ------------------------------------------------------------ the request
+
+  private onRequest(): void {
+    this.decided = true;
+    const hook = this.options.onRequest;
+    if (!hook) {
+      void this.accept();
+      return;
+    }
+    let settled = false;
+    const ctx: RequestContext = {
+      request: this.request,
+      source: this.source,
+      local: this.local,
+      accept: () => {
+        settled = true;
+        return this.accept();
+      },
+      deny: (reply = Reply.NotAllowedByRuleset) => {
+        settled = true;
+        this.deny(reply);
+      },
+      handoff: (opts) => {
+        settled = true;
+        return this.handoff(opts);
+      },
+      relay: (upstream, bound) => {
+        settled = true;
+        const r = this.reply(bound ?? ANY_IPV4);
+        this.relay(r.socket, upstream, r.head);
+      },
+    };
+    let result: unknown;
+    try {
+      result = hook(ctx);
+    } catch (err) {
+      this.deny(replyFromErrno(err), err);
+      return;
+    }
+    if (result && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(
+        () => {
+          if (!settled && !this.socket.destroyed) void this.accept();
+        },
+        (err) => {
+          if (!settled) this.deny(replyFromErrno(err), err);
+          else debug('request hook failed after deciding: %s', (err as Error)?.message);
+        },
+      );
+    } else if (!settled) {
+      void this.accept();
+    }
+  }
+
+  /** The default behaviour for the command. */
+  accept(): Promise<void> {
+    const cmd = this.request.command;
+    const o = this.options;
+    const enabled = o.commands ? o.commands.includes(cmd) : true;
+    try {
+      if (cmd === 'connect' && enabled) return this.connect();
+      const handler = cmd === 'bind' ? o.bind : cmd === 'udp' ? o.udp : undefined;
+      if (handler && enabled) return Promise.resolve(handler(this)).catch((err) => this.deny(replyFromErrno(err), err));
+    } catch (err) {
+      this.deny(replyFromErrno(err), err);
+      return Promise.resolve();
+    }
+    this.deny(Reply.CommandNotSupported);
+    return Promise.resolve();
+  }
+
+  deny(reply: number, error?: unknown): void {
+    if (this.socket.destroyed || this.finished) return;
+    const err = error instanceof SocksError ? error : error ? new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error }) : undefined;
+    this.run(this.engine.deny(reply, err));
+  }
+
+  reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex } {
+    this.run(this.engine.accept(bound));
+    if (!this.finished) return { established: false, head: EMPTY, socket: this.socket };
+    return this.takeStream();
+  }
+
+  handoff(opts?: { reply?: number; bound?: SocksAddress }): { socket: Duplex; head: Buffer } {
+    this.run(this.engine.handoff(opts));
+    const { socket, head } = this.takeStream();
+    return { socket, head };
+  }
+
+  /** After established/handoff: the client stream (encapsulated if needed) and the head. */
+  private takeStream(): { established: true; head: Buffer; socket: Duplex } {
+    const head = this.pendingHead ?? EMPTY;
+    const enc = this.pendingEnc;
+    this.pendingHead = undefined;
+    const socket = enc ? encapsulate(this.socket, enc) : this.socket;
+    return { established: true, head, socket };
+  }
+
+  resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
+    const rules = this.options.rules;
+    const check = (address: string, family: number) => {
+      if (rules && !allowedBy(rules, address)) {
+        throw new SocksError('ERR_SOCKS_DENIED', `destination ${address} not allowed by ruleset`, Reply.NotAllowedByRuleset);
+      }
+      return { address, family };
+    };
+    if (dest.type !== 'domain') return Promise.resolve().then(() => check(dest.host, dest.type === 'ipv6' ? 6 : 4));
+    const lookup = this.options.lookup ?? dns.lookup;
+    return new Promise((resolve, reject) => {
+      lookup(dest.host, {}, (err, address, family) => {
+        if (err) return reject(err);
+        try {
+          resolve(check(address as string, family as number));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Default CONNECT: dial, answer with the real local address, relay. */
+  private connect(): Promise<void> {
+    const dest = this.request.destination;
+    const o = this.options;
+    const viaLookup = dest.type === 'domain' || o.rules !== undefined;
+    return new Promise<void>((done) => {
+      const dial = (host: string, family: number) => {
+        if (this.socket.destroyed) return done();
+        const out = net.connect({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true });
+        const ms = o.connectTimeout ?? 10000;
+        const timer = setTimeout(() => out.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), ms);
+        const abort = () => out.destroy();
+        this.onClose(abort);
+        out.once('error', (err) => {
+          clearTimeout(timer);
+          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? err.message);
+          this.deny(replyFromErrno(err), err);
+          done();
+        });
+        out.once('connect', () => {
+          clearTimeout(timer);
+          if (this.socket.destroyed) {
+            out.destroy();
+            return done();
+          }
+          const r = this.reply(fromNodeAddress(out.localAddress, out.localPort));
+          this.relay(r.socket, out, r.head);
+          done();
+        });
+      };
+      if (!viaLookup) return dial(dest.host, dest.type === 'ipv6' ? 6 : 4);
+      this.resolve(dest).then(
+        ({ address, family }) => dial(address, family),
+        (err) => {
+          this.deny(replyFromErrno(err), err);
+          done();
+        },
+      );
+    });
+  }
+
+  relay(client: Duplex, other: Duplex, head: Buffer): void {
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0 });
+    this.server.track(other);
+    other.once('close', () => this.server.untrack(other));
+    this.server.emit('tunnel', this.request, this.source);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Ends the socket after pending writes, then destroys it; bounded by a timer. */
+function endSoon(socket: Duplex): void {
+  const s = socket as net.Socket;
+  if (s.destroyed) return;
+  if (typeof s.destroySoon === 'function') s.destroySoon();
+  else socket.end();
+  const t = setTimeout(() => socket.destroy(), 2000);
+  t.unref();
+  socket.once('close', () => clearTimeout(t));
+}
