@@ -11,3 +11,4 @@ export type * from '../methods/types.js';
 export { none } from '../methods/none.js';
 export { userpass, encodeUserPassRequest, decodeUserPassRequest } from '../methods/userpass.js';
 export type { UserPassOptions, UserPassVerifier } from '../methods/userpass.js';
+export * from './binauth.js';
