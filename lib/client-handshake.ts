@@ -17,7 +17,7 @@
  * `start`, `receive`, `verified` and `end` never throw: any failure becomes
  * one `error` action, after which the engine is closed.
  */
-import { SOCKS5_VERSION, Method, Reply, Socks4Reply, Limits, commandCode, CommandName } from './constants.js';
+import { Method, Reply, Socks4Reply, Limits, commandCode, CommandName } from './constants.js';
 import { SocksError, RemoteProtocolError, LocalProtocolError, AuthError, ReplyError } from './errors.js';
 import { ByteQueue } from './codec/byte-queue.js';
 import { SocksAddress, formatAddress } from './codec/address.js';
@@ -62,6 +62,8 @@ type State =
 
 /** Largest SOCKS5 reply: VER REP RSV ATYP LEN NAME(255) PORT. */
 const MAX_REPLY5 = 4 + 1 + 255 + 2;
+/** What we keep while our own verify check runs. */
+const MAX_EARLY = 65536;
 
 export class ClientHandshake {
   private state: State = 'idle';
@@ -203,8 +205,8 @@ export class ClientHandshake {
           break;
         }
         case 'auth-verify':
-          // Nothing legal arrives while our own check runs; keep it for later.
-          return this.bound(this.session!.maxMessage ?? Limits.userpass);
+          // The server may already be answering (pipelined); keep it, bounded.
+          return this.bound(MAX_EARLY);
         case 'idle':
         case 'done':
         case 'closed':
@@ -302,4 +304,3 @@ function hex(n: number): string {
   return n.toString(16).padStart(2, '0');
 }
 
-export { SOCKS5_VERSION };
