@@ -12,3 +12,5 @@ export { none } from '../methods/none.js';
 export { userpass, encodeUserPassRequest, decodeUserPassRequest } from '../methods/userpass.js';
 export type { UserPassOptions, UserPassVerifier } from '../methods/userpass.js';
 export * from './binauth.js';
+export { binauth, encodeBinauthFrame, takeBinauthFrame, binauthStatusText, BinauthFrame, BinauthStatus, BINAUTH_METHOD_CODE } from '../methods/binauth.js';
+export type { BinauthMethodOptions, BinauthAuthorize } from '../methods/binauth.js';
