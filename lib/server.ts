@@ -189,9 +189,9 @@ function noop(): void {}
 
 /** One client connection through its handshake and into its relay. */
 class Connection implements ConnectionControl {
-  readonly source: SocksAddress;
-  readonly local: SocksAddress;
   request!: SocksRequest;
+  private src: SocksAddress | undefined;
+  private loc: SocksAddress | undefined;
   private engine!: ServerHandshake;
   private timer: NodeJS.Timeout | undefined;
   private decided = false;
@@ -199,17 +199,32 @@ class Connection implements ConnectionControl {
   private closers: (() => void)[] = [];
   readonly options: Readonly<SocksServerOptions>;
 
-  constructor(readonly server: SocksServer, readonly socket: Duplex, info: ConnInfo) {
+  constructor(readonly server: SocksServer, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
-    this.source = fromNodeAddress(info.remoteAddress, info.remotePort);
-    this.local = fromNodeAddress(info.localAddress, info.localPort);
+  }
+
+  // Addresses are read lazily: each is a getpeername/getsockname system call,
+  // and most connections never need them.
+  get source(): SocksAddress {
+    return (this.src ??= fromNodeAddress(this.info.remoteAddress, this.info.remotePort));
+  }
+  get local(): SocksAddress {
+    return (this.loc ??= fromNodeAddress(this.info.localAddress, this.info.localPort));
   }
 
   start(): void {
     const { socket, server } = this;
     const o = this.options;
     server.track(socket);
-    const ctx: ServerAuthContext = { source: this.source, local: this.local };
+    const self = this;
+    const ctx: ServerAuthContext = {
+      get source() {
+        return self.source;
+      },
+      get local() {
+        return self.local;
+      },
+    };
     const methods = server.methodsFor(ctx);
     this.engine = new ServerHandshake({
       methods,

@@ -14,7 +14,8 @@
  * Ports are big-endian. Domain lengths are byte lengths (Buffer.byteLength),
  * never string lengths.
  */
-import { Address4, Address6 } from 'ip-address';
+import { isIPv4, isIPv6 } from 'node:net';
+import { Address6 } from 'ip-address';
 import { AddressType, Reply } from '../constants.js';
 import { RemoteProtocolError, LocalProtocolError } from '../errors.js';
 
@@ -29,9 +30,8 @@ export interface SocksAddress {
 
 /** Classifies a host string: an IPv4/IPv6 literal or a domain name. */
 export function hostType(host: string): AddressKind {
-  if (Address4.isValid(host) && /^\d+\.\d+\.\d+\.\d+$/.test(host)) return 'ipv4';
-  const h = stripBrackets(host);
-  if (h.includes(':') && Address6.isValid(h)) return 'ipv6';
+  if (isIPv4(host)) return 'ipv4';
+  if (isIPv6(stripBrackets(host))) return 'ipv6';
   return 'domain';
 }
 
@@ -171,7 +171,10 @@ export function ipv6String(bytes: Buffer): string {
 export function fromNodeAddress(host: string | undefined, port: number | undefined): SocksAddress {
   const h = host ?? '0.0.0.0';
   const p = port ?? 0;
-  if (h.startsWith('::ffff:') && hostType(h.slice(7)) === 'ipv4') return { type: 'ipv4', host: h.slice(7), port: p };
+  // Hot path (every connection): Node's strings are already canonical.
+  if (isIPv4(h)) return { type: 'ipv4', host: h, port: p };
+  if (h.startsWith('::ffff:') && isIPv4(h.slice(7))) return { type: 'ipv4', host: h.slice(7), port: p };
+  if (isIPv6(h)) return { type: 'ipv6', host: h, port: p };
   return makeAddress(h, p);
 }
 

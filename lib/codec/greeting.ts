@@ -34,8 +34,11 @@ export function decodeGreeting(buf: Buffer): { methods: number[]; length: number
   return { methods, length: 2 + n };
 }
 
+const SELECTIONS: Buffer[] = [];
+
+/** The 2-byte answer; cached, since every connection sends one. */
 export function encodeMethodSelection(method: number): Buffer {
-  return Buffer.from([SOCKS5_VERSION, method]);
+  return (SELECTIONS[method] ??= Buffer.from([SOCKS5_VERSION, method]));
 }
 
 export function decodeMethodSelection(buf: Buffer): { method: number; length: 2 } | undefined {
