@@ -24,6 +24,8 @@ import { Ruleset, allowedBy } from './ruleset.js';
 import { encapsulate } from './encapsulation-stream.js';
 import { relay } from './relay.js';
 import { none } from '../methods/none.js';
+import { bindHandler } from './bind.js';
+import { udpHandler } from './udp-relay.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../methods/types.js';
 
 const debug = createDebug('sockskit:server');
@@ -56,9 +58,9 @@ export interface SocksServerOptions {
   idleTimeout?: number;
   /** Connections open at once, handshakes and tunnels together (default 10 000). */
   maxConnections?: number;
-  /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). */
-  bind?: CommandHandler;
-  udp?: CommandHandler;
+  /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
+  bind?: CommandHandler | false;
+  udp?: CommandHandler | false;
 }
 
 /** What the default accept() runs for a command; resolves when the command has been answered. */
@@ -81,6 +83,8 @@ export interface ConnectionControl {
   onClose(f: () => void): void;
   /** Relay the established client stream with `other` (half-close, backpressure, idle timeout). */
   relay(client: Duplex, other: Duplex, head: Buffer): void;
+  /** The negotiated method's protection (e.g. GSS-API), for UDP datagrams. */
+  readonly encapsulation?: Encapsulation;
 }
 
 export interface RequestContext {
@@ -187,6 +191,9 @@ export function createServer(options?: SocksServerOptions): SocksServer {
 
 function noop(): void {}
 
+const defaultBind = bindHandler();
+const defaultUdp = udpHandler();
+
 /** One client connection through its handshake and into its relay. */
 class Connection implements ConnectionControl {
   request!: SocksRequest;
@@ -210,6 +217,9 @@ class Connection implements ConnectionControl {
   }
   get local(): SocksAddress {
     return (this.loc ??= fromNodeAddress(this.info.localAddress, this.info.localPort));
+  }
+  get encapsulation(): Encapsulation | undefined {
+    return this.engine?.protection;
   }
 
   start(): void {
@@ -410,7 +420,7 @@ class Connection implements ConnectionControl {
     const enabled = o.commands ? o.commands.includes(cmd) : true;
     try {
       if (cmd === 'connect' && enabled) return this.connect();
-      const handler = cmd === 'bind' ? o.bind : cmd === 'udp' ? o.udp : undefined;
+      const handler = cmd === 'bind' ? (o.bind ?? defaultBind) : cmd === 'udp' ? (o.udp ?? defaultUdp) : undefined;
       if (handler && enabled) return Promise.resolve(handler(this)).catch((err) => this.deny(replyFromErrno(err), err));
     } catch (err) {
       this.deny(replyFromErrno(err), err);
