@@ -56,7 +56,7 @@ export interface SocksServerOptions {
   connectTimeout?: number;
   /** Milliseconds without traffic before a tunnel is closed (default 0: never). */
   idleTimeout?: number;
-  /** Connections open at once, handshakes and tunnels together (default 10 000). */
+  /** Client connections open at once, in handshake or tunnelling (default 10 000). */
   maxConnections?: number;
   /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
   bind?: CommandHandler | false;
@@ -111,7 +111,10 @@ interface ConnInfo {
 export class SocksServer extends EventEmitter {
   readonly options: Readonly<SocksServerOptions>;
   readonly netServer: net.Server;
+  /** Client connections (what maxConnections counts). */
   private readonly open = new Set<Duplex>();
+  /** Outbound streams of tunnels, destroyed on close(). */
+  private readonly upstreams = new Set<Duplex>();
   private readonly staticMethods: readonly AuthMethod<unknown>[] | undefined;
   private readonly socks4Default: boolean;
 
@@ -144,6 +147,7 @@ export class SocksServer extends EventEmitter {
   close(cb?: (err?: Error) => void): this {
     this.netServer.close(cb);
     for (const s of this.open) s.destroy();
+    for (const s of this.upstreams) s.destroy();
     return this;
   }
 
@@ -172,6 +176,11 @@ export class SocksServer extends EventEmitter {
   /** @internal */
   untrack(s: Duplex): void {
     this.open.delete(s);
+  }
+  /** @internal An outbound stream that close() must also destroy. */
+  trackUpstream(s: Duplex): void {
+    this.upstreams.add(s);
+    s.once('close', () => this.upstreams.delete(s));
   }
   /** @internal */
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[] {
@@ -522,8 +531,7 @@ class Connection implements ConnectionControl {
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0 });
-    this.server.track(other);
-    other.once('close', () => this.server.untrack(other));
+    this.server.trackUpstream(other);
     this.server.emit('tunnel', this.request, this.source);
   }
 }
