@@ -463,6 +463,9 @@ class Connection implements ConnectionControl {
     const enc = this.pendingEnc;
     this.pendingHead = undefined;
     const socket = enc ? encapsulate(this.socket, enc) : this.socket;
+    // The handshake is over: let its buffers and state be collected, which
+    // matters with thousands of idle tunnels.
+    this.engine = DONE_ENGINE;
     return { established: true, head, socket };
   }
 
@@ -537,6 +540,7 @@ class Connection implements ConnectionControl {
 }
 
 const EMPTY = Buffer.alloc(0);
+const DONE_ENGINE = new ServerHandshake({ methods: [] });
 
 /** Ends the socket after pending writes, then destroys it; bounded by a timer. */
 function endSoon(socket: Duplex): void {
