@@ -14,6 +14,7 @@ export type { UserPassOptions, UserPassVerifier } from '../methods/userpass.js';
 export * from './binauth.js';
 export { binauth, encodeBinauthFrame, takeBinauthFrame, binauthStatusText, BinauthFrame, BinauthStatus, BINAUTH_METHOD_CODE } from '../methods/binauth.js';
 export type { BinauthMethodOptions, BinauthAuthorize } from '../methods/binauth.js';
+export * from './keyfile.js';
 export { bindHandler } from './bind.js';
 export type { BindOptions } from './bind.js';
 export { udpHandler } from './udp-relay.js';
