@@ -3,9 +3,17 @@
  * stream: what the application writes is wrapped, what the peer sends is
  * unwrapped. The relay and hand-off use this so a protecting method needs no
  * special case anywhere else.
+ *
+ * Errors are typed: a frame that fails to unwrap (tampered, replayed,
+ * reordered) destroys the stream with the method's SocksError
+ * (ERR_SOCKS_ENCAPSULATION for GSS-API), and so does an end of input in the
+ * middle of a frame (truncation). Memory stays bounded by the method's
+ * largest frame: unwrap keeps at most one partial frame, and a paused reader
+ * pauses the inner stream.
  */
 import { Duplex } from 'node:stream';
 import type { Encapsulation } from '../methods/types.js';
+import { SocksError } from './errors.js';
 
 export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): Duplex {
   let reading = true;
@@ -51,7 +59,15 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
     }
   };
   inner.on('data', onData);
-  inner.on('end', () => outer.push(null));
+  inner.on('end', () => {
+    // The peer stopped inside a frame: the tail of the stream was cut off.
+    const pending = enc.pending ?? 0;
+    if (pending > 0) {
+      outer.destroy(new SocksError('ERR_SOCKS_ENCAPSULATION', `stream ended inside an encapsulated frame (${pending} bytes of a truncated frame)`));
+      return;
+    }
+    outer.push(null);
+  });
   inner.on('error', (err) => outer.destroy(err));
   inner.on('close', () => {
     if (!outer.destroyed) outer.destroy();
