@@ -79,6 +79,12 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           debug('BIND for %s failed: %s', formatAddress(conn.source), (err as Error)?.message);
           conn.deny(reply, err);
         };
+        const onEnd = (): void => {
+          if (finished) return;
+          debug('BIND: client %s left before the peer came', formatAddress(conn.source));
+          finish();
+          conn.socket.destroy();
+        };
         conn.onClose(finish);
         listener.on('error', (err) => fail(replyFromErrno(err), err));
         listener.on('connection', (peer: net.Socket) => {
@@ -102,6 +108,7 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
             return;
           }
           finish();
+          conn.socket.removeListener('end', onEnd);
           if (conn.socket.destroyed) {
             peer.destroy();
             return;
@@ -123,6 +130,11 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           const ms = o.timeout ?? 60000;
           timer = setTimeout(() => fail(Reply.TtlExpired, new TimeoutError('BIND peer', ms)), ms);
           conn.reply(bound);
+          // Read while waiting: early bytes are kept by the engine for the peer
+          // (bounded), and a client that gives up (FIN) is noticed now rather
+          // than at the deadline.
+          conn.socket.once('end', onEnd);
+          conn.socket.resume();
         });
       }),
     (err) => conn.deny(replyFromErrno(err), err),
