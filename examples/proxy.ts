@@ -11,6 +11,8 @@ import { SocksServer, SocksServerOptions } from '../lib/server.js';
 import { parseCidr } from '../lib/ruleset.js';
 import { none } from '../methods/none.js';
 import { userpass } from '../methods/userpass.js';
+import { binauth } from '../methods/binauth.js';
+import { loadKeyFile, loadAuthorizedKeys } from '../lib/keyfile.js';
 import type { AuthMethod } from '../methods/types.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
 import { formatAddress } from '../lib/codec/address.js';
@@ -30,6 +32,10 @@ Authentication (SOCKS5)
   --user NAME:PASSWORD      accept this username/password (RFC 1929; repeatable)
   --users FILE              read NAME:PASSWORD lines from FILE (# comments)
                             With users configured, no-auth and SOCKS4 are refused.
+  --binauth-key FILE        binauth (Ed25519, method 0x80): the server's private key
+                            (make one with sockskit-keys generate FILE)
+  --authorized-keys FILE    binauth: client public keys allowed in, one hex key per line
+                            With binauth configured, no-auth and SOCKS4 are refused.
   --no-socks4               refuse SOCKS4/4a requests
 Destinations
   --allow CIDR              only allow destinations in CIDR (repeatable)
@@ -55,6 +61,8 @@ export const baseOptions = {
   listen: { type: 'string', multiple: true },
   user: { type: 'string', multiple: true },
   users: { type: 'string' },
+  'binauth-key': { type: 'string' },
+  'authorized-keys': { type: 'string' },
   'no-socks4': { type: 'boolean' },
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
@@ -107,8 +115,14 @@ export async function main(argv: string[]): Promise<void> {
     for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
   }
   const methods: AuthMethod<unknown>[] = [];
+  const useBinauth = v['binauth-key'] !== undefined || v['authorized-keys'] !== undefined;
+  if (useBinauth) {
+    if (!v['binauth-key'] || !v['authorized-keys']) throw new UsageError('--binauth-key and --authorized-keys go together');
+    const serverPrivateKey = loadKeyFile(v['binauth-key'], (w) => process.stderr.write(`${PROG}: warning: ${w}\n`));
+    methods.push(binauth({ binauth: { serverPrivateKey }, authorizedKeys: loadAuthorizedKeys(v['authorized-keys']) }));
+  }
   if (users.size > 0) methods.push(userpass({ users }));
-  else methods.push(none());
+  else if (!useBinauth) methods.push(none());
   const rules = v.allow || v.deny ? { allow: (v.allow ?? []).map(parseCidr), deny: (v.deny ?? []).map(parseCidr) } : undefined;
   const options: SocksServerOptions = {
     methods,
@@ -119,7 +133,7 @@ export async function main(argv: string[]): Promise<void> {
     idleTimeout: parseNumber('idle-timeout', v['idle-timeout'], 0),
     maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
   };
-  const open = users.size === 0;
+  const open = users.size === 0 && !useBinauth;
   const servers = await Promise.all(
     listen.map(
       ({ host, port }) =>
@@ -131,7 +145,7 @@ export async function main(argv: string[]): Promise<void> {
             s.on('error', (err) => process.stderr.write(`${PROG}: ${(err as Error).message}\n`));
             const a = s.address();
             const where = a && typeof a === 'object' ? formatAddress({ type: a.family === 'IPv6' ? 'ipv6' : 'ipv4', host: a.address, port: a.port }) : `${host}:${port}`;
-            process.stderr.write(`${PROG}: listening on ${where} (${users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : 'no authentication'})\n`);
+            process.stderr.write(`${PROG}: listening on ${where} (${[useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication'})\n`);
             if (open && !isLoopback(host)) {
               process.stderr.write(`${PROG}: WARNING: ${where} is not loopback and needs no authentication: this is an open proxy\n`);
             }

@@ -1,0 +1,147 @@
+/**
+ * binauth end to end on 127.0.0.1: sockskit-connect --binauth-key through
+ * sockskit-proxy --binauth-key --authorized-keys; an unlisted key is refused;
+ * a client that does not offer 0x80 (curl, a raw 05 01 00) gets 05 FF.
+ */
+import { expect } from 'chai';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, spawnDaemon, stopAll, requireProgram } from './interop-helpers.js';
+import { generateBinauthKeyPair } from '../lib/binauth.js';
+import { writeKeyFile } from '../lib/keyfile.js';
+
+const PROXY = fileURLToPath(new URL('../examples/proxy.js', import.meta.url));
+const CONNECT = fileURLToPath(new URL('../examples/connect.js', import.meta.url));
+
+/** Runs sockskit-connect with `input` on stdin; bounded by a timeout. */
+function runConnect(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CONNECT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+}
+
+/** Sends `bytes`, returns everything received until the server closes (bounded). */
+function rawExchange(port: number, bytes: Buffer): Promise<{ data: Buffer; closed: boolean }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect({ host: '127.0.0.1', port }, () => s.write(bytes));
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ data: Buffer.concat(chunks), closed: false });
+    }, 5_000);
+    s.on('data', (b) => chunks.push(b));
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ data: Buffer.concat(chunks), closed: true });
+    });
+  });
+}
+
+describe('binauth end to end (sockskit-proxy + sockskit-connect)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let proxyPort: number;
+  let echo: net.Server;
+  let echoPort: number;
+  let clientKey: string;
+  let strangerKey: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sockskit-binauth-e2e-'));
+    const server = generateBinauthKeyPair();
+    const client = generateBinauthKeyPair();
+    const stranger = generateBinauthKeyPair();
+    const serverKey = path.join(dir, 'server.key');
+    clientKey = path.join(dir, 'client.key');
+    strangerKey = path.join(dir, 'stranger.key');
+    writeKeyFile(serverKey, server.privateKey);
+    writeKeyFile(clientKey, client.privateKey);
+    writeKeyFile(strangerKey, stranger.privateKey);
+    const authorized = path.join(dir, 'authorized_keys');
+    writeFileSync(authorized, `# who may use the proxy\n${client.publicKey.toString('hex')}\n`);
+
+    echo = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoPort = (echo.address() as net.AddressInfo).port;
+
+    proxyPort = await freePort();
+    await spawnDaemon(process.execPath, [PROXY, '--listen', `127.0.0.1:${proxyPort}`, '--binauth-key', serverKey, '--authorized-keys', authorized], { readyPort: proxyPort });
+  });
+
+  after(async () => {
+    await stopAll();
+    await new Promise<void>((r) => echo.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an authorized key tunnels data', async () => {
+    const r = await runConnect(['--proxy', `socks5://127.0.0.1:${proxyPort}`, '--binauth-key', clientKey, '127.0.0.1', String(echoPort)], 'hello through binauth\n');
+    expect(r.stderr).to.equal('');
+    expect(r.stdout).to.equal('hello through binauth\n');
+    expect(r.code).to.equal(0);
+  });
+
+  it('with a token cache: first run stores a token (0600), later runs use it, a bad one is replaced', async () => {
+    const cache = path.join(dir, 'token');
+    const args = ['--proxy', `socks5://127.0.0.1:${proxyPort}`, '--binauth-key', clientKey, '--binauth-token-cache', cache, '127.0.0.1', String(echoPort)];
+    const first = await runConnect(args, 'one');
+    expect(first.stdout).to.equal('one');
+    expect(first.code).to.equal(0);
+    const token = readFileSync(cache, 'utf8');
+    expect(token).to.match(/^[0-9a-f]{202}\n$/);
+    expect(statSync(cache).mode & 0o777).to.equal(0o600);
+    const second = await runConnect(args, 'two');
+    expect(second.stdout).to.equal('two');
+    expect(second.code).to.equal(0);
+    // A token the server never issued: RESULT 02, challenge round, a fresh token.
+    writeFileSync(cache, `${'ab'.repeat(101)}\n`);
+    const third = await runConnect(args, 'three');
+    expect(third.stdout).to.equal('three');
+    expect(third.code).to.equal(0);
+    expect(readFileSync(cache, 'utf8')).to.match(/^[0-9a-f]{202}\n$/).and.not.equal(`${'ab'.repeat(101)}\n`);
+  });
+
+  it('a key not in the list is refused', async () => {
+    const r = await runConnect(['--proxy', `socks5://127.0.0.1:${proxyPort}`, '--binauth-key', strangerKey, '127.0.0.1', String(echoPort)], 'let me in');
+    expect(r.code).to.not.equal(0);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.match(/key not authorized/);
+  });
+
+  it('a client offering only no-auth (raw 05 01 00) gets exactly 05 ff and a close', async () => {
+    const r = await rawExchange(proxyPort, Buffer.from([0x05, 0x01, 0x00]));
+    expect(r.data.toString('hex')).to.equal('05ff');
+    expect(r.closed).to.equal(true);
+  });
+
+  it('curl --socks5 (which does not offer 0x80) is refused', async function () {
+    const curl = requireProgram(this, 'curl');
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(curl, ['-sS', '--max-time', '5', '--socks5', `127.0.0.1:${proxyPort}`, `http://127.0.0.1:${echoPort}/`], { timeout: 10_000 }, (err, _out, stderr) => {
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stderr });
+      });
+    });
+    // curl >= 7.73 exits 97 (CURLE_PROXY), older ones 7; the message is stable.
+    expect(r.code).to.be.oneOf([97, 7]);
+    expect(r.stderr).to.match(/No authentication method was acceptable/);
+  });
+});
