@@ -41,8 +41,9 @@ export class SocksError extends Error {
 
 /** The remote peer sent bytes that break the protocol. */
 export class RemoteProtocolError extends SocksError {
-  constructor(message: string, code: SocksErrorCode = 'ERR_SOCKS_PROTOCOL', reply: number | undefined = Reply.GeneralFailure) {
-    super(code, message, reply);
+  /** `reply` defaults to 01; an explicit `undefined` means "no reply is sent". */
+  constructor(message: string, code: SocksErrorCode = 'ERR_SOCKS_PROTOCOL', ...reply: [reply?: number | undefined]) {
+    super(code, message, reply.length > 0 ? reply[0] : Reply.GeneralFailure);
   }
 }
 

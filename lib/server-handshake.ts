@@ -202,13 +202,14 @@ export class ServerHandshake {
           const v = this.queue.at(0);
           if (v === SOCKS5_VERSION) {
             this.state = 'greeting';
-          } else if (v === SOCKS4_VERSION && this.opts.socks4 !== false) {
+          } else if (v === SOCKS4_VERSION) {
+            // Even when SOCKS4 is disabled the request is read, so the client gets a 5B.
             this.version = 4;
             this.state = 'request4';
           } else {
             this.state = 'closed';
             this.queue.clear();
-            out.push({ type: 'close', error: new RemoteProtocolError(v === SOCKS4_VERSION ? 'SOCKS4 is disabled' : `not a SOCKS client (first byte 0x${v.toString(16).padStart(2, '0')})`, 'ERR_SOCKS_BAD_VERSION', undefined) });
+            out.push({ type: 'close', error: new RemoteProtocolError(`not a SOCKS client (first byte 0x${v.toString(16).padStart(2, '0')})`, 'ERR_SOCKS_BAD_VERSION', undefined) });
             return;
           }
           break;
@@ -261,6 +262,7 @@ export class ServerHandshake {
           const r = decodeSocks4Request(this.queue.peek());
           if (!r) return this.bound(Limits.request4);
           this.queue.skip(r.length);
+          if (this.opts.socks4 === false) throw new RemoteProtocolError('SOCKS4 is disabled', 'ERR_SOCKS_BAD_VERSION', Socks4Reply.Rejected);
           const command = commandName(r.request.command);
           if (!command || command === 'udp') {
             throw new RemoteProtocolError(`unsupported SOCKS4 command 0x${r.request.command.toString(16).padStart(2, '0')}`, 'ERR_SOCKS_BAD_COMMAND', Socks4Reply.Rejected);
