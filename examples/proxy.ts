@@ -16,6 +16,9 @@ import { loadKeyFile, loadAuthorizedKeys } from '../lib/keyfile.js';
 import type { AuthMethod } from '../methods/types.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
 import { formatAddress } from '../lib/codec/address.js';
+import { hostType, stripBrackets } from '../lib/codec/address.js';
+import { bindHandler } from '../lib/bind.js';
+import { udpHandler } from '../lib/udp-relay.js';
 
 const PROG = 'sockskit-proxy';
 const debug = createDebug('sockskit:proxy');
@@ -37,6 +40,11 @@ Authentication (SOCKS5)
   --authorized-keys FILE    binauth: client public keys allowed in, one hex key per line
                             With binauth configured, no-auth and SOCKS4 are refused.
   --no-socks4               refuse SOCKS4/4a requests
+Commands (CONNECT, BIND and UDP ASSOCIATE are served by default)
+  --no-bind                 refuse BIND
+  --no-udp                  refuse UDP ASSOCIATE
+  --external ADDR           IP address BIND listens on and UDP relays bind to, and that
+                            replies advertise (default: the address the client reached)
 Destinations
   --allow CIDR              only allow destinations in CIDR (repeatable)
   --deny CIDR               deny destinations in CIDR (repeatable; wins over --allow)
@@ -64,6 +72,9 @@ export const baseOptions = {
   'binauth-key': { type: 'string' },
   'authorized-keys': { type: 'string' },
   'no-socks4': { type: 'boolean' },
+  'no-bind': { type: 'boolean' },
+  'no-udp': { type: 'boolean' },
+  external: { type: 'string' },
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
   'handshake-timeout': { type: 'string' },
@@ -123,6 +134,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (users.size > 0) methods.push(userpass({ users }));
   else if (!useBinauth) methods.push(none());
+  const external = v.external === undefined ? undefined : stripBrackets(v.external);
+  if (external !== undefined && hostType(external) === 'domain') throw new UsageError(`--external needs an IP address, got ${JSON.stringify(v.external)}`);
   const rules = v.allow || v.deny ? { allow: (v.allow ?? []).map(parseCidr), deny: (v.deny ?? []).map(parseCidr) } : undefined;
   const options: SocksServerOptions = {
     methods,
@@ -132,6 +145,8 @@ export async function main(argv: string[]): Promise<void> {
     connectTimeout: parseNumber('connect-timeout', v['connect-timeout'], 10000),
     idleTimeout: parseNumber('idle-timeout', v['idle-timeout'], 0),
     maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
+    bind: v['no-bind'] ? false : bindHandler({ external }),
+    udp: v['no-udp'] ? false : udpHandler({ external }),
   };
   const open = users.size === 0 && !useBinauth;
   const servers = await Promise.all(
