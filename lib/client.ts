@@ -93,6 +93,8 @@ export interface ConnectResult {
   transport: Duplex;
   /** The method each hop negotiated (undefined for SOCKS4 hops). */
   methods: (AuthMethod<unknown> | undefined)[];
+  /** The last hop's encapsulation, if its method protects data (already applied to `socket`). */
+  encapsulation?: Encapsulation;
 }
 
 interface Hop extends Required<Pick<ProxyConfig, 'host' | 'port' | 'version' | 'remoteDns'>> {
@@ -205,7 +207,7 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
       if (res.encapsulation) stream = encapsulate(stream, res.encapsulation);
       if (last) {
         const bound = command === 'connect' ? res.bound : substituteZero(res.bound, stream, transport, hop, hops.length === 1);
-        return { socket: stream, head: res.head, bound, transport, methods };
+        return { socket: stream, head: res.head, bound, transport, methods, encapsulation: res.encapsulation };
       }
       // Bytes past an inner hop's reply belong to the next hop's conversation.
       if (res.head.length) stream.unshift(res.head);
@@ -347,9 +349,9 @@ interface Established {
 }
 
 /**
- * Feeds a stream to the engine until established or error. On return the
- * stream is paused with our listeners removed, so nothing after `head` has
- * been read. The caller destroys the stream on rejection.
+ * Feeds a stream to the engine until established or error. On return our
+ * listeners are removed and nothing after `head` has been read. The caller
+ * destroys the stream on rejection.
  */
 function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Established> {
   return new Promise<Established>((resolve, reject) => {
@@ -363,12 +365,11 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
-      stream.off('data', onData);
+      stream.off('readable', onReadable);
       stream.off('end', onEnd);
       stream.off('close', onEnd);
       stream.off('error', onError);
       o.signal?.removeEventListener('abort', onAbort);
-      stream.pause();
       if (ok) resolve(ok);
       else reject(err);
     };
@@ -402,18 +403,23 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
         }
       }
     };
-    const onData = (chunk: Buffer) => apply(hs.receive(chunk));
+    // Paused-mode reads: we take only what the handshake needs; once our
+    // 'readable' listener is gone the stream is back in its initial mode, so
+    // the caller's 'data' listener or pipe() starts it as usual.
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (!settled && (chunk = stream.read() as Buffer | null) !== null) apply(hs.receive(chunk));
+    };
     const onEnd = () => apply(hs.end());
     const onError = (err: Error) => finish(err instanceof SocksError ? err : new RemoteProtocolError(`${o.phase}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
     const onAbort = () => finish(o.signal!.reason);
     if (o.signal?.aborted) return finish(o.signal.reason);
-    stream.on('data', onData);
+    stream.on('readable', onReadable);
     stream.on('end', onEnd);
     stream.on('close', onEnd);
     stream.on('error', onError);
     o.signal?.addEventListener('abort', onAbort, { once: true });
     arm(o.timeout, o.phase);
-    stream.resume();
     apply(hs.start());
   });
 }

@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+/**
+ * sockskit-connect: a tunnel through a SOCKS proxy (or a chain) for the shell,
+ * like `ncat --proxy`. stdin goes to HOST:PORT and the replies to stdout; with
+ * -L, a local port whose every connection gets its own tunnel.
+ *
+ * Built only on the public client API (connect()). Other method flags plug in
+ * at `methodsFromFlags` below: add the flag to FLAGS, then build the method.
+ */
+import net from 'node:net';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Duplex } from 'node:stream';
+import { connect } from '../lib/client.js';
+import { none } from '../methods/none.js';
+import { binauth } from '../methods/binauth.js';
+import { loadKeyFile, loadTokenCache, saveTokenCache } from '../lib/keyfile.js';
+import type { AuthMethod } from '../methods/types.js';
+import { parseHostPort, parseNumber, packageVersion, UsageError } from './cli.js';
+
+const PROG = 'sockskit-connect';
+const DEFAULT_PROXY = 'socks5h://127.0.0.1:1080';
+
+const USAGE = `Usage: ${PROG} [options] HOST PORT
+
+Connects to HOST:PORT through a SOCKS proxy and copies stdin to the tunnel
+and the tunnel to stdout (half-closes when stdin ends).
+
+Options:
+  --proxy URL          proxy to use; repeat for a chain, first one dialled first
+                       (socks5://, socks5h://, socks4://, socks4a://, user:pass@)
+                       default ${DEFAULT_PROXY}
+  -L, --listen [BIND:]PORT
+                       forward a local port instead of stdio: every connection
+                       to BIND:PORT (BIND default 127.0.0.1) gets its own tunnel
+  --timeout MS         deadline for connecting and for each handshake (default 10000)
+  --binauth-key FILE   offer binauth (Ed25519, method 0x80) with this private key
+  --binauth-token-cache FILE
+                       keep the binauth token in FILE (mode 0600) and reuse it
+  -h, --help           show this help
+  -V, --version        show the version
+`;
+
+/** The flags, in node:util parseArgs form. Add new method flags here. */
+export const FLAGS = {
+  proxy: { type: 'string', multiple: true },
+  listen: { type: 'string', short: 'L' },
+  timeout: { type: 'string' },
+  'binauth-key': { type: 'string' },
+  'binauth-token-cache': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+export type FlagValues = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values'];
+
+/**
+ * The extra authentication methods the flags ask for, offered on every SOCKS5
+ * hop before `none` (credentials in a proxy URL add username/password to that
+ * hop). The place for --gssapi-psk FILE, --binauth-key FILE,
+ * --binauth-token-cache FILE and later method flags.
+ */
+export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
+  const methods: AuthMethod<unknown>[] = [];
+  const cache = _values['binauth-token-cache'];
+  if (cache !== undefined && _values['binauth-key'] === undefined) throw new UsageError('--binauth-token-cache needs --binauth-key');
+  if (_values['binauth-key'] !== undefined) {
+    const privateKey = loadKeyFile(_values['binauth-key'], (w) => process.stderr.write(`${PROG}: warning: ${w}\n`));
+    methods.push(binauth({
+      privateKey,
+      token: cache !== undefined ? loadTokenCache(cache) : undefined,
+      onToken: cache === undefined ? undefined : (token) => {
+        try {
+          saveTokenCache(cache, token);
+        } catch (err) {
+          process.stderr.write(`${PROG}: warning: ${(err as Error).message}\n`);
+        }
+      },
+    }));
+  }
+  methods.push(none());
+  return methods;
+}
+
+export interface ConnectCli {
+  proxies: string[];
+  host: string;
+  port: number;
+  listen?: { host: string; port: number };
+  timeout: number;
+  methods: AuthMethod<unknown>[];
+}
+
+export type Parsed = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: ConnectCli };
+
+/** Parses argv (without node and the script). Throws UsageError on bad input. */
+export function parseCli(argv: readonly string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  if (positionals.length !== 2) throw new UsageError(`expected HOST PORT, got ${positionals.length} argument(s)`);
+  const [host, portText] = positionals as [string, string];
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw new UsageError(`invalid port ${JSON.stringify(portText)}`);
+  const proxies = values.proxy?.length ? [...values.proxy] : [DEFAULT_PROXY];
+  for (const p of proxies) {
+    if (!/^socks(4a?|5h?):\/\//i.test(p)) throw new UsageError(`--proxy wants socks5://, socks5h://, socks4:// or socks4a://, got ${JSON.stringify(redactUrl(p))}`);
+  }
+  return {
+    kind: 'run',
+    options: {
+      proxies,
+      host,
+      port,
+      listen: values.listen !== undefined ? parseHostPort(values.listen, '127.0.0.1') : undefined,
+      timeout: parseNumber('timeout', values.timeout, 10000),
+      methods: methodsFromFlags(values),
+    },
+  };
+}
+
+/** A proxy URL without its password, for messages. */
+function redactUrl(u: string): string {
+  return u.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** One line naming the failure, e.g. "proxy refused the request: connection refused (05)". */
+export function describeError(err: unknown, proxies: readonly string[]): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e && e.syscall === 'connect' && e.code) return `cannot reach proxy ${redactUrl(proxies[0] ?? '')}: ${e.code}`;
+  if (e instanceof Error) return e.message;
+  return String(err);
+}
+
+function openTunnel(o: ConnectCli, signal?: AbortSignal) {
+  return connect({
+    proxy: o.proxies,
+    destination: { host: o.host, port: o.port },
+    methods: o.methods,
+    connectTimeout: o.timeout,
+    handshakeTimeout: o.timeout,
+    signal,
+  });
+}
+
+async function runStdio(o: ConnectCli): Promise<number> {
+  const { socket, head } = await openTunnel(o);
+  return new Promise<number>((resolve) => {
+    let failed = false;
+    socket.on('error', (err) => {
+      failed = true;
+      process.stderr.write(`${PROG}: ${describeError(err, o.proxies)}\n`);
+      resolve(1);
+    });
+    if (head.length) process.stdout.write(head);
+    process.stdin.pipe(socket); // ends (half-closes) the tunnel when stdin ends
+    socket.pipe(process.stdout, { end: false });
+    socket.on('end', () => {
+      if (failed) return;
+      // Flush stdout before reporting success.
+      process.stdout.write('', () => resolve(0));
+    });
+  });
+}
+
+function runListen(o: ConnectCli): Promise<number> {
+  const listen = o.listen!;
+  return new Promise<number>((resolve) => {
+    const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      const ac = new AbortController();
+      client.on('error', () => ac.abort());
+      client.on('close', () => ac.abort());
+      client.pause();
+      openTunnel(o, ac.signal).then(({ socket, head }) => {
+        pipeBoth(client, socket, head);
+      }, (err) => {
+        if (!ac.signal.aborted) process.stderr.write(`${PROG}: ${describeError(err, o.proxies)}\n`);
+        client.destroy();
+      });
+    });
+    server.on('error', (err) => {
+      process.stderr.write(`${PROG}: cannot listen on ${listen.host}:${listen.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`);
+      resolve(1);
+    });
+    server.listen(listen.port, listen.host, () => {
+      const a = server.address() as net.AddressInfo;
+      process.stderr.write(`${PROG}: listening on ${a.address}:${a.port}\n`);
+    });
+    const stop = () => server.close(() => resolve(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/** Relays both ways with half-close; either side's error or close ends both. */
+function pipeBoth(client: net.Socket, tunnel: Duplex, head: Buffer): void {
+  if (head.length) client.write(head);
+  client.pipe(tunnel);
+  tunnel.pipe(client);
+  const kill = () => { client.destroy(); tunnel.destroy(); };
+  client.on('error', kill);
+  tunnel.on('error', kill);
+  client.on('close', () => tunnel.destroy());
+  tunnel.on('close', () => client.destroy());
+  client.resume();
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`${PROG}: ${(err as Error).message}\nTry '${PROG} --help'.\n`);
+    return 2;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${PROG} ${packageVersion()}\n`);
+    return 0;
+  }
+  const o = parsed.options;
+  try {
+    return o.listen ? await runListen(o) : await runStdio(o);
+  } catch (err) {
+    process.stderr.write(`${PROG}: ${describeError(err, o.proxies)}\n`);
+    return 1;
+  }
+}
+
+function isMain(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

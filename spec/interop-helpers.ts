@@ -1,0 +1,182 @@
+/**
+ * Helpers for interop specs against real programs (danted, microsocks, curl,
+ * ncat, python3, ...): find a program, skip visibly or fail when CI requires
+ * it, pick free loopback ports, start daemons and wait until they accept, and
+ * stop everything that was started. Generic on purpose: no SOCKS here.
+ *
+ *   before(async function () {
+ *     requireProgram(this, 'danted');
+ *     port = await freePort();
+ *     await spawnDaemon('danted', ['-f', conf], { readyPort: port });
+ *   });
+ *   after(stopAll);
+ */
+import { spawn, ChildProcess, SpawnOptions } from 'node:child_process';
+import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/** CI sets SOCKSKIT_INTEROP_REQUIRED=1: a missing program is then a failure, not a skip. */
+export const interopRequired = (): boolean => process.env.SOCKSKIT_INTEROP_REQUIRED === '1';
+
+const SEARCH_EXTRA = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
+
+/** The absolute path of `prog` on PATH (plus the sbin directories), or undefined. */
+export function which(prog: string): string | undefined {
+  if (prog.includes('/')) return isExecutable(prog) ? prog : undefined;
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...SEARCH_EXTRA];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = path.join(d, prog);
+    if (isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Returns the program's path. When it is missing: throws if CI requires
+ * interop, otherwise prints why and skips the test or suite (`ctx` is the
+ * mocha `this`).
+ */
+export function requireProgram(ctx: Mocha.Context, prog: string): string {
+  const p = which(prog);
+  if (p) return p;
+  const msg = `${prog} not found on this machine`;
+  if (interopRequired()) throw new Error(`${msg} (SOCKSKIT_INTEROP_REQUIRED=1)`);
+  console.log(`      (skipped: ${msg})`);
+  ctx.skip();
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once host:port accepts a TCP connection; rejects after `timeout` ms. */
+export async function waitForPort(port: number, host = '127.0.0.1', timeout = 5000, child?: ChildProcess): Promise<void> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`process exited with code ${child.exitCode} before ${host}:${port} accepted`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host, port });
+      const t = setTimeout(() => { s.destroy(); resolve(false); }, 500);
+      s.once('connect', () => { clearTimeout(t); s.destroy(); resolve(true); });
+      s.once('error', () => { clearTimeout(t); s.destroy(); resolve(false); });
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing accepted on ${host}:${port} within ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Daemon {
+  child: ChildProcess;
+  /** Everything the process wrote (stdout and stderr), for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const running = new Set<Daemon>();
+
+export interface SpawnDaemonOptions extends SpawnOptions {
+  /** Wait until this TCP port on `readyHost` accepts. */
+  readyPort?: number;
+  readyHost?: string;
+  /** Bound on the wait, ms (default 5000). */
+  readyTimeout?: number;
+}
+
+/** Starts a long-running program, tracked for stopAll(); waits for readiness when asked. */
+export async function spawnDaemon(cmd: string, args: readonly string[], options: SpawnDaemonOptions = {}): Promise<Daemon> {
+  const { readyPort, readyHost, readyTimeout, ...spawnOpts } = options;
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOpts });
+  let out = '';
+  const keep = (b: Buffer) => { if (out.length < 65536) out += b.toString(); };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('error', (e) => { out += `\nspawn error: ${e.message}`; });
+  const d: Daemon = {
+    child,
+    output: () => out,
+    stop: () => stopChild(child).then(() => { running.delete(d); }),
+  };
+  running.add(d);
+  if (readyPort !== undefined) {
+    try {
+      await waitForPort(readyPort, readyHost ?? '127.0.0.1', readyTimeout ?? 5000, child);
+    } catch (err) {
+      await d.stop();
+      throw new Error(`${path.basename(cmd)} did not become ready: ${(err as Error).message}\n${out}`);
+    }
+  }
+  return d;
+}
+
+/** SIGTERM, then SIGKILL after `grace` ms; resolves when the process has exited. */
+export function stopChild(child: ChildProcess, grace = 2000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), grace);
+    const hard = setTimeout(resolve, grace + 2000); // never wait forever
+    child.once('exit', () => { clearTimeout(kill); clearTimeout(hard); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Stops every daemon started with spawnDaemon(); use in after hooks. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((d) => d.stop()));
+}
+
+/** A fresh temporary directory, and a way to write files into it. Remove with cleanup(). */
+export function tempDir(prefix = 'sockskit-'): { dir: string; write(name: string, text: string): string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return {
+    dir,
+    write(name: string, text: string): string {
+      const p = path.join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A TCP echo server on 127.0.0.1:0; `greeting` (if any) is sent first on each connection. */
+export async function echoServer(greeting?: string | Buffer): Promise<{ port: number; connections: number; close(): Promise<void> }> {
+  const socks = new Set<net.Socket>();
+  const state = { port: 0, connections: 0, close: async () => {} };
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    state.connections++;
+    socks.add(s);
+    s.on('close', () => socks.delete(s));
+    s.on('error', () => {});
+    if (greeting !== undefined) s.write(greeting);
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as net.AddressInfo).port;
+  state.close = () => new Promise<void>((r) => {
+    for (const s of socks) s.destroy();
+    server.close(() => r());
+  });
+  return state;
+}
