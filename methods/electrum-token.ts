@@ -22,12 +22,13 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { Method, Reply, Limits } from '../lib/constants.js';
-import { LocalProtocolError } from '../lib/errors.js';
+import { Method, Reply, Limits, USERPASS_VERSION, UserPassStatus } from '../lib/constants.js';
+import { AuthError, LocalProtocolError } from '../lib/errors.js';
 import { safeEqual } from '../lib/secret.js';
-import { userpass } from './userpass.js';
+import type { ByteQueue } from '../lib/codec/byte-queue.js';
+import { decodeUserPassRequest } from './userpass.js';
 import { none } from './none.js';
-import type { AuthMethod, ServerAuthContext } from './types.js';
+import type { AuthMethod, AuthStep, ServerAuthContext } from './types.js';
 import type { MethodSelector, SocksRequest } from '../lib/server-handshake.js';
 import type { RequestContext } from '../lib/server.js';
 import type { SocksAddress } from '../lib/codec/address.js';
@@ -87,6 +88,8 @@ export function checkToken(token: unknown): asserts token is string {
 }
 
 const PASSWORD_IDENTITY = Symbol('electrum-token-password');
+const USERPASS_OK = Buffer.from([USERPASS_VERSION, UserPassStatus.Success]);
+const USERPASS_FAIL = Buffer.from([USERPASS_VERSION, UserPassStatus.Failure]);
 
 export function electrumTokenAuth(options: ElectrumTokenOptions): ElectrumTokenAuth {
   checkToken(options.token);
@@ -98,14 +101,25 @@ export function electrumTokenAuth(options: ElectrumTokenOptions): ElectrumTokenA
   };
 
   // Password path: RFC 1929 with any username (ULEN 0 included); the
-  // password is the token. userpass answers 01 01 and closes on failure.
-  const password = userpass({
-    verify: (username, pass, ctx) => {
-      if (safeEqual(pass, token)) return { [PASSWORD_IDENTITY]: true, username };
-      failed('password', ctx.source);
-      return false;
-    },
-  });
+  // password is the token. Own session rather than userpass(): userpass logs
+  // usernames, and a client that swaps the fields would put the token there.
+  const password: AuthMethod<unknown> = {
+    code: Method.UsernamePassword,
+    name: 'electrum-token-password',
+    server: (ctx: ServerAuthContext) => ({
+      maxMessage: Limits.userpass,
+      receive(input: ByteQueue): AuthStep {
+        const msg = decodeUserPassRequest(input.peek());
+        if (!msg) return { kind: 'more' };
+        input.skip(msg.length);
+        if (safeEqual(msg.password, token)) {
+          return { kind: 'done', identity: { [PASSWORD_IDENTITY]: true, username: msg.username }, write: USERPASS_OK };
+        }
+        failed('password', ctx.source);
+        return { kind: 'fail', error: new AuthError('wrong Electrum token (password)', Method.UsernamePassword), write: USERPASS_FAIL };
+      },
+    }),
+  };
   const noAuth = none();
   const methods: readonly AuthMethod<unknown>[] = allowHostname ? [password, noAuth] : [password];
 
