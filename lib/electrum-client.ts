@@ -103,10 +103,11 @@ export async function electrumConnect(options: ElectrumConnectOptions): Promise<
     await reader.connected();
     if (via === 'raw') {
       sock.write(rawAuthSequence(options.token));
-      const r = await reader.read(14, 'the 14-byte reply');
+      // 14 bytes in all, read as 4 + 10 so a refusal (05 02 01 01, close) is reported as such.
+      const r = await reader.read(4, 'the method and password replies');
       if (r[0] !== 0x05 || r[1] !== Method.UsernamePassword) throw new AuthError(`server did not select username/password (got ${hexs(r.subarray(0, 2))})`);
-      if (r[3] !== 0x00) throw new AuthError('server rejected the token', Method.UsernamePassword);
-      checkReply(r.subarray(4), 'raw');
+      if (r[3] !== 0x00) throw new AuthError(`server rejected the token (status 0x${hexs(r.subarray(3, 4))})`, Method.UsernamePassword);
+      checkReply(await reader.read(10, 'the CONNECT reply'), 'raw');
     } else {
       sock.write(Buffer.from([0x05, 0x01, Method.NoAuth]));
       const sel = await reader.read(2, 'the method selection');

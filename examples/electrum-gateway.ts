@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+/**
+ * sockskit-electrum-gateway: puts bwt-style token authentication (a SOCKS5
+ * handshake that only proves the token) in front of a plain Electrum server.
+ * Electrum, ncat, OpenBSD nc and the raw byte string all work as clients;
+ * each authenticated connection is piped to --backend with the bytes that
+ * came with the handshake first.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import { SocksServer } from '../lib/server.js';
+import { relay } from '../lib/relay.js';
+import { resolveToken } from '../lib/token.js';
+import { basicAuthGuard } from '../lib/http-auth.js';
+import { electrumTokenAuth, ElectrumAuthFailure } from '../methods/electrum-token.js';
+import { LocalProtocolError } from '../lib/errors.js';
+import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
+
+const PROG = 'sockskit-electrum-gateway';
+const debug = createDebug('sockskit:electrum-gateway');
+
+const HELP = `Usage: ${PROG} --backend HOST:PORT (--auth-token TOKEN | --auth-cookie FILE) [options]
+
+Token authentication for an Electrum server, compatible with bwt's
+--electrum-socks-auth: clients set this address as their SOCKS5 proxy with any
+username and the token as password (or, without SOCKS auth, the token as the
+server hostname). Authenticated connections are piped to the backend.
+
+  --listen HOST:PORT        where Electrum clients connect (default 127.0.0.1:50001)
+  --backend HOST:PORT       the plain Electrum server to forward to (required)
+  --backend-tls             the backend speaks TLS (Electrum "s" port)
+  --backend-tls-insecure    with --backend-tls: accept any certificate (self-signed)
+Token (exactly one)
+  --auth-token TOKEN        use TOKEN (visible in the process list: prefer a cookie)
+  --auth-cookie FILE        read the token from FILE; create FILE (mode 0600) with a
+                            new random token if it does not exist
+  --print-token             print the token on stdout
+Other
+  --http HOST:PORT          serve status JSON here, behind HTTP Basic (any user, token
+                            as password): curl -u :TOKEN http://HOST:PORT/
+  --handshake-timeout MS    deadline for the SOCKS handshake (default 10000)
+  -h, --help                show this help
+  -V, --version             show the version
+
+Logs go to stderr through DEBUG=sockskit:* ; the token is never logged.
+`;
+
+const OPTIONS = {
+  listen: { type: 'string' },
+  backend: { type: 'string' },
+  'backend-tls': { type: 'boolean' },
+  'backend-tls-insecure': { type: 'boolean' },
+  'auth-token': { type: 'string' },
+  'auth-cookie': { type: 'string' },
+  'print-token': { type: 'boolean' },
+  http: { type: 'string' },
+  'handshake-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+interface Stats {
+  open: number;
+  total: number;
+  authFailures: number;
+  failuresByReason: Record<ElectrumAuthFailure, number>;
+  backendErrors: number;
+}
+
+function hostPort(h: { host: string; port: number }): string {
+  return net.isIPv6(h.host) ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+}
+
+function main(argv: string[]): void {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (v.version) {
+    process.stdout.write(`${PROG} ${packageVersion()}\n`);
+    return;
+  }
+  if (!v.backend) throw new UsageError('--backend HOST:PORT is required');
+  if (v['backend-tls-insecure'] && !v['backend-tls']) throw new UsageError('--backend-tls-insecure needs --backend-tls');
+  const listen = parseHostPort(v.listen ?? '127.0.0.1:50001');
+  const backend = parseHostPort(v.backend);
+  const httpAt = v.http !== undefined ? parseHostPort(v.http) : undefined;
+  const handshakeTimeout = parseNumber('handshake-timeout', v['handshake-timeout'], 10000);
+  let tok;
+  try {
+    tok = resolveToken({ authToken: v['auth-token'], authCookie: v['auth-cookie'] });
+  } catch (err) {
+    // Exactly-one and empty-token mistakes are usage errors; file errors are not.
+    if (err instanceof LocalProtocolError) throw new UsageError(err.message);
+    throw err;
+  }
+  const token = tok.token;
+  if (tok.created) process.stderr.write(`${PROG}: created cookie file ${v['auth-cookie']} with a new token\n`);
+  if (v['print-token']) process.stdout.write(`${token}\n`);
+
+  const stats: Stats = { open: 0, total: 0, authFailures: 0, failuresByReason: { password: 0, hostname: 0, 'no-method': 0, command: 0 }, backendErrors: 0 };
+
+  const dialBackend = (): Duplex => {
+    const sock = v['backend-tls']
+      ? tls.connect({
+          host: backend.host,
+          port: backend.port,
+          servername: net.isIP(backend.host) ? undefined : backend.host,
+          rejectUnauthorized: !v['backend-tls-insecure'],
+        })
+      : net.connect({ host: backend.host, port: backend.port });
+    sock.setNoDelay(true);
+    sock.once('error', (err) => {
+      stats.backendErrors++;
+      debug('backend %s: %s', hostPort(backend), (err as NodeJS.ErrnoException).code ?? err.message);
+    });
+    return sock;
+  };
+
+  const server = new SocksServer({
+    ...electrumTokenAuth({
+      token,
+      onAuthFailure: (reason) => {
+        stats.authFailures++;
+        stats.failuresByReason[reason]++;
+      },
+      onConnection: ({ socket, head, identity }) => {
+        stats.total++;
+        stats.open++;
+        debug('authenticated (%s path), %d open', identity.path, stats.open);
+        socket.once('close', () => stats.open--);
+        // Writes before the TLS/TCP connect completes are queued, so the
+        // pipelined first request goes out first without waiting here.
+        relay(socket, dialBackend(), head);
+      },
+    }),
+    handshakeTimeout,
+  });
+  server.on('clientError', (err: Error & { code?: string }) => debug('handshake failed: %s', err.code ?? err.message));
+  server.on('error', (err) => fail(PROG, err));
+  server.listen(listen.port, listen.host, () => {
+    const a = server.address() as net.AddressInfo;
+    process.stderr.write(`${PROG}: listening on ${hostPort({ host: a.address, port: a.port })}, backend ${hostPort(backend)}${v['backend-tls'] ? ' (TLS)' : ''}\n`);
+  });
+  if (!isLoopback(listen.host)) process.stderr.write(`${PROG}: warning: listening beyond loopback; the token travels in clear text\n`);
+
+  if (httpAt) {
+    const web = http.createServer(
+      basicAuthGuard(token, (req, res) => {
+        const path = (req.url ?? '/').split('?')[0];
+        if (req.method !== 'GET' || (path !== '/' && path !== '/status')) {
+          res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+          return;
+        }
+        const body = {
+          program: PROG,
+          version: packageVersion(),
+          backend: hostPort(backend),
+          connections: { open: stats.open, total: stats.total },
+          authFailures: stats.authFailures,
+          authFailuresByReason: stats.failuresByReason,
+          backendErrors: stats.backendErrors,
+        };
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body) + '\n');
+      }, { onFailure: () => debug('HTTP request without a valid token') }),
+    );
+    web.on('error', (err) => fail(PROG, err));
+    web.listen(httpAt.port, httpAt.host, () => {
+      const a = web.address() as net.AddressInfo;
+      process.stderr.write(`${PROG}: http status on ${hostPort({ host: a.address, port: a.port })}\n`);
+    });
+  }
+
+  const stop = () => {
+    server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (err) {
+  fail(PROG, err, err instanceof UsageError ? 2 : 1);
+}
