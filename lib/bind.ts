@@ -79,11 +79,11 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           debug('BIND for %s failed: %s', formatAddress(conn.source), (err as Error)?.message);
           conn.deny(reply, err);
         };
+        // A FIN while waiting is a half-close ("this is all I send"), not "gone":
+        // the bytes before it and the FIN itself reach the peer. A client that
+        // really left is caught by its RST, or at the latest by the deadline.
         const onEnd = (): void => {
-          if (finished) return;
-          debug('BIND: client %s left before the peer came', formatAddress(conn.source));
-          finish();
-          conn.socket.destroy();
+          if (!finished) debug('BIND: client %s half-closed while waiting', formatAddress(conn.source));
         };
         conn.onClose(finish);
         listener.on('error', (err) => fail(replyFromErrno(err), err));
@@ -117,6 +117,8 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           const r = conn.reply(from);
           peer.removeListener('error', noop);
           conn.relay(r.socket, peer, r.head);
+          // The relay cannot see an 'end' that fired while we waited: pass it on.
+          if (r.socket === conn.socket && conn.socket.readableEnded) peer.end();
           peer.resume();
         });
         listener.listen({ host: listenHost, port: 0, exclusive: true }, () => {
@@ -131,8 +133,7 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           timer = setTimeout(() => fail(Reply.TtlExpired, new TimeoutError('BIND peer', ms)), ms);
           conn.reply(bound);
           // Read while waiting: early bytes are kept by the engine for the peer
-          // (bounded), and a client that gives up (FIN) is noticed now rather
-          // than at the deadline.
+          // (bounded), and a reset is noticed now rather than at the deadline.
           conn.socket.once('end', onEnd);
           conn.socket.resume();
         });

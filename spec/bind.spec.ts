@@ -163,15 +163,34 @@ describe('BIND (RFC 1928 §4/§6, SOCKS4 BIND)', function () {
     expect(toHex(await c4.read(8, 2000))).to.equal('00 5b 00 00 00 00 00 00');
   });
 
-  it('the listener closes when the client goes away while waiting', async () => {
+  it('the listener closes when the client goes away (reset) while waiting', async () => {
     const { port, server: srv } = await server();
     const c = await client(port);
     c.write(hex('05 01 00   05 02 00 01 7f 00 00 01 00 00'));
     await c.read(2);
     const lport = (await c.read(10)).readUInt16BE(8);
-    c.destroy();
+    c.socket.resetAndDestroy();
     await waitFor(() => srv.connections === 0);
     await expectRefused(lport);
+  });
+
+  it('a half-close while waiting is kept: early bytes, then the FIN, reach the peer; the peer can still answer', async () => {
+    const { port } = await server();
+    const c = await client(port);
+    c.write(hex('05 01 00   05 02 00 01 7f 00 00 01 00 00'));
+    await c.read(2);
+    const lport = (await c.read(10)).readUInt16BE(8);
+    c.write(Buffer.from('early'));
+    c.socket.end();
+    await new Promise((r) => setTimeout(r, 100)); // the FIN arrives before the peer does
+    const peer = await peerConnect(lport);
+    cleanup.push(() => peer.destroy());
+    expect(toHex(await c.read(10))).to.equal(`05 00 00 01 7f 00 00 01 ${portHex(peer.socket.localPort!)}`);
+    expect((await peer.read(5)).toString()).to.equal('early');
+    await peer.whenClosed();
+    expect(peer.ended).to.equal(true);
+    peer.write(Buffer.from('answer'));
+    expect((await c.read(6)).toString()).to.equal('answer');
   });
 
   it('the listener closes after the first accepted peer', async () => {
