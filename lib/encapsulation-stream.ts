@@ -16,14 +16,11 @@ import type { Encapsulation } from '../methods/types.js';
 import { SocksError } from './errors.js';
 
 export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): Duplex {
-  let reading = true;
   const outer = new Duplex({
     allowHalfOpen: true,
     read() {
-      if (!reading) {
-        reading = true;
-        inner.resume();
-      }
+      // Also starts the flow: the adapter may have paused `inner` during the handshake.
+      inner.resume();
     },
     write(chunk: Buffer, _encoding, cb) {
       let wire: Buffer;
@@ -53,10 +50,7 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
       outer.destroy(err as Error);
       return;
     }
-    if (plain.length && !outer.push(plain)) {
-      reading = false;
-      inner.pause();
-    }
+    if (plain.length && !outer.push(plain)) inner.pause();
   };
   inner.on('data', onData);
   inner.on('end', () => {
