@@ -27,3 +27,11 @@ export { identLookup, IdentError, IdentReplyReader, parseIdentReply, encodeIdent
 export type { IdentReply, IdentFailure, IdentLookupOptions } from './ident.js';
 export { identSocks4, identMethod, identUser } from '../methods/ident.js';
 export type { IdentMode, IdentOptions } from '../methods/ident.js';
+export { ClientHandshake } from './client-handshake.js';
+export type { ClientAction, ClientHandshakeOptions, ClientVersion } from './client-handshake.js';
+export { connect, connectChain, bind, parseProxy } from './client.js';
+export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup } from './client.js';
+export { udpAssociate, SocksUdpSocket } from './client-udp.js';
+export type { UdpAssociateOptions, UdpRemoteInfo } from './client-udp.js';
+export { SocksAgent } from './agent.js';
+export type { SocksAgentOptions } from './agent.js';
