@@ -246,6 +246,19 @@ describe('connect() against rogue servers', function () {
     }
   });
 
+  it('connect deadline: a proxy name whose lookup never answers is a TimeoutError', async () => {
+    const t0 = Date.now();
+    let err: unknown;
+    try {
+      await connect({ proxy: { host: 'proxy.invalid', port: 1080 }, destination: DST, connectTimeout: 200, lookup: () => {} });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(TimeoutError);
+    expect((err as TimeoutError).message).to.equal('connect to proxy proxy.invalid:1080 timed out after 200 ms');
+    expect(Date.now() - t0).to.be.below(1000);
+  });
+
   it('a proxy that is not listening: the Node error, nothing left open', async () => {
     const r = await rogue(() => {});
     const port = r.port;

@@ -172,6 +172,14 @@ describe('client', function () {
       expect(await roundTrip(r, 'three hops')).to.equal('three hops');
     });
 
+    it('over an existing stream (the `socket` option)', async () => {
+      const sock = net.connect({ host: '127.0.0.1', port: open.port });
+      await new Promise<void>((r) => sock.once('connect', r));
+      const r = await connect({ proxy: { host: '127.0.0.1', port: open.port }, socket: sock, destination: { host: '127.0.0.1', port: echo.port } });
+      expect(r.transport).to.equal(sock);
+      expect(await roundTrip(r, 'reused')).to.equal('reused');
+    });
+
     it('data the target sends first arrives (in head or on the socket)', async () => {
       const banner = await echoServer('BANNER\n');
       try {
