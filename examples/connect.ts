@@ -159,6 +159,8 @@ async function runStdio(o: ConnectCli): Promise<number> {
       process.stderr.write(`${PROG}: ${describeError(err, o.proxies)}\n`);
       resolve(1);
     });
+    // A closed stdout (`| head`) is a normal way to stop reading.
+    process.stdout.on('error', () => resolve(0));
     if (head.length) process.stdout.write(head);
     process.stdin.pipe(socket); // ends (half-closes) the tunnel when stdin ends
     socket.pipe(process.stdout, { end: false });

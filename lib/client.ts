@@ -201,12 +201,12 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
         timeout: options.handshakeTimeout ?? DEFAULT_TIMEOUT,
         acceptTimeout: options.acceptTimeout ?? 0,
         signal,
-        onReply: (bound) => options.onBound?.(substituteZero(bound, stream, transport, hop, hops.length === 1)),
+        onReply: (bound) => options.onBound?.(substituteZero(bound, transport, hop, hops.length === 1)),
       });
       methods.push(hs.selectedMethod);
       if (res.encapsulation) stream = encapsulate(stream, res.encapsulation);
       if (last) {
-        const bound = command === 'connect' ? res.bound : substituteZero(res.bound, stream, transport, hop, hops.length === 1);
+        const bound = command === 'connect' ? res.bound : substituteZero(res.bound, transport, hop, hops.length === 1);
         return { socket: stream, head: res.head, bound, transport, methods, encapsulation: res.encapsulation };
       }
       // Bytes past an inner hop's reply belong to the next hop's conversation.
@@ -278,13 +278,10 @@ function safeAddress(host: string, port: number): SocksAddress | undefined {
  * BIND, the de-facto rule for SOCKS5 BIND and UDP). For a single hop that is
  * the peer address of our socket; for a chain, the last proxy's host.
  */
-function substituteZero(bound: SocksAddress, stream: Duplex, transport: Duplex, hop: Hop, single: boolean): SocksAddress {
+function substituteZero(bound: SocksAddress, transport: Duplex, hop: Hop, single: boolean): SocksAddress {
   if (!isZeroAddress(bound)) return bound;
-  const sock = (single ? (transport as net.Socket) : undefined) ?? (stream as net.Socket);
-  if (single && typeof sock.remoteAddress === 'string') {
-    const a = fromNodeAddress(sock.remoteAddress, bound.port);
-    return a;
-  }
+  const remote = (transport as net.Socket).remoteAddress;
+  if (single && typeof remote === 'string') return fromNodeAddress(remote, bound.port);
   return makeAddress(hop.host, bound.port);
 }
 
