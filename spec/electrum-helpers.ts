@@ -1,9 +1,10 @@
 /**
  * Test helpers for the Electrum specs: a stand-in Electrum server, a raw TCP
- * exchange with bounded waits, and spawned programs that are always killed.
+ * exchange with bounded waits, and spawned programs whose output tests wait
+ * on (finding programs and skipping is spec/interop-helpers.ts).
  */
 import net from 'node:net';
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawn, ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -192,24 +193,6 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): P
       if (exitCode === undefined && child.pid !== undefined) child.kill('SIGKILL');
     },
   };
-}
-
-/** Path of an installed program, or undefined. */
-export function which(name: string, candidates: string[] = []): string | undefined {
-  for (const c of candidates) {
-    const r = spawnSync('sh', ['-c', `test -x "${c}"`]);
-    if (r.status === 0) return c;
-  }
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
-}
-
-/** Skips visibly when a program is missing, or fails when CI requires interop. */
-export function requireProgram(ctx: Mocha.Context, name: string, found: string | undefined): asserts found is string {
-  if (found) return;
-  if (process.env.SOCKSKIT_INTEROP_REQUIRED === '1') throw new Error(`${name} is required (SOCKSKIT_INTEROP_REQUIRED=1) but not installed`);
-  console.log(`      skipped: ${name} is not installed`);
-  ctx.skip();
 }
 
 /** One JSON line (newline-terminated). */
