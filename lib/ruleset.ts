@@ -23,12 +23,25 @@ export function parseCidr(text: string): Cidr {
     return {
       text: t,
       contains: (ip) => {
-        const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-        return !v4.includes(':') && safe(() => new Address4(v4).isInSubnet(net));
+        // An IPv4-mapped IPv6 destination (::ffff:7f00:1, any text form) reaches
+        // the IPv4 address: match it as that address, or a deny rule is bypassed.
+        const v4 = ip.includes(':') ? mappedV4(ip) : ip;
+        return v4 !== undefined && safe(() => new Address4(v4).isInSubnet(net));
       },
     };
   } catch {
     throw new LocalProtocolError(`invalid CIDR ${JSON.stringify(text)}`);
+  }
+}
+
+const MAPPED = new Address6('::ffff:0:0/96');
+
+function mappedV4(ip: string): string | undefined {
+  try {
+    const a = new Address6(ip);
+    return a.isInSubnet(MAPPED) ? a.to4().correctForm() : undefined;
+  } catch {
+    return undefined;
   }
 }
 
