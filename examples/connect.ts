@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { connect } from '../lib/client.js';
 import { none } from '../methods/none.js';
 import { binauth } from '../methods/binauth.js';
+import { gssapiPsk, loadPskKey, type GssProtection } from '../methods/gssapi.js';
 import { loadKeyFile, loadTokenCache, saveTokenCache } from '../lib/keyfile.js';
 import type { AuthMethod } from '../methods/types.js';
 import { parseHostPort, parseNumber, packageVersion, UsageError } from './cli.js';
@@ -35,6 +36,11 @@ Options:
                        forward a local port instead of stdio: every connection
                        to BIND:PORT (BIND default 127.0.0.1) gets its own tunnel
   --timeout MS         deadline for connecting and for each handshake (default 10000)
+  --gssapi-psk FILE    GSS-API (RFC 1961) with the shared-key TEST mechanism and the
+                       key in FILE; no-auth is then not offered (no silent downgrade)
+  --gssapi-protection LEVEL
+                       integrity | confidentiality | selective to request
+                       (default confidentiality; a stronger grant is accepted)
   --binauth-key FILE   offer binauth (Ed25519, method 0x80) with this private key
   --binauth-token-cache FILE
                        keep the binauth token in FILE (mode 0600) and reuse it
@@ -47,6 +53,8 @@ export const FLAGS = {
   proxy: { type: 'string', multiple: true },
   listen: { type: 'string', short: 'L' },
   timeout: { type: 'string' },
+  'gssapi-psk': { type: 'string' },
+  'gssapi-protection': { type: 'string' },
   'binauth-key': { type: 'string' },
   'binauth-token-cache': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -63,6 +71,18 @@ export type FlagValues = ReturnType<typeof parseArgs<{ options: typeof FLAGS; al
  */
 export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
   const methods: AuthMethod<unknown>[] = [];
+  const gssLevel = _values['gssapi-protection'];
+  if (gssLevel !== undefined && _values['gssapi-psk'] === undefined) throw new UsageError('--gssapi-protection needs --gssapi-psk');
+  if (gssLevel !== undefined && !['integrity', 'confidentiality', 'selective'].includes(gssLevel)) throw new UsageError(`--gssapi-protection wants integrity, confidentiality or selective, got ${JSON.stringify(gssLevel)}`);
+  if (_values['gssapi-psk'] !== undefined) {
+    let key: Buffer;
+    try {
+      key = loadPskKey(_values['gssapi-psk']);
+    } catch (err) {
+      throw new UsageError(`--gssapi-psk: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    methods.push(gssapiPsk({ key, protection: gssLevel as GssProtection | undefined }));
+  }
   const cache = _values['binauth-token-cache'];
   if (cache !== undefined && _values['binauth-key'] === undefined) throw new UsageError('--binauth-token-cache needs --binauth-key');
   if (_values['binauth-key'] !== undefined) {
@@ -79,7 +99,7 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
       },
     }));
   }
-  methods.push(none());
+  if (_values['gssapi-psk'] === undefined) methods.push(none());
   return methods;
 }
 

@@ -12,6 +12,8 @@ import { parseCidr } from '../lib/ruleset.js';
 import { none } from '../methods/none.js';
 import { userpass } from '../methods/userpass.js';
 import { binauth } from '../methods/binauth.js';
+import { gssapiPsk, loadPskKey, type GssProtection } from '../methods/gssapi.js';
+import { identSocks4 } from '../methods/ident.js';
 import { loadKeyFile, loadAuthorizedKeys } from '../lib/keyfile.js';
 import type { AuthMethod } from '../methods/types.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
@@ -39,7 +41,14 @@ Authentication (SOCKS5)
                             (make one with sockskit-keys generate FILE)
   --authorized-keys FILE    binauth: client public keys allowed in, one hex key per line
                             With binauth configured, no-auth and SOCKS4 are refused.
+  --gssapi-psk FILE         GSS-API (RFC 1961, method 0x01) with the shared-key TEST
+                            mechanism (not Kerberos) and the key in FILE (hex or raw,
+                            >= 16 bytes); without --user it is the only method offered
+  --gssapi-protection LEVEL integrity | confidentiality | selective (default confidentiality)
   --no-socks4               refuse SOCKS4/4a requests
+  --ident off|verify        SOCKS4: verify USERID with the client's identd (RFC 1413):
+                            mismatch -> 93, identd unreachable/timeout -> 92 (default off)
+  --ident-port PORT         identd port on client hosts (default 113; for tests)
 Commands (CONNECT, BIND and UDP ASSOCIATE are served by default)
   --no-bind                 refuse BIND
   --no-udp                  refuse UDP ASSOCIATE
@@ -72,6 +81,10 @@ export const baseOptions = {
   'binauth-key': { type: 'string' },
   'authorized-keys': { type: 'string' },
   'no-socks4': { type: 'boolean' },
+  'gssapi-psk': { type: 'string' },
+  'gssapi-protection': { type: 'string' },
+  ident: { type: 'string' },
+  'ident-port': { type: 'string' },
   'no-bind': { type: 'boolean' },
   'no-udp': { type: 'boolean' },
   external: { type: 'string' },
@@ -126,6 +139,21 @@ export async function main(argv: string[]): Promise<void> {
     for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
   }
   const methods: AuthMethod<unknown>[] = [];
+  const gssProtection = v['gssapi-protection'] ?? 'confidentiality';
+  if (!['integrity', 'confidentiality', 'selective'].includes(gssProtection)) throw new UsageError(`--gssapi-protection wants integrity, confidentiality or selective, got ${JSON.stringify(gssProtection)}`);
+  if (v['gssapi-protection'] !== undefined && v['gssapi-psk'] === undefined) throw new UsageError('--gssapi-protection needs --gssapi-psk');
+  const useGssapi = v['gssapi-psk'] !== undefined;
+  if (useGssapi) {
+    let key: Buffer;
+    try {
+      key = loadPskKey(v['gssapi-psk']!);
+    } catch (err) {
+      throw new UsageError(`--gssapi-psk: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    methods.push(gssapiPsk({ key, protection: gssProtection as GssProtection }));
+  }
+  const identMode = v.ident ?? 'off';
+  if (identMode !== 'off' && identMode !== 'verify') throw new UsageError(`--ident wants off or verify, got ${JSON.stringify(identMode)}`);
   const useBinauth = v['binauth-key'] !== undefined || v['authorized-keys'] !== undefined;
   if (useBinauth) {
     if (!v['binauth-key'] || !v['authorized-keys']) throw new UsageError('--binauth-key and --authorized-keys go together');
@@ -133,13 +161,14 @@ export async function main(argv: string[]): Promise<void> {
     methods.push(binauth({ binauth: { serverPrivateKey }, authorizedKeys: loadAuthorizedKeys(v['authorized-keys']) }));
   }
   if (users.size > 0) methods.push(userpass({ users }));
-  else if (!useBinauth) methods.push(none());
+  else if (!useBinauth && !useGssapi) methods.push(none());
   const external = v.external === undefined ? undefined : stripBrackets(v.external);
   if (external !== undefined && hostType(external) === 'domain') throw new UsageError(`--external needs an IP address, got ${JSON.stringify(v.external)}`);
   const rules = v.allow || v.deny ? { allow: (v.allow ?? []).map(parseCidr), deny: (v.deny ?? []).map(parseCidr) } : undefined;
   const options: SocksServerOptions = {
     methods,
     socks4: v['no-socks4'] ? false : undefined,
+    socks4Identify: identSocks4({ mode: identMode, port: parseNumber('ident-port', v['ident-port'], 113) }),
     rules,
     handshakeTimeout: parseNumber('handshake-timeout', v['handshake-timeout'], 10000),
     connectTimeout: parseNumber('connect-timeout', v['connect-timeout'], 10000),
@@ -148,7 +177,7 @@ export async function main(argv: string[]): Promise<void> {
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
   };
-  const open = users.size === 0 && !useBinauth;
+  const open = users.size === 0 && !useBinauth && !useGssapi;
   const servers = await Promise.all(
     listen.map(
       ({ host, port }) =>
@@ -160,7 +189,7 @@ export async function main(argv: string[]): Promise<void> {
             s.on('error', (err) => process.stderr.write(`${PROG}: ${(err as Error).message}\n`));
             const a = s.address();
             const where = a && typeof a === 'object' ? formatAddress({ type: a.family === 'IPv6' ? 'ipv6' : 'ipv4', host: a.address, port: a.port }) : `${host}:${port}`;
-            process.stderr.write(`${PROG}: listening on ${where} (${[useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication'})\n`);
+            process.stderr.write(`${PROG}: listening on ${where} (${[useGssapi ? `GSS-API psk-test, ${gssProtection}` : '', useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication'})\n`);
             if (open && !isLoopback(host)) {
               process.stderr.write(`${PROG}: WARNING: ${where} is not loopback and needs no authentication: this is an open proxy\n`);
             }
