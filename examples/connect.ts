@@ -79,7 +79,8 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
     try {
       key = loadPskKey(_values['gssapi-psk']);
     } catch (err) {
-      throw new UsageError(`--gssapi-psk: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);
     }
     methods.push(gssapiPsk({ key, protection: gssLevel as GssProtection | undefined }));
   }

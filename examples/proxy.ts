@@ -148,7 +148,8 @@ export async function main(argv: string[]): Promise<void> {
     try {
       key = loadPskKey(v['gssapi-psk']!);
     } catch (err) {
-      throw new UsageError(`--gssapi-psk: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);
     }
     methods.push(gssapiPsk({ key, protection: gssProtection as GssProtection }));
   }
