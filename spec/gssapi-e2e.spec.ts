@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawn, execFile } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { SocksServer, SocksServerOptions } from '../lib/server.js';
@@ -16,7 +17,7 @@ import { AuthError } from '../lib/errors.js';
 import { none } from '../methods/none.js';
 import { gssapiPsk, GssEncapsulation } from '../methods/gssapi.js';
 import type { AuthMethod } from '../methods/types.js';
-import { echoServer, requireProgram, tempDir, stopChild } from './interop-helpers.js';
+import { echoServer, requireProgram, tempDir, stopChild, freePort, spawnDaemon, stopAll } from './interop-helpers.js';
 import { hex } from './helpers.js';
 
 const KEY = Buffer.from('5f1e0a7c3b2d49e8a6c4b1f0d9e8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0', 'hex');
@@ -220,5 +221,91 @@ describe('GSS-API on the wire (tshark capture)', function () {
     } finally {
       await srv.close();
     }
+  });
+});
+
+/** Runs a program with `input` on stdin; bounded. */
+function runWithInput(cmd: string, args: string[], input: Buffer, timeout = 10000): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    const t = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout: Buffer.concat(out), stderr: err }); });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+}
+
+describe('sockskit-proxy / sockskit-connect --gssapi-psk', function () {
+  this.timeout(40000);
+  const proxyJs = fileURLToPath(new URL('../examples/proxy.js', import.meta.url));
+  const connectJs = fileURLToPath(new URL('../examples/connect.js', import.meta.url));
+  let echo: Awaited<ReturnType<typeof echoServer>>;
+  let tmp: ReturnType<typeof tempDir>;
+  let keyFile: string;
+  let port: number;
+
+  before(async () => {
+    echo = await echoServer();
+    tmp = tempDir('sockskit-gss-');
+    keyFile = tmp.write('proxy.key', `${KEY.toString('hex')}\n`);
+    port = await freePort();
+    await spawnDaemon(process.execPath, [proxyJs, '--listen', `127.0.0.1:${port}`, '--gssapi-psk', keyFile], { readyPort: port });
+  });
+  after(async () => {
+    await stopAll();
+    await echo?.close();
+    tmp?.cleanup();
+  });
+
+  const connectArgs = (key: string) => [connectJs, '--proxy', `socks5h://127.0.0.1:${port}`, '--gssapi-psk', key, '127.0.0.1', String(echo.port)];
+
+  it('tunnels stdin to the destination and back', async () => {
+    const payload = Buffer.alloc(100_000, 0x5a);
+    const r = await runWithInput(process.execPath, connectArgs(keyFile), payload);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout.equals(payload)).to.equal(true);
+  });
+
+  it('a wrong key fails (exit code, message), nothing is relayed', async () => {
+    const before = echo.connections;
+    const wrong = tmp.write('wrong.key', Buffer.alloc(32, 0x42).toString('hex'));
+    const r = await runWithInput(process.execPath, connectArgs(wrong), Buffer.from('x'));
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr).to.match(/does not hold the same key/);
+    expect(echo.connections).to.equal(before);
+  });
+
+  it('a short key file is a usage error', async () => {
+    const short = tmp.write('short.key', '0011223344');
+    const r = await runWithInput(process.execPath, connectArgs(short), Buffer.alloc(0));
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr).to.match(/at least 16 bytes/);
+  });
+
+  it('GSS-API is the only method offered: 05 01 00 gets exactly 05 FF, curl --socks5-basic is refused', async function () {
+    const s = net.connect(port, '127.0.0.1');
+    s.write(hex('05 01 00'));
+    const got = await readN(s, 100);
+    s.destroy();
+    expect(got).to.deep.equal(hex('05 ff'));
+    const curl = requireProgram(this, 'curl');
+    const r = await run(curl, ['-sS', '--max-time', '5', '--socks5-basic', '--socks5', `127.0.0.1:${port}`, `http://127.0.0.1:${echo.port}/`]);
+    expect(r.code).to.equal(97);
+    expect(r.stderr).to.match(/No authentication method was acceptable/);
+  });
+
+  it('the capture of a program transfer does not contain the payload', async function () {
+    const tshark = requireProgram(this, 'tshark');
+    const payload = Buffer.from('program-level-DISTINCTIVE-9d41c7e2a0b35f68-payload');
+    const pcap = await capture(tshark, port, async () => {
+      const r = await runWithInput(process.execPath, connectArgs(keyFile), payload);
+      expect(r.stdout).to.deep.equal(payload);
+    });
+    expect(pcap.includes(Buffer.from('SKP1'))).to.equal(true);
+    expect(pcap.includes(payload)).to.equal(false);
   });
 });
