@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# npm run bench [-- full] [ARGS...]
+#
+# Builds, then benchmarks sockskit-proxy with the shared harness:
+#   npm run bench                  quick.sh: < 60 s, sockskit vs direct and microsocks
+#   npm run bench -- full [ARGS]   run.sh: the full benchmark, sockskit vs all peers;
+#                                  ARGS go to run.sh (e.g. --reps 3 --tests up1,cN)
+# The harness is ../shared/bench beside the repository, or $SOCKSKIT_BENCH_DIR.
+# quick.sh takes no options; set BENCH_REF / BENCH_OUT in the environment instead.
+# SOCKSKIT_BENCH_DRY_RUN=1 prints the command instead of running it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+BENCH_DIR="${SOCKSKIT_BENCH_DIR:-$ROOT/../shared/bench}"
+if [ ! -x "$BENCH_DIR/quick.sh" ] || [ ! -x "$BENCH_DIR/run.sh" ]; then
+  echo "bench: no benchmark harness in $BENCH_DIR (set SOCKSKIT_BENCH_DIR)" >&2
+  exit 1
+fi
+
+mode=quick
+case "${1:-}" in
+  quick | full) mode=$1; shift ;;
+esac
+
+# A candidate given as NAME='COMMAND {PORT}': no-auth SOCKS5 on 127.0.0.1:{PORT}, in the foreground.
+SERVER="sockskit=node $ROOT/dist/examples/proxy.js --listen 127.0.0.1:{PORT}"
+
+if [ "$mode" = full ]; then
+  cmd=("$BENCH_DIR/run.sh" "$@" "$SERVER")
+else
+  if [ $# -gt 0 ]; then echo "bench: quick.sh takes no options (ignored: $*); use 'npm run bench -- full ...'" >&2; fi
+  cmd=("$BENCH_DIR/quick.sh" "$SERVER")
+fi
+
+if [ "${SOCKSKIT_BENCH_DRY_RUN:-}" = 1 ]; then
+  printf '%q ' "${cmd[@]}"; echo
+  exit 0
+fi
+npm run -s build
+exec "${cmd[@]}"
