@@ -10,6 +10,7 @@ import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { SocksServer } from '../lib/server.js';
 import { encodeSocks4Request } from '../lib/codec/socks4.js';
 import { makeAddress } from '../lib/codec/address.js';
@@ -111,6 +112,22 @@ describe('ident against oidentd (SOCKS4 verify)', function () {
       expect(r.stderr).to.match(/\(92\)/);
     } finally {
       await down.close();
+    }
+  });
+
+  it('sockskit-proxy --ident verify --ident-port: granted as the local user, 93 otherwise', async () => {
+    const proxyJs = fileURLToPath(new URL('../examples/proxy.js', import.meta.url));
+    const port = await freePort();
+    const d = await spawnDaemon(process.execPath, [proxyJs, '--listen', `127.0.0.1:${port}`, '--ident', 'verify', '--ident-port', String(identPort)], { readyPort: port });
+    try {
+      const ok = await run(curl, ['-sS', '--max-time', '10', '-x', `socks4://${me}@127.0.0.1:${port}`, `http://127.0.0.1:${web.port}/`]);
+      expect(ok.code, ok.stderr).to.equal(0);
+      expect(ok.stdout).to.equal('ident-ok\n');
+      const bad = await run(curl, ['-sS', '--max-time', '10', '-x', `socks4://someone-else@127.0.0.1:${port}`, `http://127.0.0.1:${web.port}/`]);
+      expect(bad.code).to.equal(97);
+      expect(bad.stderr).to.match(/\(93\)/);
+    } finally {
+      await d.stop();
     }
   });
 
