@@ -18,7 +18,7 @@ import { gssapi, gssapiPsk, GssEncapsulation, GssProtection, parsePskKey, pskMec
 import type { GssStep } from '../methods/gssapi-mechanism.js';
 import type { AuthMethod, Encapsulation } from '../methods/types.js';
 import { none } from '../methods/none.js';
-import { hex, splits } from './helpers.js';
+import { hex, splits, prng } from './helpers.js';
 
 const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const OTHER_KEY = Buffer.alloc(32, 7);
@@ -616,3 +616,37 @@ function duplexPair(): [Duplex, Duplex] {
     });
   return [mk(ba, ab), mk(ab, ba)];
 }
+
+describe('GSS-API seeded random input', () => {
+  it('the server engine only ever returns actions or a SocksError close, buffering stays bounded', () => {
+    const rnd = prng(1961);
+    const ref = converse(clientMethod(), serverMethod());
+    const good = Buffer.concat(ref.clientBytes);
+    for (let i = 0; i < 300; i++) {
+      // A valid prefix, then random bytes, sometimes with a plausible frame header.
+      const cut = Math.floor(rnd() * good.length);
+      const noise = Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 80) }, () => Math.floor(rnd() * 256)));
+      if (rnd() < 0.5) { noise[0] = 1; if (noise.length > 1) noise[1] = 1 + Math.floor(rnd() * 3); }
+      const s = new ServerHandshake({ methods: [serverMethod()] });
+      let closes = 0;
+      for (const chunk of [good.subarray(0, cut), noise]) {
+        const acts = s.receive(chunk);
+        for (const a of acts) {
+          if (a.type === 'close') { closes++; expect(a.error).to.be.instanceOf(SocksError); }
+          if (a.type === 'request') s.accept();
+        }
+      }
+      expect(closes).to.be.at.most(1);
+    }
+  });
+
+  it('unwrap of random bytes throws only ERR_SOCKS_ENCAPSULATION', () => {
+    const rnd = prng(4);
+    for (let i = 0; i < 200; i++) {
+      const r = converse(clientMethod(), serverMethod());
+      const junk = Buffer.from(Array.from({ length: 4 + Math.floor(rnd() * 200) }, () => Math.floor(rnd() * 256)));
+      junk[0] = 1; junk[1] = 3; junk.writeUInt16BE(junk.length - 4, 2);
+      expect(() => r.serverEnc!.unwrap(junk)).to.throw(SocksError).with.property('code', 'ERR_SOCKS_ENCAPSULATION');
+    }
+  });
+});

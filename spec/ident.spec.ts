@@ -13,7 +13,7 @@ import {
   parseIdentReply, IdentReplyReader, IdentError, identLookup, encodeIdentQuery, IdentReply, IdentLookupOptions,
 } from '../lib/ident.js';
 import { identSocks4, identMethod } from '../methods/ident.js';
-import { hex, splits } from './helpers.js';
+import { hex, splits, prng } from './helpers.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -347,5 +347,21 @@ describe('ident as a SOCKS5 no-auth identity source (rfc931)', () => {
     const hs = new ServerHandshake({ methods: [identMethod({ policy: 'optional', lookup: failing(new IdentError('timeout', 'slow')) })], context: CTX });
     const r = await run(hs, Buffer.concat([hex('05 01 00'), req]));
     expect(r.request).to.deep.include({ identity: null });
+  });
+});
+
+describe('ident parser, seeded random input', () => {
+  it('random lines give a reply or an IdentError, never anything else', () => {
+    const rnd = prng(1413);
+    const alphabet = b('0123456789 ,:\tUSERIDERRORUNIXOTHERX-NO-USER\u0000\r');
+    for (let i = 0; i < 2000; i++) {
+      const line = Buffer.from(Array.from({ length: Math.floor(rnd() * 60) }, () => alphabet[Math.floor(rnd() * alphabet.length)]!));
+      try {
+        const r = parseIdentReply(line);
+        expect(['USERID', 'ERROR']).to.include(r.type);
+      } catch (err) {
+        expect(err).to.be.instanceOf(IdentError);
+      }
+    }
   });
 });
