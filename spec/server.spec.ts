@@ -82,7 +82,8 @@ async function expectRefused(c: RawClient, request: Buffer, reply: string): Prom
 
 const be16 = (n: number) => toHex(Buffer.from([n >> 8, n & 0xff]));
 
-afterEach(async () => {
+/** Per-test cleanup, registered in each describe (a root-level hook would run for every spec file). */
+async function cleanup(): Promise<void> {
   for (const c of clients) c.destroy();
   for (const f of cleanups) f();
   await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
@@ -91,9 +92,11 @@ afterEach(async () => {
   targets = [];
   clients = [];
   cleanups = [];
-});
+}
 
 describe('SocksServer: CONNECT', () => {
+  afterEach(cleanup);
+
   it('relays both ways; BND is the real local address of the outbound socket', async () => {
     const seen: { address?: string; port?: number }[] = [];
     const t = await target((s) => {
@@ -167,6 +170,8 @@ describe('SocksServer: CONNECT', () => {
 });
 
 describe('SocksServer: failure replies', () => {
+  afterEach(cleanup);
+
   it('ECONNREFUSED → 05 (a closed port)', async () => {
     const dead = await closedPort();
     const { server, port, errors } = await startServer();
@@ -274,6 +279,8 @@ describe('SocksServer: failure replies', () => {
 });
 
 describe('SocksServer: the request hook', () => {
+  afterEach(cleanup);
+
   it('handoff: the hook gets `head` with the bytes pipelined behind the request', async () => {
     let seen: { head: string; dest: SocksAddress } | undefined;
     const { server, port } = await startServer({
@@ -378,6 +385,8 @@ describe('SocksServer: the request hook', () => {
 });
 
 describe('SocksServer: tunnels', () => {
+  afterEach(cleanup);
+
   it('half-close: the client ends, the target sees end and can still answer', async () => {
     const got: string[] = [];
     const t = await target((s) => {
@@ -485,6 +494,8 @@ describe('SocksServer: tunnels', () => {
 });
 
 describe('SocksServer: limits and garbage', () => {
+  afterEach(cleanup);
+
   it('the handshake deadline closes a stalled client (nothing written for a partial greeting)', async () => {
     const { server, port, errors } = await startServer({ handshakeTimeout: 150 });
     const c = await client(port);
