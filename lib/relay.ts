@@ -4,6 +4,9 @@
  * backpressure is respected (a slow reader pauses the fast writer, so memory
  * per tunnel stays bounded by the stream high-water marks), and an error or
  * reset on either side destroys both.
+ *
+ * Every tunnel runs through here, so it registers as few listeners and
+ * closures as it can: one state object, plain `on` (no `once` wrappers).
  */
 import type { Duplex } from 'node:stream';
 
@@ -12,9 +15,11 @@ export interface RelayOptions {
   idleTimeout?: number;
 }
 
+type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
+
 export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
   let closed = false;
-  const destroyBoth = () => {
+  const destroyBoth = (): void => {
     if (closed) return;
     closed = true;
     a.destroy();
@@ -22,31 +27,25 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
   };
   a.on('error', destroyBoth);
   b.on('error', destroyBoth);
-  a.once('close', destroyBoth);
-  b.once('close', destroyBoth);
+  a.on('close', destroyBoth);
+  b.on('close', destroyBoth);
   if (headForB.length) b.write(headForB);
   pipe(a, b);
   pipe(b, a);
   const idle = options.idleTimeout ?? 0;
   if (idle > 0) {
-    const sa = a as Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
-    const sb = b as Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
-    sa.setTimeout?.(idle, destroyBoth);
-    sb.setTimeout?.(idle, destroyBoth);
+    (a as Timeoutable).setTimeout?.(idle, destroyBoth);
+    (b as Timeoutable).setTimeout?.(idle, destroyBoth);
   }
 }
 
 /** One direction: data with backpressure, then FIN. */
 function pipe(from: Duplex, to: Duplex): void {
-  const onData = (chunk: Buffer) => {
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once('drain', () => from.resume());
-    }
-  };
-  from.on('data', onData);
-  from.once('end', () => {
-    from.removeListener('data', onData);
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => {
     if (!to.destroyed) to.end();
   });
   from.resume();

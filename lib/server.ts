@@ -180,7 +180,7 @@ export class SocksServer extends EventEmitter {
   /** @internal An outbound stream that close() must also destroy. */
   trackUpstream(s: Duplex): void {
     this.upstreams.add(s);
-    s.once('close', () => this.upstreams.delete(s));
+    s.on('close', () => this.upstreams.delete(s));
   }
   /** @internal */
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[] {
@@ -255,8 +255,8 @@ class Connection implements ConnectionControl {
     this.timer = setTimeout(this.onDeadline, o.handshakeTimeout ?? 10000);
     socket.on('data', this.onData);
     socket.on('error', this.onError);
-    socket.once('close', this.onSocketClose);
-    socket.once('end', this.onEarlyEnd);
+    socket.on('close', this.onSocketClose);
+    socket.on('end', this.onEarlyEnd);
   }
 
   private onData = (chunk: Buffer): void => {
@@ -284,6 +284,11 @@ class Connection implements ConnectionControl {
     if (this.finished) return;
     const err = new TimeoutError('handshake', this.options.handshakeTimeout ?? 10000);
     debug('handshake deadline for %s', formatAddress(this.source));
+    if (this.decided) {
+      // The request hook did not decide in time: a reply is due (06; SOCKS4 5B).
+      this.deny(Reply.TtlExpired, err);
+      return;
+    }
     this.server.emit('clientError', err, this.source);
     this.socket.destroy();
   };
@@ -424,6 +429,7 @@ class Connection implements ConnectionControl {
 
   /** The default behaviour for the command. */
   accept(): Promise<void> {
+    this.clearTimer();
     const cmd = this.request.command;
     const o = this.options;
     const enabled = o.commands ? o.commands.includes(cmd) : true;
@@ -491,51 +497,57 @@ class Connection implements ConnectionControl {
     });
   }
 
-  /** Default CONNECT: dial, answer with the real local address, relay. */
+  /**
+   * Default CONNECT: resolve, dial, answer with the real local address of the
+   * outbound socket, relay. One timer (connectTimeout) bounds lookup and dial
+   * together and answers 06 when it fires.
+   */
   private connect(): Promise<void> {
     const dest = this.request.destination;
     const o = this.options;
-    const viaLookup = dest.type === 'domain' || o.rules !== undefined;
+    const ms = o.connectTimeout ?? 10000;
     return new Promise<void>((done) => {
-      const dial = (host: string, family: number) => {
-        if (this.socket.destroyed) return done();
-        const out = net.connect({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true });
-        const ms = o.connectTimeout ?? 10000;
-        const timer = setTimeout(() => out.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), ms);
-        const abort = () => out.destroy();
-        this.onClose(abort);
-        out.once('error', (err) => {
-          clearTimeout(timer);
-          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? err.message);
+      let out: net.Socket | undefined;
+      let over = false;
+      const fail = (err?: unknown): void => {
+        if (over) return;
+        over = true;
+        clearTimeout(timer);
+        out?.destroy();
+        if (err) {
+          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? (err as Error).message);
           this.deny(replyFromErrno(err), err);
-          done();
-        });
-        out.once('connect', () => {
+        }
+        done();
+      };
+      const timer = setTimeout(() => fail(new TimeoutError('connect', ms)), ms);
+      this.onClose(fail);
+      const dial = (host: string, family: number): void => {
+        if (over) return;
+        const sock = (out = net.connect({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true }));
+        sock.on('error', fail);
+        sock.on('connect', () => {
+          if (over) return;
+          over = true;
           clearTimeout(timer);
-          if (this.socket.destroyed) {
-            out.destroy();
-            return done();
-          }
-          const r = this.reply(fromNodeAddress(out.localAddress, out.localPort));
-          this.relay(r.socket, out, r.head);
+          sock.removeListener('error', fail);
+          const r = this.reply(fromNodeAddress(sock.localAddress, sock.localPort));
+          this.relay(r.socket, sock, r.head);
           done();
         });
       };
-      if (!viaLookup) return dial(dest.host, dest.type === 'ipv6' ? 6 : 4);
-      this.resolve(dest).then(
-        ({ address, family }) => dial(address, family),
-        (err) => {
-          this.deny(replyFromErrno(err), err);
-          done();
-        },
-      );
+      if (dest.type !== 'domain' && o.rules === undefined) {
+        dial(dest.host, dest.type === 'ipv6' ? 6 : 4);
+        return;
+      }
+      this.resolve(dest).then(({ address, family }) => dial(address, family), fail);
     });
   }
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0 });
     this.server.trackUpstream(other);
-    this.server.emit('tunnel', this.request, this.source);
+    if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
   }
 }
 
