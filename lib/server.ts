@@ -305,6 +305,12 @@ class Connection implements ConnectionControl {
     else this.closers.push(f);
   }
 
+  /** Forgets a close callback that is no longer needed (keeps idle tunnels small). */
+  private offClose(f: () => void): void {
+    const i = this.closers.indexOf(f);
+    if (i >= 0) this.closers.splice(i, 1);
+  }
+
   private run(actions: ServerAction[]): void {
     for (const a of actions) {
       switch (a.type) {
@@ -531,6 +537,7 @@ class Connection implements ConnectionControl {
           over = true;
           clearTimeout(timer);
           sock.removeListener('error', fail);
+          this.offClose(fail);
           const r = this.reply(fromNodeAddress(sock.localAddress, sock.localPort));
           this.relay(r.socket, sock, r.head);
           done();
