@@ -14,7 +14,6 @@
  * Ports are big-endian. Domain lengths are byte lengths (Buffer.byteLength),
  * never string lengths.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { Address6 } from 'ip-address';
 import { AddressType, Reply } from '../constants.js';
 import { RemoteProtocolError, LocalProtocolError } from '../errors.js';
@@ -26,6 +25,19 @@ export interface SocksAddress {
   /** Dotted IPv4, canonical compressed IPv6 (no brackets), or the domain name. */
   host: string;
   port: number;
+}
+
+// The codec stays pure: no `net` import, so these are local checks.
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** True for a dotted-quad IPv4 literal (no leading zeros, as Node prints them). */
+export function isIPv4(host: string): boolean {
+  return IPV4.test(host);
+}
+
+/** True for an IPv6 literal (without brackets or zone). */
+export function isIPv6(host: string): boolean {
+  return host.includes(':') && Address6.isValid(host) && !host.includes('%') && !host.includes('/');
 }
 
 /** Classifies a host string: an IPv4/IPv6 literal or a domain name. */
