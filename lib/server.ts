@@ -20,7 +20,8 @@ import { Reply, CommandName } from './constants.js';
 import { SocksError, TimeoutError, replyFromErrno } from './errors.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from './codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest, MethodSelector, Socks4Identify } from './server-handshake.js';
-import { Ruleset, allowedBy } from './ruleset.js';
+import { Ruleset, Cidr, allowedBy } from './ruleset.js';
+import { decodeProxyHeader } from './codec/proxy-protocol.js';
 import { encapsulate } from './encapsulation-stream.js';
 import { relay } from './relay.js';
 import { none } from '../methods/none.js';
@@ -61,6 +62,14 @@ export interface SocksServerOptions {
   /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
   bind?: CommandHandler | false;
   udp?: CommandHandler | false;
+  /**
+   * Expect a HAProxy PROXY protocol header (v1 text, v2 binary, or either)
+   * before SOCKS, as sent by a load balancer; `source`/`local` then come from
+   * it. A connection without a valid header is closed. Default false.
+   */
+  proxyProtocol?: 'v1' | 'v2' | 'any' | false;
+  /** With proxyProtocol: senders trusted to send the header (the balancers); others are closed. Default: any. */
+  proxyProtocolFrom?: readonly Cidr[];
 }
 
 /** What the default accept() runs for a command; resolves when the command has been answered. */
@@ -232,9 +241,23 @@ class Connection implements ConnectionControl {
   }
 
   start(): void {
-    const { socket, server } = this;
+    const { socket } = this;
+    this.server.track(socket);
+    this.timer = setTimeout(this.onDeadline, this.options.handshakeTimeout ?? 10000);
+    // PROXY protocol: the header precedes SOCKS and decides source/local,
+    // which methods(ctx) may read, so the engine starts only once it is read.
+    // Off (the default) the engine starts at once, as it always did.
+    socket.on('error', this.onError);
+    socket.on('close', this.onSocketClose);
+    socket.on('end', this.onEarlyEnd);
+    if (this.options.proxyProtocol) this.readProxyHeader();
+    else this.begin();
+  }
+
+  /** Creates the engine and feeds it the socket's data. */
+  private begin(): void {
+    const { server } = this;
     const o = this.options;
-    server.track(socket);
     const self = this;
     const ctx: ServerAuthContext = {
       get source() {
@@ -252,11 +275,54 @@ class Connection implements ConnectionControl {
       socks4Identify: o.socks4Identify,
       context: ctx,
     });
-    this.timer = setTimeout(this.onDeadline, o.handshakeTimeout ?? 10000);
-    socket.on('data', this.onData);
-    socket.on('error', this.onError);
-    socket.on('close', this.onSocketClose);
-    socket.on('end', this.onEarlyEnd);
+    this.socket.on('data', this.onData);
+  }
+
+  /**
+   * Reads and strips the PROXY header (any split; bounded by the codec and
+   * covered by the handshake deadline), takes source/local from it (LOCAL and
+   * UNKNOWN keep the socket's own), then starts the engine with the bytes that
+   * followed the header in the same chunk. Failures close without writing.
+   */
+  private readProxyHeader(): void {
+    const { socket } = this;
+    const o = this.options;
+    const real = this.source;
+    if (o.proxyProtocolFrom && !o.proxyProtocolFrom.some((c) => c.contains(real.host))) {
+      this.refuse(new SocksError('ERR_SOCKS_DENIED', `PROXY header sender ${formatAddress(real)} is not trusted`));
+      return;
+    }
+    let buf: Buffer = EMPTY;
+    const onHeader = (chunk: Buffer): void => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      let h;
+      try {
+        h = decodeProxyHeader(buf, { versions: o.proxyProtocol || 'any' });
+      } catch (err) {
+        socket.removeListener('data', onHeader);
+        this.refuse(err as SocksError);
+        return;
+      }
+      if (!h) return;
+      socket.removeListener('data', onHeader);
+      if (h.source) {
+        this.src = h.source;
+        this.loc = h.destination;
+      }
+      if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', h.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
+      this.begin();
+      if (buf.length > h.length) this.onData(buf.subarray(h.length));
+    };
+    socket.on('data', onHeader);
+  }
+
+  /** Closes a connection whose PROXY header is missing, bad or untrusted. */
+  private refuse(err: SocksError): void {
+    this.finished = true;
+    this.clearTimer();
+    debug('closing %s: %s', formatAddress(this.source), err.message);
+    this.server.emit('clientError', err, this.source);
+    this.socket.destroy();
   }
 
   private onData = (chunk: Buffer): void => {
