@@ -33,6 +33,12 @@ with no authentication.
 Listening
   --listen HOST:PORT        address to listen on (repeatable; default 127.0.0.1:1080;
                             IPv6 as [::1]:1080)
+  --proxy-protocol v1|v2|any
+                            behind a load balancer (HAProxy send-proxy, AWS NLB): each
+                            connection starts with a PROXY protocol header, and the
+                            client address comes from it; without one it is closed
+  --proxy-protocol-from CIDR
+                            accept PROXY headers only from these senders (repeatable)
 Authentication (SOCKS5)
   --user NAME:PASSWORD      accept this username/password (RFC 1929; repeatable)
   --users FILE              read NAME:PASSWORD lines from FILE (# comments)
@@ -94,6 +100,8 @@ export const baseOptions = {
   'connect-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'proxy-protocol': { type: 'string' },
+  'proxy-protocol-from': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -166,6 +174,9 @@ export async function main(argv: string[]): Promise<void> {
   const external = v.external === undefined ? undefined : stripBrackets(v.external);
   if (external !== undefined && hostType(external) === 'domain') throw new UsageError(`--external needs an IP address, got ${JSON.stringify(v.external)}`);
   const rules = v.allow || v.deny ? { allow: (v.allow ?? []).map(parseCidr), deny: (v.deny ?? []).map(parseCidr) } : undefined;
+  const proxyProtocol = v['proxy-protocol'];
+  if (proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(proxyProtocol)) throw new UsageError(`--proxy-protocol wants v1, v2 or any, got ${JSON.stringify(proxyProtocol)}`);
+  if (v['proxy-protocol-from'] && proxyProtocol === undefined) throw new UsageError('--proxy-protocol-from needs --proxy-protocol');
   const options: SocksServerOptions = {
     methods,
     socks4: v['no-socks4'] ? false : undefined,
@@ -177,6 +188,8 @@ export async function main(argv: string[]): Promise<void> {
     maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
+    proxyProtocol: proxyProtocol as 'v1' | 'v2' | 'any' | undefined,
+    proxyProtocolFrom: v['proxy-protocol-from']?.map(parseCidr),
   };
   const open = users.size === 0 && !useBinauth && !useGssapi;
   const servers = await Promise.all(

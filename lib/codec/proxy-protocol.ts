@@ -29,9 +29,8 @@
  * receiver just closes. Addresses come back as SocksAddress values; UNKNOWN,
  * LOCAL, UNSPEC and UNIX carry none (the caller keeps the socket's own).
  */
-import { isIPv6 } from 'node:net';
 import { RemoteProtocolError, LocalProtocolError, SocksErrorCode } from '../errors.js';
-import { SocksAddress, makeAddress, ipv6String, ipv6Bytes, writeIPv4 } from './address.js';
+import { SocksAddress, makeAddress, ipv6String, ipv6Bytes, writeIPv4, isIPv6 } from './address.js';
 
 export const PROXY_V2_SIGNATURE: Buffer = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V1_PREFIX = Buffer.from('PROXY ', 'latin1');
@@ -144,8 +143,7 @@ function v1IPv4(s: string): string {
 }
 
 function v1IPv6(s: string): string {
-  // isIPv6 also takes zone ids and brackets would fail anyway; a PROXY line has neither.
-  if (s.includes('%') || !isIPv6(s)) throw bad(`bad v1 IPv6 address ${JSON.stringify(s)}`, 'ERR_SOCKS_BAD_ADDRESS');
+  if (!isIPv6(s)) throw bad(`bad v1 IPv6 address ${JSON.stringify(s)}`, 'ERR_SOCKS_BAD_ADDRESS');
   return s;
 }
 
