@@ -49,3 +49,5 @@ export type { CookieResult, TokenFlags } from './token.js';
 export { basicPassword, checkBasicAuth, basicAuthGuard } from './http-auth.js';
 export { electrumConnect, electrumCall, ElectrumSession, ElectrumRpcError, LineReader, rawAuthSequence } from './electrum-client.js';
 export type { ElectrumVia, ElectrumConnectOptions, ElectrumStream, ElectrumCallOptions } from './electrum-client.js';
+export { decodeProxyHeader, encodeProxyHeaderV1, encodeProxyHeaderV2, PROXY_V2_SIGNATURE, PROXY_V1_MAX, PROXY_V2_DEFAULT_MAX } from './codec/proxy-protocol.js';
+export type { ProxyHeader, ProxyHeaderInit, ProxyDecodeOptions, ProxyVersions } from './codec/proxy-protocol.js';
