@@ -147,14 +147,26 @@ export function readAddress(buf: Buffer, offset: number): { address: SocksAddres
 }
 
 export function writeIPv4(out: Buffer, offset: number, host: string): number {
-  const parts = host.split('.');
-  if (parts.length !== 4) throw new LocalProtocolError(`invalid IPv4 address ${host}`);
-  for (const p of parts) {
-    const n = Number(p);
-    if (!/^\d{1,3}$/.test(p) || n > 255) throw new LocalProtocolError(`invalid IPv4 address ${host}`);
-    out[offset++] = n;
+  // Hand-rolled: every CONNECT reply goes through here (no split, no regex).
+  let octet = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= host.length; i++) {
+    const c = i < host.length ? host.charCodeAt(i) : 0x2e;
+    if (c >= 0x30 && c <= 0x39) {
+      octet = octet * 10 + (c - 0x30);
+      if (++digits > 3 || octet > 255) break;
+    } else if (c === 0x2e && digits > 0 && parts < 4) {
+      out[offset + parts++] = octet;
+      octet = 0;
+      digits = 0;
+    } else {
+      parts = -1;
+      break;
+    }
   }
-  return offset;
+  if (parts !== 4 || digits !== 0) throw new LocalProtocolError(`invalid IPv4 address ${host}`);
+  return offset + 4;
 }
 
 export function ipv6Bytes(host: string): Buffer {
