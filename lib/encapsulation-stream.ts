@@ -34,8 +34,17 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
       else inner.once('drain', () => cb());
     },
     final(cb) {
+      // Finish only once `inner` has flushed: the outer stream then closes
+      // itself, and its destroy() would discard bytes `inner` still holds.
+      if (inner.writableFinished || inner.destroyed) return cb();
+      const done = (): void => {
+        inner.off('finish', done);
+        inner.off('close', done);
+        cb();
+      };
+      inner.on('finish', done);
+      inner.on('close', done);
       inner.end();
-      cb();
     },
     destroy(err, cb) {
       inner.destroy(err ?? undefined);
@@ -53,7 +62,7 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
     if (plain.length && !outer.push(plain)) inner.pause();
   };
   inner.on('data', onData);
-  inner.on('end', () => {
+  const onEnd = (): void => {
     // The peer stopped inside a frame: the tail of the stream was cut off.
     const pending = enc.pending ?? 0;
     if (pending > 0) {
@@ -61,11 +70,14 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
       return;
     }
     outer.push(null);
-  });
+  };
+  inner.on('end', onEnd);
   inner.on('error', (err) => outer.destroy(err));
   inner.on('close', () => {
     if (!outer.destroyed) outer.destroy();
   });
   if (head && head.length) outer.push(head);
+  // The peer's FIN may have come before this wrapper (during the handshake).
+  if (inner.readableEnded) onEnd();
   return outer;
 }

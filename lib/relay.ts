@@ -25,10 +25,21 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
     a.destroy();
     b.destroy();
   };
+  // A side that closed after a clean end both ways leaves the other to flush
+  // what it still has queued (end() was already called on it, and it has read
+  // its FIN): destroying it now would drop those bytes.
+  const onClose = (x: Duplex): void => {
+    if (!(x.readableEnded && x.writableFinished)) destroyBoth();
+  };
   a.on('error', destroyBoth);
   b.on('error', destroyBoth);
-  a.on('close', destroyBoth);
-  b.on('close', destroyBoth);
+  a.on('close', () => onClose(a));
+  b.on('close', () => onClose(b));
+  // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
+  if (a.destroyed || b.destroyed) {
+    destroyBoth();
+    return;
+  }
   if (headForB.length) b.write(headForB);
   pipe(a, b);
   pipe(b, a);
@@ -45,8 +56,12 @@ function pipe(from: Duplex, to: Duplex): void {
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
-  from.on('end', () => {
+  const onEnd = (): void => {
     if (!to.destroyed) to.end();
-  });
+  };
+  // A FIN that arrived while the handshake was being decided (a client that
+  // half-closes right after its request) has already emitted 'end'.
+  if (from.readableEnded) onEnd();
+  else from.on('end', onEnd);
   from.resume();
 }

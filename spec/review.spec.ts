@@ -1,0 +1,261 @@
+/**
+ * Adversarial review of the Node adapters: lost bytes at a half-close,
+ * crashes from misuse or from a peer resetting at awkward moments, leaks.
+ * Everything on 127.0.0.1; every wait is bounded.
+ */
+import net from 'node:net';
+import { expect } from 'chai';
+import { SocksServer, SocksServerOptions } from '../lib/server.js';
+import { encodeRequest } from '../lib/codec/index.js';
+import { Duplex } from 'node:stream';
+import { relay } from '../lib/relay.js';
+import { encapsulate } from '../lib/encapsulation-stream.js';
+import { hex, toHex } from './helpers.js';
+import { RawClient, waitFor, startTarget, Target } from './server-test-helpers.js';
+
+const LOCAL = '127.0.0.1';
+
+let servers: SocksServer[] = [];
+let targets: Target[] = [];
+let clients: RawClient[] = [];
+let extra: (() => void)[] = [];
+
+async function startServer(options: SocksServerOptions = {}): Promise<{ server: SocksServer; port: number }> {
+  const server = new SocksServer(options);
+  server.on('clientError', () => {});
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, LOCAL, () => r()));
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+async function target(onConnection: (s: net.Socket) => void): Promise<Target> {
+  const t = await startTarget(onConnection, LOCAL);
+  targets.push(t);
+  return t;
+}
+
+async function client(port: number): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  clients.push(c);
+  return c;
+}
+
+async function drained(server: SocksServer, timeout = 5000): Promise<void> {
+  await waitFor(() => server.connections === 0 && server['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server['upstreams'].size})`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const connect5 = (port: number) => encodeRequest(1, { type: 'ipv4', host: LOCAL, port });
+
+async function cleanup(): Promise<void> {
+  for (const c of clients) c.destroy();
+  for (const f of extra) f();
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  await Promise.all(targets.map((t) => t.close()));
+  servers = [];
+  targets = [];
+  clients = [];
+  extra = [];
+}
+
+/**
+ * Writes a counting pattern until the whole path is full (a write says stop
+ * and no 'drain' follows within 300 ms), then ends. Resolves with the count.
+ */
+async function fillAndEnd(s: net.Socket, cap = 256 * 1024 * 1024): Promise<number> {
+  const CHUNK = 64 * 1024;
+  let sent = 0;
+  while (sent < cap) {
+    const b = Buffer.alloc(CHUNK);
+    for (let i = 0; i < CHUNK; i++) b[i] = (sent + i) % 251;
+    sent += CHUNK;
+    if (!s.write(b)) {
+      const drained = await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 300);
+        s.once('drain', () => {
+          clearTimeout(t);
+          r(true);
+        });
+      });
+      if (!drained) break;
+    }
+  }
+  s.end();
+  return sent;
+}
+
+function checkPattern(b: Buffer): number {
+  for (let i = 0; i < b.length; i++) if (b[i] !== i % 251) return i;
+  return -1;
+}
+
+describe('review: half-close never loses bytes', () => {
+  afterEach(cleanup);
+
+  it('greeting, request, data and FIN in one write: the destination sees the FIN and its reply arrives', async () => {
+    const t = await target((s) => {
+      let data = '';
+      s.on('data', (d) => (data += d));
+      s.on('end', () => s.end(`reply-to:${data}`));
+    });
+    const { server, port } = await startServer();
+    const c = await client(port);
+    c.socket.end(Buffer.concat([hex('05 01 00'), connect5(t.port), Buffer.from('hello')]));
+    const all = await c.readToEnd(5000);
+    expect(toHex(all.subarray(0, 5))).to.equal('05 00 05 00 00');
+    expect(all.subarray(12).toString()).to.equal('reply-to:hello');
+    await drained(server);
+  });
+
+  it('pipelined FIN, then a reply that fills the path to a paused reader: every reply byte arrives', async function () {
+    this.timeout(60000);
+    let sent = -1;
+    const t = await target((s) => {
+      s.resume();
+      void fillAndEnd(s).then((n) => (sent = n));
+    });
+    const { server, port } = await startServer();
+    const c = await client(port);
+    // Greeting, request and FIN in one go (like `printf ... | nc -N`).
+    c.socket.pause();
+    c.socket.end(Buffer.concat([hex('05 01 00'), connect5(t.port)]));
+    await waitFor(() => sent >= 0, 50000, 'the target to fill the path and end');
+    c.socket.resume();
+    const all = await c.readToEnd(30000);
+    expect(toHex(all.subarray(0, 5))).to.equal('05 00 05 00 00');
+    const got = all.subarray(12);
+    expect(got.length, 'reply bytes delivered').to.equal(sent);
+    expect(checkPattern(got)).to.equal(-1);
+    await drained(server);
+  });
+
+  it('the target ends first, the client fills the path to the paused target: every upload byte arrives', async function () {
+    this.timeout(60000);
+    let sock: net.Socket | undefined;
+    const t = await target((s) => {
+      sock = s;
+      s.pause();
+      s.end('hi');
+    });
+    const { server, port } = await startServer();
+    const c = await client(port);
+    c.write(hex('05 01 00'));
+    expect(toHex(await c.read(2))).to.equal('05 00');
+    c.write(connect5(t.port));
+    expect(toHex(await c.read(10)).slice(0, 5)).to.equal('05 00');
+    expect((await c.read(2)).toString()).to.equal('hi');
+    await waitFor(() => c.ended, 5000, 'the client to see the FIN');
+    const sent = await fillAndEnd(c.socket);
+    await waitFor(() => sock !== undefined, 5000, 'the target connection');
+    const parts: Buffer[] = [];
+    let ended = false;
+    sock!.on('data', (d: Buffer) => parts.push(d));
+    sock!.on('end', () => (ended = true));
+    sock!.on('close', () => (ended = true));
+    sock!.resume();
+    await waitFor(() => ended, 30000, 'the target to see the end');
+    const got = Buffer.concat(parts);
+    expect(got.length, 'upload bytes delivered').to.equal(sent);
+    expect(checkPattern(got)).to.equal(-1);
+    await drained(server);
+  });
+});
+
+/**
+ * A socket-like Duplex: writes reach `sink` only after a delay (a full
+ * kernel buffer), destroy() discards what is still queued (as closing a
+ * socket does), and it closes itself once both directions are done.
+ */
+function slowSocket(sink: Buffer[], delay = 30): Duplex {
+  let dead = false;
+  return new Duplex({
+    allowHalfOpen: true,
+    read() {},
+    write(chunk: Buffer, _e, cb) {
+      setTimeout(() => {
+        if (!dead) sink.push(chunk);
+        cb();
+      }, delay);
+    },
+    destroy(err, cb) {
+      dead = true;
+      cb(err);
+    },
+  });
+}
+
+describe('review: relay() and encapsulate() flush before closing', () => {
+  it('relay: the other side closing cleanly does not discard bytes still being written', async () => {
+    const toClient: Buffer[] = [];
+    const client = slowSocket(toClient); // slow to write to (a slow reader behind it)
+    const upstream = slowSocket([], 0);
+    relay(client, upstream, Buffer.alloc(0));
+    client.push(null); // the client half-closes after its request
+    upstream.push(Buffer.from('the reply'));
+    upstream.push(null); // the destination answers and ends
+    await waitFor(() => client.destroyed && upstream.destroyed, 3000, 'both sides closed');
+    expect(Buffer.concat(toClient).toString()).to.equal('the reply');
+  });
+
+  it('encapsulate: end() finishes only after the inner stream has flushed', async () => {
+    const wire: Buffer[] = [];
+    const inner = slowSocket(wire);
+    const identity = { wrap: (b: Buffer) => Buffer.concat([Buffer.from('['), b, Buffer.from(']')]), unwrap: (b: Buffer) => b, pending: 0 };
+    const outer = encapsulate(inner, identity);
+    outer.resume();
+    inner.push(null); // the peer has ended
+    outer.end('last words');
+    await waitFor(() => outer.destroyed && inner.destroyed, 3000, 'both closed');
+    expect(Buffer.concat(wire).toString()).to.equal('[last words]');
+  });
+});
+
+describe('review: encapsulate() over a stream that already ended', () => {
+  it('the wrapper ends too (a FIN that came during the handshake)', async () => {
+    const inner = new Duplex({ allowHalfOpen: true, read() {}, write(_c, _e, cb) { cb(); } });
+    inner.push(null);
+    inner.resume();
+    await new Promise((r) => inner.once('end', r));
+    const outer = encapsulate(inner, { wrap: (b: Buffer) => b, unwrap: (b: Buffer) => b, pending: 0 });
+    let ended = false;
+    outer.on('end', () => (ended = true));
+    outer.resume();
+    await waitFor(() => ended, 2000, 'the wrapper to end');
+  });
+});
+
+describe('review: ctx.relay() after the client left', () => {
+  afterEach(cleanup);
+
+  it('the application stream given to ctx.relay() is closed when the client already reset', async () => {
+    let targetClosed = false;
+    const t = await target((s) => {
+      s.on('end', () => (targetClosed = true));
+      s.on('close', () => (targetClosed = true));
+    });
+    let clientGone: (() => void) | undefined;
+    const gone = new Promise<void>((r) => (clientGone = r));
+    const { server, port } = await startServer({
+      async onRequest(ctx) {
+        await gone; // the hook works while the client resets
+        const up = net.connect(t.port, LOCAL);
+        up.on('error', () => {});
+        await new Promise((r) => up.once('connect', r));
+        ctx.relay(up);
+      },
+    });
+    const c = await client(port);
+    c.write(hex('05 01 00'));
+    expect(toHex(await c.read(2))).to.equal('05 00');
+    c.write(connect5(t.port));
+    await waitFor(() => server.connections === 1, 3000, 'the request to arrive');
+    await sleep(50);
+    c.socket.resetAndDestroy();
+    await waitFor(() => server.connections === 0, 3000, 'the server to see the reset');
+    clientGone!();
+    await waitFor(() => targetClosed, 3000, 'the application upstream to be closed');
+    await drained(server);
+  });
+});
+
