@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply, CommandName } from './constants.js';
-import { SocksError, TimeoutError, replyFromErrno } from './errors.js';
+import { SocksError, TimeoutError, LocalProtocolError, replyFromErrno } from './errors.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from './codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest, MethodSelector, Socks4Identify } from './server-handshake.js';
 import { Ruleset, Cidr, allowedBy } from './ruleset.js';
@@ -455,24 +455,35 @@ class Connection implements ConnectionControl {
       return;
     }
     let settled = false;
+    // One decision per request: a second one (accept() twice, deny() after
+    // accept()) would race the first and drive a finished engine.
+    const decide = (what: string): void => {
+      if (settled) throw new LocalProtocolError(`${what}: the request was already decided`);
+      settled = true;
+    };
     const ctx: RequestContext = {
       request: this.request,
       source: this.source,
       local: this.local,
       accept: () => {
-        settled = true;
+        decide('accept()');
         return this.accept();
       },
       deny: (reply = Reply.NotAllowedByRuleset) => {
-        settled = true;
+        decide('deny()');
         this.deny(reply);
       },
       handoff: (opts) => {
-        settled = true;
+        decide('handoff()');
         return this.handoff(opts);
       },
       relay: (upstream, bound) => {
-        settled = true;
+        decide('relay()');
+        // The client left (or the deadline answered) while the hook worked: the stream is ours to close.
+        if (this.finished || this.socket.destroyed) {
+          upstream.destroy();
+          return;
+        }
         const r = this.reply(bound ?? ANY_IPV4);
         this.relay(r.socket, upstream, r.head);
       },
@@ -481,7 +492,8 @@ class Connection implements ConnectionControl {
     try {
       result = hook(ctx);
     } catch (err) {
-      this.deny(replyFromErrno(err), err);
+      if (!settled) this.deny(replyFromErrno(err), err);
+      else debug('request hook failed after deciding: %s', (err as Error)?.message);
       return;
     }
     if (result && typeof (result as Promise<void>).then === 'function') {
@@ -502,6 +514,8 @@ class Connection implements ConnectionControl {
   /** The default behaviour for the command. */
   accept(): Promise<void> {
     this.clearTimer();
+    // Already answered (the handshake deadline denied an undecided hook).
+    if (this.finished) return Promise.resolve();
     const cmd = this.request.command;
     const o = this.options;
     const enabled = o.commands ? o.commands.includes(cmd) : true;

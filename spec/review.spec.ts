@@ -44,6 +44,24 @@ async function drained(server: SocksServer, timeout = 5000): Promise<void> {
   await waitFor(() => server.connections === 0 && server['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server['upstreams'].size})`);
 }
 
+/** Uncaught exceptions and unhandled rejections seen while `f` runs (mocha's own handler is bypassed). */
+async function noCrash(f: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onErr = (e: unknown) => seen.push(e);
+  const saved = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onErr);
+  process.on('unhandledRejection', onErr);
+  try {
+    await f();
+  } finally {
+    process.removeListener('uncaughtException', onErr);
+    process.removeListener('unhandledRejection', onErr);
+    for (const l of saved) process.on('uncaughtException', l);
+  }
+  return seen;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const connect5 = (port: number) => encodeRequest(1, { type: 'ipv4', host: LOCAL, port });
@@ -222,6 +240,64 @@ describe('review: encapsulate() over a stream that already ended', () => {
     outer.on('end', () => (ended = true));
     outer.resume();
     await waitFor(() => ended, 2000, 'the wrapper to end');
+  });
+});
+
+describe('review: the request hook misused never crashes the server', () => {
+  afterEach(cleanup);
+
+  it('accept() twice: one tunnel, no uncaught exception', async () => {
+    let conns = 0;
+    const t = await target((s) => {
+      conns++;
+      s.pipe(s);
+    });
+    const { server, port } = await startServer({
+      onRequest(ctx) {
+        void ctx.accept();
+        void ctx.accept();
+      },
+    });
+    const seen = await noCrash(async () => {
+      const c = await client(port);
+      c.write(hex('05 01 00'));
+      expect(toHex(await c.read(2))).to.equal('05 00');
+      c.write(connect5(t.port));
+      expect(toHex(await c.read(10)).slice(0, 5)).to.equal('05 00');
+      c.write('ping');
+      expect((await c.read(4)).toString()).to.equal('ping');
+      // Let any second dial settle.
+      await sleep(200);
+      c.destroy();
+      await drained(server);
+    });
+    expect(seen.map(String)).to.deep.equal([]);
+    expect(conns).to.be.at.most(2);
+  });
+
+  it('accept() then deny() while the dial is pending: no uncaught exception, all closed', async () => {
+    const t = await target((s) => s.pipe(s));
+    const { server, port } = await startServer({
+      onRequest(ctx) {
+        void ctx.accept();
+        try {
+          ctx.deny(2);
+        } catch {
+          /* a second decision may be refused */
+        }
+      },
+    });
+    const seen = await noCrash(async () => {
+      const c = await client(port);
+      c.write(hex('05 01 00'));
+      expect(toHex(await c.read(2))).to.equal('05 00');
+      c.write(connect5(t.port));
+      await c.read(10);
+      await sleep(200);
+      c.destroy();
+      await drained(server);
+    });
+    expect(seen.map(String)).to.deep.equal([]);
   });
 });
 
