@@ -185,7 +185,8 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
       const hop = hops[i]!;
       const last = i === hops.length - 1;
       const target = last ? options.destination : { host: hops[i + 1]!.host, port: hops[i + 1]!.port };
-      const destination = await resolveFor(hop, target, lookup, signal);
+      // Nothing else listens to the stream during a local lookup: an error (a reset) must not go unhandled.
+      const destination = await whileOpen(stream, `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`, resolveFor(hop, target, lookup, signal));
       const hs = new ClientHandshake({
         version: hop.version,
         command: last ? command : 'connect',
@@ -302,6 +303,37 @@ async function resolveFor(hop: Hop, target: Destination, lookup: ClientLookup, s
     });
   });
   return makeAddress(ip, addr.port);
+}
+
+/** Awaits `p` while watching `stream`: its error or close rejects (and is handled) meanwhile. */
+function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const off = (): void => {
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    const onError = (err: NodeJS.ErrnoException): void => {
+      off();
+      reject(new RemoteProtocolError(`${phase}: ${err.code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
+    };
+    const onClose = (): void => {
+      off();
+      reject(new RemoteProtocolError(`${phase}: the proxy closed the connection`, 'ERR_SOCKS_CLOSED'));
+    };
+    if (stream.destroyed) return onClose();
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    p.then(
+      (v) => {
+        off();
+        resolve(v);
+      },
+      (e: unknown) => {
+        off();
+        reject(e);
+      },
+    );
+  });
 }
 
 /** TCP connect with a deadline and an abort signal; nothing is left open on failure. */

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { expect } from 'chai';
 import { SocksServer, SocksServerOptions } from '../lib/server.js';
+import { connect } from '../lib/client.js';
 import { encodeRequest } from '../lib/codec/index.js';
 import { Duplex } from 'node:stream';
 import { relay } from '../lib/relay.js';
@@ -335,3 +336,34 @@ describe('review: ctx.relay() after the client left', () => {
   });
 });
 
+describe('review: client connect() when the proxy resets', () => {
+  afterEach(cleanup);
+
+  it('a reset during the local lookup (socks5://) rejects connect(), no uncaught error', async () => {
+    let resets = 0;
+    const proxy = await target((s) => {
+      setTimeout(() => {
+        resets++;
+        s.resetAndDestroy();
+      }, 50);
+    });
+    const seen = await noCrash(async () => {
+      const lookup = (host: string, _o: unknown, cb: (e: NodeJS.ErrnoException | null, a: string, f: number) => void) => {
+        if (host === LOCAL) return cb(null, LOCAL, 4);
+        // The destination name: answer only after the proxy has reset us.
+        void waitFor(() => resets > 0, 3000).then(() => setTimeout(() => cb(null, LOCAL, 4), 100));
+      };
+      const err = await connect({
+        proxy: `socks5://${LOCAL}:${proxy.port}`,
+        destination: { host: 'example.test', port: 80 },
+        lookup,
+        handshakeTimeout: 3000,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, 'connect() must reject').to.be.instanceOf(Error);
+    });
+    expect(seen.map(String)).to.deep.equal([]);
+  });
+});
