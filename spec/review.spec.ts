@@ -367,3 +367,44 @@ describe('review: client connect() when the proxy resets', () => {
     expect(seen.map(String)).to.deep.equal([]);
   });
 });
+
+describe('review: UDP ASSOCIATE control connection', () => {
+  afterEach(cleanup);
+
+  it('request and FIN in one write: the association ends like a FIN that comes later', async () => {
+    const { server, port } = await startServer();
+    const c = await client(port);
+    c.socket.end(Buffer.concat([hex('05 01 00'), encodeRequest(3, { type: 'ipv4', host: '0.0.0.0', port: 0 })]));
+    const all = await c.readToEnd(3000);
+    expect(toHex(all.subarray(0, 5))).to.equal('05 00 05 00 00');
+    await drained(server);
+  });
+});
+
+describe('review: server.close() with everything open', () => {
+  afterEach(cleanup);
+
+  it('a tunnel, a BIND wait and a UDP association: every socket, listener and UDP socket is closed', async () => {
+    const count = () => {
+      const r = process.getActiveResourcesInfo();
+      return r.filter((x) => x === 'TCPSocketWrap' || x === 'TCPServerWrap' || x === 'UDPWrap').length;
+    };
+    const t = await target((s) => s.pipe(s));
+    const before = count();
+    const { server, port } = await startServer();
+    const tunnel = await client(port);
+    tunnel.write(Buffer.concat([hex('05 01 00'), connect5(t.port)]));
+    expect(toHex(await tunnel.read(12)).slice(0, 11)).to.equal('05 00 05 00');
+    const bindc = await client(port);
+    bindc.write(Buffer.concat([hex('05 01 00'), encodeRequest(2, { type: 'ipv4', host: '0.0.0.0', port: 0 })]));
+    expect(toHex(await bindc.read(12)).slice(0, 11)).to.equal('05 00 05 00');
+    const udpc = await client(port);
+    udpc.write(Buffer.concat([hex('05 01 00'), encodeRequest(3, { type: 'ipv4', host: '0.0.0.0', port: 0 })]));
+    expect(toHex(await udpc.read(12)).slice(0, 11)).to.equal('05 00 05 00');
+    await new Promise<void>((r) => server.close(() => r()));
+    await waitFor(() => [tunnel, bindc, udpc].every((c) => c.ended || c.closed), 3000, 'every client to see the close');
+    for (const c of [tunnel, bindc, udpc]) c.destroy();
+    await drained(server);
+    await waitFor(() => count() <= before, 3000, `handles back to ${before} (have ${count()}: ${process.getActiveResourcesInfo().join(',')})`);
+  });
+});
