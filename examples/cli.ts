@@ -3,7 +3,7 @@
  * errors, signal handling. Kept tiny on purpose; each program owns its flags.
  */
 import { readFileSync } from 'node:fs';
-import { LocalProtocolError } from '../lib/errors.js';
+import { LocalProtocolError } from '../lib/index.js';
 
 export class UsageError extends LocalProtocolError {}
 

@@ -12,12 +12,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
-import { connect } from '../lib/client.js';
-import { none } from '../methods/none.js';
-import { binauth } from '../methods/binauth.js';
-import { gssapiPsk, loadPskKey, type GssProtection } from '../methods/gssapi.js';
-import { loadKeyFile, loadTokenCache, saveTokenCache } from '../lib/keyfile.js';
-import type { AuthMethod } from '../methods/types.js';
+import { connect, none, binauth, gssapiPsk, loadPskKey, loadKeyFile, loadTokenCache, saveTokenCache } from '../lib/index.js';
+import type { GssProtection, AuthMethod } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, UsageError } from './cli.js';
 
 const PROG = 'sockskit-connect';

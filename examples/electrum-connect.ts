@@ -12,9 +12,7 @@
  */
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { electrumConnect, electrumCall, ElectrumVia, ElectrumRpcError } from '../lib/electrum-client.js';
-import { readTokenFile } from '../lib/token.js';
-import { relay } from '../lib/relay.js';
+import { electrumConnect, electrumCall, ElectrumVia, ElectrumRpcError, readTokenFile, relay } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
 
 const PROG = 'sockskit-electrum';

@@ -12,12 +12,7 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { SocksServer } from '../lib/server.js';
-import { relay } from '../lib/relay.js';
-import { resolveToken } from '../lib/token.js';
-import { basicAuthGuard } from '../lib/http-auth.js';
-import { electrumTokenAuth, ElectrumAuthFailure } from '../methods/electrum-token.js';
-import { LocalProtocolError } from '../lib/errors.js';
+import { SocksServer, relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
 
 const PROG = 'sockskit-electrum-gateway';

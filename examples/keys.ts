@@ -9,8 +9,7 @@
  * --authorized-keys file. The private key is never printed.
  */
 import { parseArgs } from 'node:util';
-import { generateBinauthKeyPair, binauthPublicKey } from '../lib/binauth.js';
-import { loadKeyFile, writeKeyFile } from '../lib/keyfile.js';
+import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile } from '../lib/index.js';
 import { fail, UsageError, packageVersion } from './cli.js';
 
 const PROG = 'sockskit-keys';
@@ -58,7 +57,7 @@ export function main(argv: string[]): void {
     return;
   }
   if (values.version) {
-    process.stdout.write(`${packageVersion()}\n`);
+    process.stdout.write(`${PROG} ${packageVersion()}\n`);
     return;
   }
   const [command, file, ...rest] = positionals;

@@ -7,20 +7,9 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import createDebug from 'debug';
-import { SocksServer, SocksServerOptions } from '../lib/server.js';
-import { parseCidr } from '../lib/ruleset.js';
-import { none } from '../methods/none.js';
-import { userpass } from '../methods/userpass.js';
-import { binauth } from '../methods/binauth.js';
-import { gssapiPsk, loadPskKey, type GssProtection } from '../methods/gssapi.js';
-import { identSocks4 } from '../methods/ident.js';
-import { loadKeyFile, loadAuthorizedKeys } from '../lib/keyfile.js';
-import type { AuthMethod } from '../methods/types.js';
+import { SocksServer, SocksServerOptions, parseCidr, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, formatAddress, hostType, stripBrackets, bindHandler, udpHandler } from '../lib/index.js';
+import type { GssProtection, AuthMethod } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
-import { formatAddress } from '../lib/codec/address.js';
-import { hostType, stripBrackets } from '../lib/codec/address.js';
-import { bindHandler } from '../lib/bind.js';
-import { udpHandler } from '../lib/udp-relay.js';
 
 const PROG = 'sockskit-proxy';
 const debug = createDebug('sockskit:proxy');
@@ -131,7 +120,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (v.version) {
-    process.stdout.write(`${packageVersion()}\n`);
+    process.stdout.write(`${PROG} ${packageVersion()}\n`);
     return;
   }
   const listen = (v.listen ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
