@@ -9,6 +9,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
@@ -29,6 +31,8 @@ server hostname). Authenticated connections are piped to the backend.
   --backend HOST:PORT       the plain Electrum server to forward to (required)
   --backend-tls             the backend speaks TLS (Electrum "s" port)
   --backend-tls-insecure    with --backend-tls: accept any certificate (self-signed)
+  --backend-ca FILE         with --backend-tls: trust only the CA certificate(s) in FILE
+                            (PEM) instead of the system ones; the name is still checked
 Token (exactly one)
   --auth-token TOKEN        use TOKEN (visible in the process list: prefer a cookie)
   --auth-cookie FILE        read the token from FILE; create FILE (mode 0600) with a
@@ -49,6 +53,7 @@ const OPTIONS = {
   backend: { type: 'string' },
   'backend-tls': { type: 'boolean' },
   'backend-tls-insecure': { type: 'boolean' },
+  'backend-ca': { type: 'string' },
   'auth-token': { type: 'string' },
   'auth-cookie': { type: 'string' },
   'print-token': { type: 'boolean' },
@@ -70,6 +75,33 @@ function hostPort(h: { host: string; port: number }): string {
   return net.isIPv6(h.host) ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
 }
 
+/** The PEM certificates in `file` for `ca`; one readable error when there are none or one is damaged. */
+function loadCa(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read --backend-ca file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  // Node silently ignores what is not a certificate, so check here.
+  const certs = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (certs.length === 0) throw new Error(`--backend-ca file ${file}: no PEM certificate in it`);
+  for (const pem of certs) {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new Error(`--backend-ca file ${file}: a certificate does not parse (${(err as Error).message})`);
+    }
+  }
+  return certs;
+}
+
+/** One readable line for a backend failure: the message, with the code when it adds something. */
+function describeBackendError(err: NodeJS.ErrnoException): string {
+  if (err.code && !err.message.includes(err.code)) return `${err.message} (${err.code})`;
+  return err.message;
+}
+
 function main(argv: string[]): void {
   let parsed;
   try {
@@ -88,6 +120,8 @@ function main(argv: string[]): void {
   }
   if (!v.backend) throw new UsageError('--backend HOST:PORT is required');
   if (v['backend-tls-insecure'] && !v['backend-tls']) throw new UsageError('--backend-tls-insecure needs --backend-tls');
+  if (v['backend-ca'] !== undefined && !v['backend-tls']) throw new UsageError('--backend-ca needs --backend-tls');
+  if (v['backend-ca'] !== undefined && v['backend-tls-insecure']) throw new UsageError('--backend-ca and --backend-tls-insecure exclude each other');
   const listen = parseHostPort(v.listen ?? '127.0.0.1:50001');
   const backend = parseHostPort(v.backend);
   const httpAt = v.http !== undefined ? parseHostPort(v.http) : undefined;
@@ -101,6 +135,7 @@ function main(argv: string[]): void {
     throw err;
   }
   const token = tok.token;
+  const backendCa = v['backend-ca'] !== undefined ? loadCa(v['backend-ca']) : undefined;
   if (tok.created) process.stderr.write(`${PROG}: created cookie file ${v['auth-cookie']} with a new token\n`);
   if (v['print-token']) process.stdout.write(`${token}\n`);
 
@@ -111,14 +146,17 @@ function main(argv: string[]): void {
       ? tls.connect({
           host: backend.host,
           port: backend.port,
+          // SNI carries host names only (RFC 6066; Node warns about an IP). The
+          // certificate is still checked against the IP address then.
           servername: net.isIP(backend.host) ? undefined : backend.host,
           rejectUnauthorized: !v['backend-tls-insecure'],
+          ca: backendCa,
         })
       : net.connect({ host: backend.host, port: backend.port });
     sock.setNoDelay(true);
     sock.once('error', (err) => {
       stats.backendErrors++;
-      debug('backend %s: %s', hostPort(backend), (err as NodeJS.ErrnoException).code ?? err.message);
+      debug('backend %s: %s', hostPort(backend), describeBackendError(err));
     });
     return sock;
   };

@@ -4,6 +4,7 @@
  * on (finding programs and skipping is spec/interop-helpers.ts).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { spawn, ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -28,15 +29,22 @@ export interface StandIn {
   port: number;
   received: string[];
   connections: number;
+  /** With `tls`: the SNI name each connection sent (false: none), in order. */
+  servernames: (string | false)[];
+  /** With `tls`: handshakes that failed (the client gave up on the certificate, say). */
+  tlsErrors: number;
   close(): Promise<void>;
 }
 
-export async function startStandIn(): Promise<StandIn> {
+/** With `tls` ({ key, cert } in PEM) the stand-in speaks TLS, like an Electrum "s" port. */
+export async function startStandIn(opts: { tls?: tls.TlsOptions } = {}): Promise<StandIn> {
   const received: string[] = [];
   const sockets = new Set<net.Socket>();
-  const state = { connections: 0 };
-  const server = net.createServer((s) => {
+  const servernames: (string | false)[] = [];
+  const state = { connections: 0, tlsErrors: 0 };
+  const onSocket = (s: net.Socket) => {
     state.connections++;
+    if (s instanceof tls.TLSSocket) servernames.push((s as tls.TLSSocket & { servername: string | false }).servername);
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => s.destroy());
@@ -63,13 +71,29 @@ export async function startStandIn(): Promise<StandIn> {
         s.write(JSON.stringify(reply) + '\n');
       }
     });
+  };
+  const server = opts.tls ? tls.createServer(opts.tls, onSocket) : net.createServer(onSocket);
+  // The raw sockets too, so close() also ends TLS handshakes still in progress.
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
   });
+  if (server instanceof tls.Server) {
+    server.on('tlsClientError', (_err, s) => {
+      state.tlsErrors++;
+      s.destroy();
+    });
+  }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
     received,
+    servernames,
     get connections() {
       return state.connections;
+    },
+    get tlsErrors() {
+      return state.tlsErrors;
     },
     close: () =>
       new Promise<void>((r) => {
