@@ -40,6 +40,9 @@ Options:
   --binauth-key FILE   offer binauth (Ed25519, method 0x80) with this private key
   --binauth-token-cache FILE
                        keep the binauth token in FILE (mode 0600) and reuse it
+  --binauth-server-id ID
+                       the id of the binauth server you mean to reach, signed
+                       with the challenge: another server cannot reuse it
   -h, --help           show this help
   -V, --version        show the version
 `;
@@ -53,6 +56,7 @@ export const FLAGS = {
   'gssapi-protection': { type: 'string' },
   'binauth-key': { type: 'string' },
   'binauth-token-cache': { type: 'string' },
+  'binauth-server-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -82,11 +86,13 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
   }
   const cache = _values['binauth-token-cache'];
   if (cache !== undefined && _values['binauth-key'] === undefined) throw new UsageError('--binauth-token-cache needs --binauth-key');
+  if (_values['binauth-server-id'] !== undefined && _values['binauth-key'] === undefined) throw new UsageError('--binauth-server-id needs --binauth-key');
   if (_values['binauth-key'] !== undefined) {
     const privateKey = loadKeyFile(_values['binauth-key'], (w) => process.stderr.write(`${PROG}: warning: ${w}\n`));
     methods.push(binauth({
       privateKey,
       token: cache !== undefined ? loadTokenCache(cache) : undefined,
+      serverId: _values['binauth-server-id'],
       onToken: cache === undefined ? undefined : (token) => {
         try {
           saveTokenCache(cache, token);

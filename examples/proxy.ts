@@ -36,6 +36,8 @@ Authentication (SOCKS5)
                             (make one with sockskit-keys generate FILE)
   --authorized-keys FILE    binauth: client public keys allowed in, one hex key per line
                             With binauth configured, no-auth and SOCKS4 are refused.
+  --binauth-server-id ID    binauth: this server's id; clients that prefix another id
+                            when signing are refused (sockskit-connect --binauth-server-id)
   --gssapi-psk FILE         GSS-API (RFC 1961, method 0x01) with the shared-key TEST
                             mechanism (not Kerberos) and the key in FILE (hex or raw,
                             >= 16 bytes); without --user it is the only method offered
@@ -75,6 +77,7 @@ export const baseOptions = {
   users: { type: 'string' },
   'binauth-key': { type: 'string' },
   'authorized-keys': { type: 'string' },
+  'binauth-server-id': { type: 'string' },
   'no-socks4': { type: 'boolean' },
   'gssapi-psk': { type: 'string' },
   'gssapi-protection': { type: 'string' },
@@ -153,10 +156,11 @@ export async function main(argv: string[]): Promise<void> {
   const identMode = v.ident ?? 'off';
   if (identMode !== 'off' && identMode !== 'verify') throw new UsageError(`--ident wants off or verify, got ${JSON.stringify(identMode)}`);
   const useBinauth = v['binauth-key'] !== undefined || v['authorized-keys'] !== undefined;
+  if (v['binauth-server-id'] !== undefined && (!v['binauth-key'] || !v['authorized-keys'])) throw new UsageError('--binauth-server-id needs --binauth-key and --authorized-keys');
   if (useBinauth) {
     if (!v['binauth-key'] || !v['authorized-keys']) throw new UsageError('--binauth-key and --authorized-keys go together');
     const serverPrivateKey = loadKeyFile(v['binauth-key'], (w) => process.stderr.write(`${PROG}: warning: ${w}\n`));
-    methods.push(binauth({ binauth: { serverPrivateKey }, authorizedKeys: loadAuthorizedKeys(v['authorized-keys']) }));
+    methods.push(binauth({ binauth: { serverPrivateKey, serverId: v['binauth-server-id'] }, authorizedKeys: loadAuthorizedKeys(v['authorized-keys']) }));
   }
   if (users.size > 0) methods.push(userpass({ users }));
   else if (!useBinauth && !useGssapi) methods.push(none());

@@ -1,7 +1,9 @@
 /**
  * binauth end to end on 127.0.0.1: sockskit-connect --binauth-key through
  * sockskit-proxy --binauth-key --authorized-keys; an unlisted key is refused;
- * a client that does not offer 0x80 (curl, a raw 05 01 00) gets 05 FF.
+ * a client that does not offer 0x80 (curl, a raw 05 01 00) gets 05 FF;
+ * --binauth-server-id on both programs (matching ids tunnel, a client that
+ * prefixes another server's id is refused: the cross-server defence).
  */
 import { expect } from 'chai';
 import { spawn, execFile } from 'node:child_process';
@@ -35,6 +37,15 @@ function runConnect(args: string[], input: string): Promise<{ code: number | nul
   });
 }
 
+/** Runs a program to its end with no stdin (bounded); for flag errors and --help. */
+function runProgram(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [script, ...args], { timeout: 10_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
 /** Sends `bytes`, returns everything received until the server closes (bounded). */
 function rawExchange(port: number, bytes: Buffer): Promise<{ data: Buffer; closed: boolean }> {
   return new Promise((resolve) => {
@@ -57,6 +68,9 @@ describe('binauth end to end (sockskit-proxy + sockskit-connect)', function () {
   this.timeout(30_000);
   let dir: string;
   let proxyPort: number;
+  let proxyAPort: number;
+  let serverKey: string;
+  let authorized: string;
   let echo: net.Server;
   let echoPort: number;
   let clientKey: string;
@@ -67,13 +81,13 @@ describe('binauth end to end (sockskit-proxy + sockskit-connect)', function () {
     const server = generateBinauthKeyPair();
     const client = generateBinauthKeyPair();
     const stranger = generateBinauthKeyPair();
-    const serverKey = path.join(dir, 'server.key');
+    serverKey = path.join(dir, 'server.key');
     clientKey = path.join(dir, 'client.key');
     strangerKey = path.join(dir, 'stranger.key');
     writeKeyFile(serverKey, server.privateKey);
     writeKeyFile(clientKey, client.privateKey);
     writeKeyFile(strangerKey, stranger.privateKey);
-    const authorized = path.join(dir, 'authorized_keys');
+    authorized = path.join(dir, 'authorized_keys');
     writeFileSync(authorized, `# who may use the proxy\n${client.publicKey.toString('hex')}\n`);
 
     echo = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -85,6 +99,9 @@ describe('binauth end to end (sockskit-proxy + sockskit-connect)', function () {
 
     proxyPort = await freePort();
     await spawnDaemon(process.execPath, [PROXY, '--listen', `127.0.0.1:${proxyPort}`, '--binauth-key', serverKey, '--authorized-keys', authorized], { readyPort: proxyPort });
+    // The same key pair under the id "proxy-a" (ids guard against cross-server replay, not keys).
+    proxyAPort = await freePort();
+    await spawnDaemon(process.execPath, [PROXY, '--listen', `127.0.0.1:${proxyAPort}`, '--binauth-key', serverKey, '--authorized-keys', authorized, '--binauth-server-id', 'proxy-a'], { readyPort: proxyAPort });
   });
 
   after(async () => {
@@ -125,6 +142,49 @@ describe('binauth end to end (sockskit-proxy + sockskit-connect)', function () {
     expect(r.code).to.not.equal(0);
     expect(r.stdout).to.equal('');
     expect(r.stderr).to.match(/key not authorized/);
+  });
+
+  describe('--binauth-server-id', () => {
+    const REFUSED = 'sockskit-connect: binauth: proxy answered authentication failed (status 0x01)\n';
+    const via = (port: number, extra: string[]) => ['--proxy', `socks5://127.0.0.1:${port}`, '--binauth-key', clientKey, ...extra, '127.0.0.1', String(echoPort)];
+
+    it('the same id on proxy and client: data tunnels', async () => {
+      const r = await runConnect(via(proxyAPort, ['--binauth-server-id', 'proxy-a']), 'hello proxy-a\n');
+      expect(r.stderr).to.equal('');
+      expect(r.stdout).to.equal('hello proxy-a\n');
+      expect(r.code).to.equal(0);
+    });
+
+    it('a client prefixing another server\'s id is refused (cross-server case): status 01 on stderr', async () => {
+      // The client means "proxy-b"; proxy-a strips only its own id, so its signature check fails.
+      const r = await runConnect(via(proxyAPort, ['--binauth-server-id', 'proxy-b']), 'let me in');
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.equal(REFUSED);
+      expect(r.code).to.equal(1);
+      // A proxy with no id (the default '') strips nothing: a prefixed signature fails there too.
+      const none = await runConnect(via(proxyPort, ['--binauth-server-id', 'proxy-a']), 'let me in');
+      expect(none.stdout).to.equal('');
+      expect(none.stderr).to.equal(REFUSED);
+      expect(none.code).to.equal(1);
+    });
+
+    it('a client without an id is still accepted by a proxy with one (upstream behaviour)', async () => {
+      const r = await runConnect(via(proxyAPort, []), 'unprefixed');
+      expect(r.stderr).to.equal('');
+      expect(r.stdout).to.equal('unprefixed');
+      expect(r.code).to.equal(0);
+    });
+
+    it('needs --binauth-key on both programs; both --help texts name it', async () => {
+      const c = await runConnect(['--binauth-server-id', 'proxy-a', '127.0.0.1', String(echoPort)], '');
+      expect(c.code).to.equal(2);
+      expect(c.stderr).to.equal("sockskit-connect: --binauth-server-id needs --binauth-key\nTry 'sockskit-connect --help'.\n");
+      const p = await runProgram(PROXY, ['--listen', '127.0.0.1:0', '--binauth-server-id', 'proxy-a']);
+      expect(p.code).to.equal(1); // sockskit-proxy exits 1 on every startup error (spec/interop-server.spec.ts)
+      expect(p.stderr).to.equal("sockskit-proxy: --binauth-server-id needs --binauth-key and --authorized-keys\nTry 'sockskit-proxy --help'.\n");
+      expect((await runConnect(['--help'], '')).stdout).to.match(/--binauth-server-id ID/);
+      expect((await runProgram(PROXY, ['--help'])).stdout).to.match(/--binauth-server-id ID/);
+    });
   });
 
   it('a client offering only no-auth (raw 05 01 00) gets exactly 05 ff and a close', async () => {
