@@ -13,6 +13,12 @@ import type { Duplex } from 'node:stream';
 export interface RelayOptions {
   /** Close both sides after this many ms without traffic (0: never). */
   idleTimeout?: number;
+  /**
+   * After one side has closed cleanly, how long the other may take to flush
+   * what it still has queued before it is destroyed (default 30 000; 0:
+   * wait forever). Bounds a peer that never reads.
+   */
+  lingerTimeout?: number;
 }
 
 type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
@@ -27,9 +33,14 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
   };
   // A side that closed after a clean end both ways leaves the other to flush
   // what it still has queued (end() was already called on it, and it has read
-  // its FIN): destroying it now would drop those bytes.
+  // its FIN): destroying it now would drop those bytes. But a peer that never
+  // reads would keep it open forever, so it gets lingerTimeout to finish.
+  let linger: NodeJS.Timeout | undefined;
   const onClose = (x: Duplex): void => {
-    if (!(x.readableEnded && x.writableFinished)) destroyBoth();
+    if (linger) clearTimeout(linger);
+    if (!(x.readableEnded && x.writableFinished)) return destroyBoth();
+    const ms = options.lingerTimeout ?? 30000;
+    if (ms > 0 && !closed && !(x === a ? b : a).destroyed) linger = setTimeout(destroyBoth, ms);
   };
   a.on('error', destroyBoth);
   b.on('error', destroyBoth);

@@ -57,6 +57,8 @@ export interface SocksServerOptions {
   connectTimeout?: number;
   /** Milliseconds without traffic before a tunnel is closed (default 0: never). */
   idleTimeout?: number;
+  /** Milliseconds a tunnel side may take to flush once the other side has closed (default 30 000; 0: forever). */
+  lingerTimeout?: number;
   /** Client connections open at once, in handshake or tunnelling (default 10 000). */
   maxConnections?: number;
   /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
@@ -632,7 +634,7 @@ class Connection implements ConnectionControl {
   }
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0 });
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout });
     this.server.trackUpstream(other);
     if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
   }

@@ -67,6 +67,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const connect5 = (port: number) => encodeRequest(1, { type: 'ipv4', host: LOCAL, port });
 
+/** TCP sockets, listeners and UDP sockets open in this process. */
+const handles = () => process.getActiveResourcesInfo().filter((x) => x === 'TCPSocketWrap' || x === 'TCPServerWrap' || x === 'UDPWrap').length;
+
 async function cleanup(): Promise<void> {
   for (const c of clients) c.destroy();
   for (const f of extra) f();
@@ -406,5 +409,48 @@ describe('review: server.close() with everything open', () => {
     for (const c of [tunnel, bindc, udpc]) c.destroy();
     await drained(server);
     await waitFor(() => count() <= before, 3000, `handles back to ${before} (have ${count()}: ${process.getActiveResourcesInfo().join(',')})`);
+  });
+});
+
+describe('review: relay linger (a peer that never reads)', () => {
+  afterEach(cleanup);
+
+  it('relay: once one side closed cleanly, the other is destroyed lingerTimeout later if it cannot flush', async () => {
+    // Writes never complete: the peer behind this side never reads.
+    const stuck = new Duplex({ allowHalfOpen: true, read() {}, write() {} });
+    const upstream = slowSocket([], 0);
+    relay(stuck, upstream, Buffer.alloc(0), { lingerTimeout: 200 });
+    stuck.push(null); // the client half-closes after its request
+    upstream.push(Buffer.from('the reply'));
+    upstream.push(null); // the destination answers and ends
+    await waitFor(() => upstream.destroyed, 3000, 'the upstream to close cleanly');
+    const t0 = Date.now();
+    await waitFor(() => stuck.destroyed, 3000, 'the stuck side to be destroyed after the linger');
+    expect(Date.now() - t0).to.be.within(100, 2000);
+  });
+
+  it('server: a client that half-closes and never reads is closed lingerTimeout after the upstream ended cleanly', async function () {
+    this.timeout(30000);
+    let upstream: Duplex | undefined;
+    const { server, port } = await startServer({
+      lingerTimeout: 300,
+      onRequest(ctx) {
+        // An upstream that answers more than the path to the client holds, ends, and closes once the client's FIN reaches it.
+        const up = (upstream = new Duplex({ allowHalfOpen: true, read() {}, write: (_c, _e, cb) => cb() }));
+        ctx.relay(up);
+        up.push(Buffer.alloc(32 * 1024 * 1024, 0x61));
+        up.push(null);
+      },
+    });
+    const before = handles();
+    const c = await client(port);
+    c.socket.pause(); // never reads
+    c.socket.end(Buffer.concat([hex('05 01 00'), connect5(9)]));
+    await waitFor(() => upstream?.destroyed === true, 5000, 'the upstream to close cleanly');
+    const t0 = Date.now();
+    await drained(server, 5000);
+    expect(Date.now() - t0, 'closed after the linger, not before').to.be.above(200);
+    c.destroy();
+    await waitFor(() => handles() <= before, 3000, `handles back to ${before} (have ${handles()})`);
   });
 });
