@@ -42,6 +42,7 @@ Other
   --http HOST:PORT          serve status JSON here, behind HTTP Basic (any user, token
                             as password): curl -u :TOKEN http://HOST:PORT/
   --handshake-timeout MS    deadline for the SOCKS handshake (default 10000)
+  --backend-timeout MS      deadline to connect to the backend, TLS included (default 10000)
   -h, --help                show this help
   -V, --version             show the version
 
@@ -59,6 +60,7 @@ const OPTIONS = {
   'print-token': { type: 'boolean' },
   http: { type: 'string' },
   'handshake-timeout': { type: 'string' },
+  'backend-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -135,6 +137,7 @@ function main(argv: string[]): void {
     throw err;
   }
   const token = tok.token;
+  const backendTimeout = parseNumber('backend-timeout', v['backend-timeout'], 10000);
   const backendCa = v['backend-ca'] !== undefined ? loadCa(v['backend-ca']) : undefined;
   if (tok.created) process.stderr.write(`${PROG}: created cookie file ${v['auth-cookie']} with a new token\n`);
   if (v['print-token']) process.stdout.write(`${token}\n`);
@@ -154,6 +157,11 @@ function main(argv: string[]): void {
         })
       : net.connect({ host: backend.host, port: backend.port });
     sock.setNoDelay(true);
+    // A backend that accepts TCP but never finishes connecting (or its TLS
+    // handshake) must not hold the client forever.
+    const timer = setTimeout(() => sock.destroy(Object.assign(new Error(`no connection within ${backendTimeout} ms`), { code: 'ETIMEDOUT' })), backendTimeout);
+    sock.once(v['backend-tls'] ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+    sock.once('close', () => clearTimeout(timer));
     sock.once('error', (err) => {
       stats.backendErrors++;
       debug('backend %s: %s', hostPort(backend), describeBackendError(err));

@@ -8,6 +8,7 @@
  * that the certificate's name is still checked with a CA, and SNI: none for
  * an IP backend (and no Node warning), the name for a hostname backend.
  */
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -111,6 +112,24 @@ describe('electrum interop: sockskit-electrum-gateway --backend-tls (TLS stand-i
     expect(body.connections.total).to.equal(2);
     expect(body.connections.open).to.equal(0);
     expect(gw.stderr()).to.not.match(IP_SNI_WARNING);
+  });
+
+  it('--backend-timeout: a backend that accepts TCP but never finishes TLS does not hold the client', async () => {
+    const silent = net.createServer((s) => s.on('error', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const sp = (silent.address() as net.AddressInfo).port;
+      const { gw, port } = await gateway(`127.0.0.1:${sp}`, ['--backend-timeout', '300']);
+      const started = Date.now();
+      const r = await exchange(port, [Buffer.concat([rawSequence(TOK), paddedVersionRequest()])], { timeout: 5000 });
+      expect(r.closed).to.equal(true);
+      expect(toHex(r.data)).to.equal(toHex(OK14));
+      expect(Date.now() - started).to.be.below(4000);
+      await gw.waitFor(new RegExp(`backend 127\\.0\\.0\\.1:${sp}: no connection within 300 ms`));
+      expect(gw.child.exitCode).to.equal(null);
+    } finally {
+      silent.close();
+    }
   });
 
   it('--backend-tls-insecure: server.version through the gateway gets the stand-in answer; no SNI for an IP backend, no Node warning', async () => {
