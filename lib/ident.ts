@@ -67,7 +67,7 @@ export type IdentReply =
       implied?: boolean;
     };
 
-export type IdentFailure = 'unreachable' | 'timeout' | 'malformed' | 'overlong' | 'error-reply' | 'mismatch' | 'no-address';
+export type IdentFailure = 'unreachable' | 'timeout' | 'malformed' | 'overlong' | 'error-reply' | 'mismatch' | 'no-address' | 'aborted';
 
 /**
  * An ident lookup or check failed. `reply` is the SOCKS4 CD it maps to:
@@ -78,7 +78,7 @@ export class IdentError extends SocksError {
   readonly reason: IdentFailure;
   readonly identReply: IdentReply | undefined;
   constructor(reason: IdentFailure, message: string, identReply?: IdentReply, options?: { cause?: unknown }) {
-    const code: SocksErrorCode = reason === 'timeout' ? 'ERR_SOCKS_TIMEOUT' : 'ERR_SOCKS_AUTH_FAILED';
+    const code: SocksErrorCode = reason === 'timeout' ? 'ERR_SOCKS_TIMEOUT' : reason === 'aborted' ? 'ERR_SOCKS_CLOSED' : 'ERR_SOCKS_AUTH_FAILED';
     super(code, `ident: ${message}`, reason === 'mismatch' ? Socks4Reply.IdentMismatch : Socks4Reply.IdentUnreachable, options);
     this.reason = reason;
     this.identReply = identReply;
@@ -230,6 +230,7 @@ export interface IdentLookupOptions {
   timeout?: number;
   /** Abort after this many bytes without EOL (default 1000). */
   maxLine?: number;
+  /** Abort: the ident connection is destroyed and the lookup rejects with IdentError('aborted'). */
   signal?: AbortSignal;
 }
 
@@ -242,13 +243,15 @@ function plainHost(h: string): string {
  * Resolves with its reply (an ERROR reply included; a premature close is
  * ERROR UNKNOWN-ERROR). Rejects with IdentError: unreachable (refused, reset
  * before connecting), timeout, malformed, overlong, or a reply for another
- * port pair (malformed). Never waits longer than `timeout`.
+ * port pair (malformed), or aborted by `signal`. Never waits longer than `timeout`.
  */
 export function identLookup(options: IdentLookupOptions): Promise<IdentReply> {
   const identPort = options.identPort ?? IDENT_PORT;
   const timeout = options.timeout ?? IDENT_TIMEOUT;
   const host = plainHost(options.client.host);
   const local = plainHost(options.server.host);
+  const aborted = () => new IdentError('aborted', 'lookup aborted', undefined, { cause: options.signal?.reason });
+  if (options.signal?.aborted) return Promise.reject(aborted());
   return new Promise<IdentReply>((resolve, reject) => {
     const reader = new IdentReplyReader(options.maxLine);
     let connected = false;
@@ -279,9 +282,8 @@ export function identLookup(options: IdentLookupOptions): Promise<IdentReply> {
       resolve(r);
     };
     const timer = setTimeout(() => finish(new IdentError('timeout', `no reply from ${host}:${identPort} within ${timeout} ms`)), timeout);
-    const onAbort = () => finish(new IdentError('unreachable', 'lookup aborted'));
+    const onAbort = () => finish(aborted());
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
     sock.setNoDelay(true);
     sock.on('connect', () => {
       connected = true;

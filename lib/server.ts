@@ -214,6 +214,27 @@ function noop(): void {}
 const defaultBind = bindHandler();
 const defaultUdp = udpHandler();
 
+/**
+ * What methods see of a connection: getters on a prototype (one small object
+ * per connection, no closures), each read lazily: the addresses are system
+ * calls and the signal an AbortController that most connections never need.
+ */
+class AuthContext implements ServerAuthContext {
+  readonly #conn: Connection;
+  constructor(conn: Connection) {
+    this.#conn = conn;
+  }
+  get source(): SocksAddress {
+    return this.#conn.source;
+  }
+  get local(): SocksAddress {
+    return this.#conn.local;
+  }
+  get signal(): AbortSignal {
+    return this.#conn.signal;
+  }
+}
+
 /** One client connection through its handshake and into its relay. */
 class Connection implements ConnectionControl {
   request!: SocksRequest;
@@ -241,6 +262,16 @@ class Connection implements ConnectionControl {
   get encapsulation(): Encapsulation | undefined {
     return this.engine?.protection;
   }
+  // Created only for a method that asks (most connections never do), aborted
+  // when the client socket closes.
+  private abort: AbortController | undefined;
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.socket.destroyed) this.abort.abort(new SocksError('ERR_SOCKS_CLOSED', 'the client connection closed'));
+    }
+    return this.abort.signal;
+  }
 
   start(): void {
     const { socket } = this;
@@ -260,15 +291,7 @@ class Connection implements ConnectionControl {
   private begin(): void {
     const { server } = this;
     const o = this.options;
-    const self = this;
-    const ctx: ServerAuthContext = {
-      get source() {
-        return self.source;
-      },
-      get local() {
-        return self.local;
-      },
-    };
+    const ctx = new AuthContext(this);
     const methods = server.methodsFor(ctx);
     this.engine = new ServerHandshake({
       methods,
@@ -344,6 +367,7 @@ class Connection implements ConnectionControl {
   private onSocketClose = (): void => {
     this.clearTimer();
     this.server.untrack(this.socket);
+    if (this.abort && !this.abort.signal.aborted) this.abort.abort(new SocksError('ERR_SOCKS_CLOSED', 'the client connection closed'));
     for (const f of this.closers.splice(0)) f();
   };
 

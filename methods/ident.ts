@@ -47,11 +47,13 @@ export interface IdentOptions {
 export async function identUser(ctx: ServerAuthContext, options: IdentOptions = {}): Promise<string> {
   if (!ctx.source || !ctx.local) throw new IdentError('no-address', 'the connection addresses are unknown');
   const lookup = options.lookup ?? identLookup;
+  // The client leaving (or server.close()) ends the lookup at once.
   const reply = await lookup({
     client: { host: ctx.source.host, port: ctx.source.port },
     server: { host: ctx.local.host, port: ctx.local.port },
     identPort: options.port,
     timeout: options.timeout,
+    signal: ctx.signal,
   });
   if (reply.type === 'ERROR') throw new IdentError('error-reply', `identd answered ERROR : ${reply.error}`, reply);
   return reply.user;

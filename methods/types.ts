@@ -52,6 +52,11 @@ export interface ServerAuthContext {
   readonly source?: SocksAddress;
   /** The local address the client reached. */
   readonly local?: SocksAddress;
+  /**
+   * Aborted when the client connection closes (the client left, or
+   * server.close()): async checks (ident, a password database) stop with it.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What a client session knows about the hop it authenticates to. */

@@ -219,6 +219,29 @@ describe('ident lookup client', () => {
     expect(err).to.be.instanceOf(IdentError).with.property('reason', 'timeout');
   });
 
+  it('an abort during the lookup closes the identd connection and rejects with reason aborted', async () => {
+    let closed = false;
+    const d = await identd((s) => s.on('close', () => (closed = true)));
+    const ac = new AbortController();
+    const p = identLookup({ ...Q(d.port, 10000), signal: ac.signal }).catch((e) => e);
+    for (let i = 0; i < 100 && d.queries.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(d.queries.length, 'the query arrived').to.equal(1);
+    const t0 = Date.now();
+    ac.abort();
+    const err = await p;
+    expect(err).to.be.instanceOf(IdentError).with.property('reason', 'aborted');
+    expect(err.code).to.equal('ERR_SOCKS_CLOSED');
+    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closed, 'identd saw the close').to.equal(true);
+    expect(Date.now() - t0).to.be.below(1000);
+    // Already aborted: no connection at all.
+    const before = d.queries.length;
+    const err2 = await identLookup({ ...Q(d.port), signal: ac.signal }).catch((e) => e);
+    expect(err2).to.be.instanceOf(IdentError).with.property('reason', 'aborted');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(d.queries.length).to.equal(before);
+  });
+
   it('an oversized reply is cut off after 1000 bytes', async () => {
     const d = await identd((s) => s.write(Buffer.alloc(5000, 0x41)));
     const err = await identLookup(Q(d.port)).catch((e) => e);

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { SocksServer, SocksServerOptions } from '../lib/server.js';
 import { connect } from '../lib/client.js';
 import { encodeRequest } from '../lib/codec/index.js';
+import { identMethod } from '../methods/ident.js';
 import { Duplex } from 'node:stream';
 import { relay } from '../lib/relay.js';
 import { encapsulate } from '../lib/encapsulation-stream.js';
@@ -453,4 +454,41 @@ describe('review: relay linger (a peer that never reads)', () => {
     c.destroy();
     await waitFor(() => handles() <= before, 3000, `handles back to ${before} (have ${handles()})`);
   });
+});
+
+describe('review: ident lookups end with the client connection', () => {
+  afterEach(cleanup);
+
+  for (const how of ['the client resets', 'server.close() runs'] as const) {
+    it(`${how} during a lookup: the identd connection closes at once, no handle leaks`, async () => {
+      const asked: net.Socket[] = [];
+      let identClosed = false;
+      const identd = await target((s) => {
+        asked.push(s); // silent: reads the query, never answers
+        s.resume();
+        s.on('end', () => {
+          identClosed = true;
+          s.destroy();
+        });
+        s.on('close', () => (identClosed = true));
+      });
+      const before = handles();
+      const { server, port } = await startServer({ methods: [identMethod({ port: identd.port, timeout: 15000 })] });
+      const seen = await noCrash(async () => {
+        const c = await client(port);
+        c.write(hex('05 01 00'));
+        await waitFor(() => asked.length === 1, 3000, 'the ident lookup to connect');
+        const t0 = Date.now();
+        if (how === 'the client resets') c.socket.resetAndDestroy();
+        else server.close();
+        await waitFor(() => identClosed, 2000, 'the identd connection to close');
+        expect(Date.now() - t0).to.be.below(2000);
+        await drained(server);
+        if (how === 'the client resets') server.close();
+        c.destroy();
+        await waitFor(() => handles() <= before, 3000, `handles back to ${before} (have ${handles()})`);
+      });
+      expect(seen.map(String)).to.deep.equal([]);
+    });
+  }
 });
