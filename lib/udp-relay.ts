@@ -51,6 +51,12 @@ export interface UdpOptions {
   maxPeers?: number;
   /** Also require the client's UDP address to equal a non-zero DST.ADDR (default true; false for clients behind NAT that announce a private address). */
   checkRequestAddress?: boolean;
+  /**
+   * Name lookups in flight per association (default 16). Each holds its
+   * datagram until it answers; datagrams to a name beyond the cap are dropped
+   * (UDP may lose them anyway). The last answer is reused for a second.
+   */
+  maxLookups?: number;
   /** Clock for the reassembly timer (default Date.now). */
   now?: () => number;
 }
@@ -60,6 +66,9 @@ export function udpHandler(options: UdpOptions = {}): CommandHandler {
 }
 
 type Family = 4 | 6;
+
+/** How long the last name resolved is reused (dns.lookup gives no TTL; keep it short). */
+const NAME_REUSE_MS = 1000;
 
 class Association {
   private relaySocket: dgram.Socket | undefined;
@@ -76,6 +85,10 @@ class Association {
   private lastActivity = 0;
   private ended = false;
   private enc: Encapsulation | undefined;
+  /** Lookups in flight (each holds one datagram). */
+  private lookups = 0;
+  /** The last name resolved, reused briefly so a stream of datagrams to it needs no lookup each. */
+  private lastName: { host: string; address: string; family: number; until: number } | undefined;
 
   constructor(private readonly conn: ConnectionControl, private readonly o: UdpOptions) {
     this.clientHost = conn.source.host;
@@ -178,24 +191,42 @@ class Association {
   }
 
   private forward(dest: SocksAddress, data: Buffer): void {
+    if (dest.type === 'domain') {
+      const last = this.lastName;
+      if (last && last.host === dest.host && Date.now() < last.until) return this.send(dest, data, last.address, last.family);
+      if (this.lookups >= (this.o.maxLookups ?? 16)) return debug('dropped datagram to %s: %d lookups in flight', formatAddress(dest), this.lookups);
+      this.lookups++;
+    }
     this.conn.resolve(dest).then(
       ({ address, family }) => {
-        if (this.ended) return;
-        const fam: Family = family === 6 ? 6 : 4;
-        const sock = this.outbound(fam);
-        const key = endpointKey(fromNodeAddress(address, dest.port));
-        if (!this.peers.has(key)) {
-          this.peers.set(key, true);
-          const max = this.o.maxPeers ?? 1024;
-          if (this.peers.size > max) this.peers.delete(this.peers.keys().next().value!);
+        if (dest.type === 'domain') {
+          this.lookups--;
+          this.lastName = { host: dest.host, address, family, until: Date.now() + NAME_REUSE_MS };
         }
-        this.touch();
-        sock.send(data, dest.port, address, (err) => {
-          if (err) debug('send to %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? err.message);
-        });
+        this.send(dest, data, address, family);
       },
-      (err) => debug('dropped datagram to %s: %s', formatAddress(dest), (err as Error).message),
+      (err) => {
+        if (dest.type === 'domain') this.lookups--;
+        debug('dropped datagram to %s: %s', formatAddress(dest), (err as Error).message);
+      },
     );
+  }
+
+  /** Sends to a resolved (and allowed) destination from the outbound socket of its family. */
+  private send(dest: SocksAddress, data: Buffer, address: string, family: number): void {
+    if (this.ended) return;
+    const fam: Family = family === 6 ? 6 : 4;
+    const sock = this.outbound(fam);
+    const key = endpointKey(fromNodeAddress(address, dest.port));
+    if (!this.peers.has(key)) {
+      this.peers.set(key, true);
+      const max = this.o.maxPeers ?? 1024;
+      if (this.peers.size > max) this.peers.delete(this.peers.keys().next().value!);
+    }
+    this.touch();
+    sock.send(data, dest.port, address, (err) => {
+      if (err) debug('send to %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? err.message);
+    });
   }
 
   private outbound(family: Family): dgram.Socket {
