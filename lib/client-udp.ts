@@ -19,7 +19,7 @@ import createDebug from 'debug';
 import { connect, ConnectOptions, ConnectResult } from './client.js';
 import { SocksAddress, makeAddress, fromNodeAddress, stripBrackets } from './codec/address.js';
 import { encodeUdpDatagram, decodeUdpDatagram } from './codec/udp-header.js';
-import { LocalProtocolError } from './errors.js';
+import { LocalProtocolError, SocksError } from './errors.js';
 import type { Encapsulation } from '../methods/types.js';
 
 const debug = createDebug('sockskit:client:udp');
@@ -130,13 +130,22 @@ export class SocksUdpSocket extends EventEmitter {
 /**
  * Opens a UDP association through `proxy` (the last hop of a chain relays;
  * datagrams go to it directly). Resolves once the relay is known and the
- * local datagram socket is bound.
+ * local datagram socket is bound; rejects (ERR_SOCKS_CLOSED) if the proxy
+ * closes the control connection before then.
  */
 export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksUdpSocket> {
   const source = options.source ?? { host: '0.0.0.0', port: 0 };
   const res: ConnectResult = await connect({ ...options, command: 'udp', destination: source });
   const { transport } = res;
   let relay = res.bound;
+  // Nothing else listens to the control connection until SocksUdpSocket does:
+  // a reset while the relay name is resolved or the datagram socket binds
+  // must neither go unhandled nor leave an association without its control.
+  let controlError: Error | undefined;
+  const onControlError = (err: Error): void => {
+    controlError ??= err;
+  };
+  res.socket.on('error', onControlError);
   try {
     if (relay.type === 'domain') {
       // A name for a relay is rare; only loopback names are resolved here without a lookup hook.
@@ -156,6 +165,11 @@ export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksU
       sock.close();
       throw err;
     });
+    if (controlError || res.socket.destroyed || res.socket.readableEnded) {
+      sock.close();
+      throw new SocksError('ERR_SOCKS_CLOSED', `the proxy closed the UDP ASSOCIATE control connection${controlError ? ` (${(controlError as NodeJS.ErrnoException).code ?? controlError.message})` : ''}`, undefined, { cause: controlError });
+    }
+    res.socket.off('error', onControlError);
     debug('UDP association via %s:%d from %o', relay.host, relay.port, sock.address());
     return new SocksUdpSocket(res.socket, sock, relay, res.encapsulation);
   } catch (err) {

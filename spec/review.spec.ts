@@ -10,6 +10,7 @@ import { SocksServer, SocksServerOptions } from '../lib/server.js';
 import { connect } from '../lib/client.js';
 import { encodeRequest, encodeUdpDatagram, makeAddress } from '../lib/codec/index.js';
 import { udpHandler } from '../lib/udp-relay.js';
+import { udpAssociate } from '../lib/client-udp.js';
 import { identMethod } from '../methods/ident.js';
 import { Duplex } from 'node:stream';
 import { relay } from '../lib/relay.js';
@@ -561,4 +562,50 @@ describe('review: UDP relay domain lookups are bounded', () => {
     c.destroy();
     await drained(server);
   });
+});
+
+describe('review: udpAssociate() when the proxy resets', () => {
+  afterEach(cleanup);
+
+  /** Answers the greeting and UDP ASSOCIATE with `reply`; reset() then resets the connection. */
+  async function rogueProxy(reply: Buffer): Promise<{ port: number; reset: () => void }> {
+    let sock: net.Socket | undefined;
+    const proxy = await target((s) => {
+      let got = 0;
+      s.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got === 3) s.write(hex('05 00'));
+        else if (got >= 13) s.write(reply, () => (sock = s));
+      });
+    });
+    return { port: proxy.port, reset: () => sock?.resetAndDestroy() };
+  }
+
+  // BND is a name (relay.test), so udpAssociate() resolves it, then binds its
+  // datagram socket; the proxy resets (or ends) the control connection meanwhile.
+  for (const how of ['resets', 'ends'] as const) {
+    it(`the proxy ${how} the control connection while udpAssociate() resolves the relay and binds: rejects, no uncaught error, nothing left open`, async () => {
+      const proxy = await rogueProxy(Buffer.concat([hex('05 00 00 03 0a'), Buffer.from('relay.test'), hex('00 35')]));
+      const before = handles();
+      let r: unknown;
+      const seen = await noCrash(async () => {
+        const lookup = (host: string, _o: unknown, cb: (e: NodeJS.ErrnoException | null, a: string, f: number) => void) => {
+          if (host === LOCAL) return cb(null, LOCAL, 4);
+          if (how === 'resets') proxy.reset();
+          else for (const t of targets) for (const s of t.sockets) s.end();
+          setTimeout(() => cb(null, LOCAL, 4), 200);
+        };
+        r = await udpAssociate({ proxy: `socks5://${LOCAL}:${proxy.port}`, lookup, handshakeTimeout: 3000 }).then(
+          (u) => {
+            u.close();
+            return u;
+          },
+          (e: unknown) => e,
+        );
+      });
+      expect(seen.map(String), 'uncaught errors').to.deep.equal([]);
+      expect(r, 'udpAssociate() must reject').to.be.instanceOf(Error);
+      await waitFor(() => handles() <= before, 3000, `handles back to ${before} (have ${handles()})`);
+    });
+  }
 });
