@@ -3,7 +3,8 @@
 #
 # Builds, then benchmarks sockskit-proxy with the shared harness:
 #   npm run bench                  quick.sh: < 60 s, sockskit vs direct and microsocks
-#   npm run bench -- full [ARGS]   run.sh: the full benchmark, sockskit vs all peers;
+#   npm run bench -- full [ARGS]   run.sh: the full benchmark, sockskit vs all peers
+#                                  of servers.list (BENCH_PEERS="a b" to choose);
 #                                  ARGS go to run.sh (e.g. --reps 3 --tests up1,cN)
 # The harness is ../shared/bench beside the repository, or $SOCKSKIT_BENCH_DIR.
 # quick.sh takes no options; set BENCH_REF / BENCH_OUT in the environment instead.
@@ -26,7 +27,14 @@ esac
 SERVER="sockskit=node $ROOT/dist/examples/proxy.js --listen 127.0.0.1:{PORT}"
 
 if [ "$mode" = full ]; then
-  cmd=("$BENCH_DIR/run.sh" "$@" "$SERVER")
+  # The peers of servers.list run beside sockskit (set BENCH_PEERS="" for
+  # sockskit alone, or to a space-separated list of names).
+  if [ -z "${BENCH_PEERS+x}" ]; then
+    BENCH_PEERS=$(awk '!/^[[:space:]]*(#|$)/ && $1 != "direct" && $1 != "candidate" && $2 !~ /^@/ {print $1}' "$BENCH_DIR/servers.list" | tr '\n' ' ')
+  fi
+  # shellcheck disable=SC2206
+  peers=($BENCH_PEERS)
+  cmd=("$BENCH_DIR/run.sh" "$@" "${peers[@]}" "$SERVER")
 else
   if [ $# -gt 0 ]; then echo "bench: quick.sh takes no options (ignored: $*); use 'npm run bench -- full ...'" >&2; fi
   cmd=("$BENCH_DIR/quick.sh" "$SERVER")
