@@ -20,6 +20,66 @@ import path from 'node:path';
 /** CI sets SOCKSKIT_INTEROP_REQUIRED=1: a missing program is then a failure, not a skip. */
 export const interopRequired = (): boolean => process.env.SOCKSKIT_INTEROP_REQUIRED === '1';
 
+/** The environment without proxy variables (curl, python and ncat would obey them), plus `extra`. */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/_proxy$/i.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const runs = new Set<ChildProcess>();
+
+/**
+ * Runs a program to completion and collects its output: `input` (if given)
+ * is written to stdin, then stdin is closed; SIGKILLed after `timeout` ms.
+ * killRunning() ends whatever is still running (for after hooks).
+ */
+export function runProgram(
+  cmd: string,
+  args: readonly string[],
+  options: { input?: string | Buffer; timeout?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(cmd, args, { env: options.env ?? cleanEnv(), stdio: [stdin, 'pipe', 'pipe'] });
+    runs.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 15000);
+    const done = () => {
+      clearTimeout(t);
+      runs.delete(child);
+    };
+    child.on('error', (e) => {
+      done();
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      done();
+      resolve({ code, signal, stdout, stderr });
+    });
+    if (child.stdin) {
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input);
+    }
+  });
+}
+
+/** Kills every process runProgram() started that is still running. */
+export function killRunning(): void {
+  for (const c of runs) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  runs.clear();
+}
+
 const SEARCH_EXTRA = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
 
 /** The absolute path of `prog` on PATH (plus the sbin directories), or undefined. */

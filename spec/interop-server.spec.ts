@@ -8,10 +8,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { requireProgram, spawnDaemon, stopAll, stopChild, echoServer, Daemon } from './interop-helpers.js';
+import { requireProgram, spawnDaemon, stopAll, stopChild, echoServer, Daemon, cleanEnv, runProgram, RunResult } from './interop-helpers.js';
 import { RawClient, waitFor } from './server-test-helpers.js';
 import { hex, toHex } from './helpers.js';
 
@@ -20,40 +19,11 @@ const LOCAL = '127.0.0.1';
 /** Debian's python with python3-socks, not whatever python3 is first on PATH. */
 const PYTHON = '/usr/bin/python3';
 
-/** The environment without proxy variables, so curl uses only what we pass. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/_proxy$/i.test(k)) env[k] = v;
-  return env;
-}
-
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = RunResult;
 
 /** Runs a program to completion, feeding `input`; killed after `timeout` ms. */
 function run(cmd: string, args: string[], input = '', timeout = 15000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(t);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+  return runProgram(cmd, args, { input, timeout });
 }
 
 /** Starts the proxy on an ephemeral port and reads the port from its "listening on" line. */

@@ -9,7 +9,6 @@ import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import {
@@ -28,7 +27,7 @@ import { none } from '../methods/none.js';
 import { userpass } from '../methods/userpass.js';
 import { hex, toHex, splits } from './helpers.js';
 import { RawClient, waitFor, startTarget, echo, Target } from './server-test-helpers.js';
-import { requireProgram, spawnDaemon, stopAll, freePort, tempDir, Daemon } from './interop-helpers.js';
+import { requireProgram, spawnDaemon, stopAll, freePort, tempDir, Daemon, runProgram, RunResult, cleanEnv } from './interop-helpers.js';
 
 const LOCAL = '127.0.0.1';
 const SIG = toHex(PROXY_V2_SIGNATURE);
@@ -479,31 +478,9 @@ describe('SocksServer proxyProtocol', () => {
 
 const PROXY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/proxy.js');
 
-/** The environment without proxy variables, so curl uses only what we pass. */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/_proxy$/i.test(k)) env[k] = v;
-  return { ...env, ...extra };
-}
-
 /** Runs curl to completion; killed after `timeout` ms. */
-function curl(args: string[], timeout = 15000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('curl', args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function curl(args: string[], timeout = 15000): Promise<RunResult> {
+  return runProgram('curl', args, { timeout });
 }
 
 describe('interop: HAProxy send-proxy in front of sockskit-proxy', function () {

@@ -15,11 +15,11 @@
  *
  * Only loopback is used; no name but `localhost` is ever resolved.
  */
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { interopRequired, requireProgram, spawnDaemon, Daemon } from './interop-helpers.js';
+import { interopRequired, requireProgram, spawnDaemon, Daemon, runProgram, killRunning } from './interop-helpers.js';
 
 /** Debian's python, where the python3-* packages are installed. */
 export const PYTHON = '/usr/bin/python3';
@@ -63,36 +63,13 @@ export interface PyResult {
   stderr: string;
 }
 
-const pyChildren = new Set<ChildProcess>();
-
 /** Runs `/usr/bin/python3 script args...` to completion; SIGKILLed after `timeout` ms. */
 export function runPython(script: string, args: readonly string[], timeout = 20000): Promise<PyResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [script, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    pyChildren.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.on('error', (e) => {
-      clearTimeout(t);
-      pyChildren.delete(child);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(t);
-      pyChildren.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runProgram(PYTHON, [script, ...args], { timeout, env: cleanEnv() });
 }
 
 /** Kills every Python process runPython() started that is still running (after hooks). */
-export function killPython(): void {
-  for (const c of pyChildren) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  pyChildren.clear();
-}
+export const killPython = killRunning;
 
 /** The last line of stdout that starts with `tag`, for assertions; '' when there is none. */
 export function resultLine(r: PyResult, tag: string): string {
