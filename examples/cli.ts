@@ -47,6 +47,18 @@ export function fail(prog: string, err: unknown, code = 1): never {
   process.exit(code);
 }
 
+/** A file-system error as a person reads it: "no such file", "permission denied", ... */
+export function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  switch (code) {
+    case 'ENOENT': return 'no such file';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    default: return code ?? (err instanceof Error ? err.message : String(err));
+  }
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '[::1]';
 }

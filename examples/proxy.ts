@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import createDebug from 'debug';
 import { SocksServer, SocksServerOptions, parseCidr, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, formatAddress, hostType, stripBrackets, bindHandler, udpHandler } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
-import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
+import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, describeFsError } from './cli.js';
 
 const PROG = 'sockskit-proxy';
 const debug = createDebug('sockskit:proxy');
@@ -134,7 +134,7 @@ export async function main(argv: string[]): Promise<void> {
     try {
       text = readFileSync(v.users, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read --users file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(`cannot read --users file ${v.users}: ${describeFsError(err)}`);
     }
     for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
   }
