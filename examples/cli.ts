@@ -39,8 +39,12 @@ export function packageVersion(): string {
   }
 }
 
-/** Prints `prog: message` and exits non-zero; never a stack trace for expected errors. */
+/**
+ * Prints `prog: message` and exits non-zero; never a stack trace for expected
+ * errors. Usage errors exit 2 (with a --help hint), everything else `code` (1).
+ */
 export function fail(prog: string, err: unknown, code = 1): never {
+  if (err instanceof UsageError) code = 2;
   const msg = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${prog}: ${msg}\n`);
   if (err instanceof UsageError) process.stderr.write(`Try '${prog} --help'.\n`);

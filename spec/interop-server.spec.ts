@@ -281,9 +281,9 @@ describe('sockskit-proxy: the program', function () {
     expect(r.stderr).to.equal('');
   });
 
-  it('a bad flag: one clear line (plus a hint), no stack trace, exit 1', async () => {
+  it('a bad flag: one clear line (plus a hint), no stack trace, exit 2', async () => {
     const r = await run(process.execPath, [PROXY, '--bogus']);
-    expect(r.code).to.equal(1);
+    expect(r.code).to.equal(2);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines[0]).to.match(/^sockskit-proxy: .*--bogus/);
     expect(lines.slice(1).every((l) => /^Try 'sockskit-proxy --help'\.$/.test(l))).to.equal(true);
@@ -291,9 +291,9 @@ describe('sockskit-proxy: the program', function () {
     expect(r.stdout).to.equal('');
   });
 
-  it('a bad value: one clear line, exit 1', async () => {
+  it('a bad value: one clear line, exit 2', async () => {
     const r = await run(process.execPath, [PROXY, '--listen', 'nope']);
-    expect(r.code).to.equal(1);
+    expect(r.code).to.equal(2);
     expect(r.stderr.split('\n')[0]).to.match(/^sockskit-proxy: expected HOST:PORT, got "nope"$/);
   });
 

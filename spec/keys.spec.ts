@@ -166,17 +166,18 @@ describe('sockskit-keys', () => {
     const h = await runKeys(['--help']);
     expect(h.code).to.equal(0);
     expect(h.stdout).to.match(/^Usage: sockskit-keys generate FILE/);
-    const cases: [string[], RegExp][] = [
-      [[], /^sockskit-keys: missing command/],
-      [['frobnicate', 'x'], /^sockskit-keys: unknown command "frobnicate"/],
-      [['public'], /^sockskit-keys: public needs a FILE/],
-      [['public', path.join(dir, 'missing')], /^sockskit-keys: .*missing: cannot read the key file: no such file\n$/],
-      [['generate', path.join(dir, 'no', 'such', 'dir', 'k')], /^sockskit-keys: .*k: cannot write: no such directory\n$/],
-      [['--bogus'], /^sockskit-keys: Unknown option '--bogus'/],
+    // Usage errors exit 2, failures exit 1.
+    const cases: [string[], RegExp, number][] = [
+      [[], /^sockskit-keys: missing command/, 2],
+      [['frobnicate', 'x'], /^sockskit-keys: unknown command "frobnicate"/, 2],
+      [['public'], /^sockskit-keys: public needs a FILE/, 2],
+      [['public', path.join(dir, 'missing')], /^sockskit-keys: .*missing: cannot read the key file: no such file\n$/, 1],
+      [['generate', path.join(dir, 'no', 'such', 'dir', 'k')], /^sockskit-keys: .*k: cannot write: no such directory\n$/, 1],
+      [['--bogus'], /^sockskit-keys: Unknown option '--bogus'/, 2],
     ];
-    for (const [args, re] of cases) {
+    for (const [args, re, code] of cases) {
       const r = await runKeys(args);
-      expect(r.code, args.join(' ')).to.equal(1);
+      expect(r.code, args.join(' ')).to.equal(code);
       expect(r.stderr, args.join(' ')).to.match(re);
       expect(r.stdout, args.join(' ')).to.equal('');
     }
