@@ -154,6 +154,28 @@ export class SocksServer extends EventEmitter {
     return this.open.size;
   }
 
+  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0 };
+  private readonly errorCounts: Record<string, number> = {};
+
+  /**
+   * Counters since the server was created, for metrics: connections accepted
+   * and refused at the limit, open now, tunnels relayed, hand-offs, and
+   * connections that ended in an error, by `SocksError` code.
+   */
+  stats(): { accepted: number; refused: number; open: number; tunnels: number; handoffs: number; errors: Record<string, number> } {
+    return { ...this.counters, open: this.open.size, errors: { ...this.errorCounts } };
+  }
+
+  /** @internal Counts and reports a connection that ended in an error. */
+  clientError(err: SocksError, source: SocksAddress | undefined): void {
+    this.errorCounts[err.code] = (this.errorCounts[err.code] ?? 0) + 1;
+    this.emit('clientError', err, source);
+  }
+  /** @internal */
+  count(what: 'tunnels' | 'handoffs'): void {
+    this.counters[what]++;
+  }
+
   /** Stops listening and destroys every open connection. */
   close(cb?: (err?: Error) => void): this {
     this.netServer.close(cb);
@@ -174,9 +196,11 @@ export class SocksServer extends EventEmitter {
       debug('connection limit reached, refusing %s', src.remoteAddress);
       socket.on('error', noop);
       socket.destroy();
-      this.emit('clientError', new SocksError('ERR_SOCKS_DENIED', 'connection limit reached'), undefined);
+      this.counters.refused++;
+      this.clientError(new SocksError('ERR_SOCKS_DENIED', 'connection limit reached'), undefined);
       return;
     }
+    this.counters.accepted++;
     new Connection(this, socket, src).start();
   }
 
@@ -346,7 +370,7 @@ class Connection implements ConnectionControl {
     this.finished = true;
     this.clearTimer();
     debug('closing %s: %s', formatAddress(this.source), err.message);
-    this.server.emit('clientError', err, this.source);
+    this.server.clientError(err, this.source);
     this.socket.destroy();
   }
 
@@ -381,7 +405,7 @@ class Connection implements ConnectionControl {
       this.deny(Reply.TtlExpired, err);
       return;
     }
-    this.server.emit('clientError', err, this.source);
+    this.server.clientError(err, this.source);
     this.socket.destroy();
   };
 
@@ -432,7 +456,7 @@ class Connection implements ConnectionControl {
           this.finish();
           if (a.error) {
             debug('closing %s: %s', formatAddress(this.source), a.error.message);
-            this.server.emit('clientError', a.error, this.source);
+            this.server.clientError(a.error, this.source);
           }
           endSoon(this.socket);
           break;
@@ -571,6 +595,7 @@ class Connection implements ConnectionControl {
 
   handoff(opts?: { reply?: number; bound?: SocksAddress }): { socket: Duplex; head: Buffer } {
     this.run(this.engine.handoff(opts));
+    this.server.count('handoffs');
     const { socket, head } = this.takeStream();
     return { socket, head };
   }
@@ -660,6 +685,7 @@ class Connection implements ConnectionControl {
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout });
     this.server.trackUpstream(other);
+    this.server.count('tunnels');
     if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
   }
 }
