@@ -64,6 +64,7 @@ Other
   -V, --version             show the version
 
 Logs go to stderr through DEBUG=sockskit:* ; secrets are never logged.
+kill -USR1 PID prints one JSON line of counters (connections, tunnels, errors).
 `;
 
 export interface ProxyFlags {
@@ -212,6 +213,20 @@ export async function main(argv: string[]): Promise<void> {
     for (const s of servers) s.close();
     setTimeout(() => process.exit(0), 100).unref();
   };
+  // SIGUSR1: one JSON line of counters on stderr (all listeners together).
+  process.on('SIGUSR1', () => {
+    const total = { accepted: 0, refused: 0, open: 0, tunnels: 0, handoffs: 0, errors: {} as Record<string, number> };
+    for (const s of servers) {
+      const st = s.stats();
+      total.accepted += st.accepted;
+      total.refused += st.refused;
+      total.open += st.open;
+      total.tunnels += st.tunnels;
+      total.handoffs += st.handoffs;
+      for (const [k, n] of Object.entries(st.errors)) total.errors[k] = (total.errors[k] ?? 0) + n;
+    }
+    process.stderr.write(`${PROG}: stats ${JSON.stringify(total)}\n`);
+  });
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
