@@ -67,11 +67,7 @@ Logs go to stderr through DEBUG=sockskit:* ; secrets are never logged.
 kill -USR1 PID prints one JSON line of counters (connections, tunnels, errors).
 `;
 
-export interface ProxyFlags {
-  values: Record<string, string | boolean | string[] | undefined>;
-}
-
-/** Flags every program version knows; method modules add theirs through `extraOptions`. */
+/** The program's flags (node:util parseArgs). */
 export const baseOptions = {
   listen: { type: 'string', multiple: true },
   user: { type: 'string', multiple: true },

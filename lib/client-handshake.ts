@@ -18,9 +18,9 @@
  * one `error` action, after which the engine is closed.
  */
 import { Method, Reply, Socks4Reply, Limits, commandCode, CommandName } from './constants.js';
-import { SocksError, RemoteProtocolError, LocalProtocolError, AuthError, ReplyError } from './errors.js';
+import { SocksError, toSocksError, RemoteProtocolError, LocalProtocolError, AuthError, ReplyError } from './errors.js';
 import { ByteQueue } from './codec/byte-queue.js';
-import { SocksAddress, formatAddress } from './codec/address.js';
+import { SocksAddress, formatAddress, hex } from './codec/address.js';
 import { encodeGreeting, decodeMethodSelection } from './codec/greeting.js';
 import { encodeRequest, decodeReply } from './codec/request.js';
 import { encodeSocks4Request, decodeSocks4Reply } from './codec/socks4.js';
@@ -276,7 +276,7 @@ export class ClientHandshake {
   private fail(out: ClientAction[], err: unknown): void {
     this.state = 'closed';
     this.queue.clear();
-    out.push({ type: 'error', error: asSocksError(err) });
+    out.push({ type: 'error', error: toSocksError(err) });
   }
 }
 
@@ -294,13 +294,3 @@ const WAITING: Record<State, string> = {
 /** Used when no methods were given at all: offer and accept "no authentication". */
 const NONE_SESSION: ClientAuthSession = { receive: () => ({ kind: 'done', identity: null }), start: () => ({ kind: 'done', identity: null }) };
 const NONE: AuthMethod<unknown> = { code: Method.NoAuth, name: 'none', client: () => NONE_SESSION };
-
-function asSocksError(err: unknown): SocksError {
-  if (err instanceof SocksError) return err;
-  return new SocksError('ERR_SOCKS_PROTOCOL', err instanceof Error ? err.message : String(err), undefined, { cause: err });
-}
-
-function hex(n: number): string {
-  return n.toString(16).padStart(2, '0');
-}
-

@@ -138,6 +138,12 @@ export function replyFromErrno(err: unknown): number {
   }
 }
 
+/** Any thrown value as a SocksError (ERR_SOCKS_PROTOCOL, `reply`, the original as cause). */
+export function toSocksError(err: unknown, reply?: number): SocksError {
+  if (err instanceof SocksError) return err;
+  return new SocksError('ERR_SOCKS_PROTOCOL', err instanceof Error ? err.message : String(err), reply, { cause: err });
+}
+
 /** SOCKS4 has one failure code for everything but ident trouble. */
 export function socks4ReplyFrom(reply5: number): number {
   return reply5 === 0x00 ? 0x5a : 0x5b;

@@ -17,9 +17,9 @@
  * throws: a protocol error becomes the exact failure bytes and a `close`.
  */
 import { SOCKS4_VERSION, SOCKS5_VERSION, Method, Reply, Socks4Reply, Limits, commandName, CommandName } from './constants.js';
-import { SocksError, RemoteProtocolError, LocalProtocolError, AuthError, socks4ReplyFrom } from './errors.js';
+import { SocksError, toSocksError, RemoteProtocolError, LocalProtocolError, AuthError, socks4ReplyFrom } from './errors.js';
 import { ByteQueue } from './codec/byte-queue.js';
-import { SocksAddress, ANY_IPV4 } from './codec/address.js';
+import { SocksAddress, ANY_IPV4, hex } from './codec/address.js';
 import { decodeGreeting, encodeMethodSelection } from './codec/greeting.js';
 import { decodeRequest, encodeReply } from './codec/request.js';
 import { decodeSocks4Request, encodeSocks4Reply, Socks4Request } from './codec/socks4.js';
@@ -133,7 +133,7 @@ export class ServerHandshake {
         this.state = 'auth';
         this.step(out, session.verified(result));
       } else if (this.state === 'identify') {
-        if (!result.ok) throw asSocksError(result.error, Socks4Reply.Rejected);
+        if (!result.ok) throw toSocksError(result.error, Socks4Reply.Rejected);
         this.identity = result.value;
         this.decideSocks4(out);
       } else {
@@ -209,7 +209,7 @@ export class ServerHandshake {
           } else {
             this.state = 'closed';
             this.queue.clear();
-            out.push({ type: 'close', error: new RemoteProtocolError(`not a SOCKS client (first byte 0x${v.toString(16).padStart(2, '0')})`, 'ERR_SOCKS_BAD_VERSION', undefined) });
+            out.push({ type: 'close', error: new RemoteProtocolError(`not a SOCKS client (first byte 0x${hex(v)})`, 'ERR_SOCKS_BAD_VERSION', undefined) });
             return;
           }
           break;
@@ -224,7 +224,7 @@ export class ServerHandshake {
             out.push({ type: 'write', data: NO_ACCEPTABLE });
             this.state = 'closed';
             this.queue.clear();
-            out.push({ type: 'close', error: new AuthError(`no acceptable method among [${g.methods.map((c) => '0x' + c.toString(16).padStart(2, '0')).join(', ')}]`) });
+            out.push({ type: 'close', error: new AuthError(`no acceptable method among [${g.methods.map((c) => '0x' + hex(c)).join(', ')}]`) });
             return;
           }
           this.method = m;
@@ -251,7 +251,7 @@ export class ServerHandshake {
           this.queue.skip(r.length);
           const command = commandName(r.request.command);
           if (!command) {
-            throw new RemoteProtocolError(`unsupported command 0x${r.request.command.toString(16).padStart(2, '0')}`, 'ERR_SOCKS_BAD_COMMAND', Reply.CommandNotSupported);
+            throw new RemoteProtocolError(`unsupported command 0x${hex(r.request.command)}`, 'ERR_SOCKS_BAD_COMMAND', Reply.CommandNotSupported);
           }
           this.request = { version: 5, command, destination: r.request.destination, method: this.method, identity: this.identity };
           this.state = 'decide';
@@ -265,7 +265,7 @@ export class ServerHandshake {
           if (this.opts.socks4 === false) throw new RemoteProtocolError('SOCKS4 is disabled', 'ERR_SOCKS_BAD_VERSION', Socks4Reply.Rejected);
           const command = commandName(r.request.command);
           if (!command || command === 'udp') {
-            throw new RemoteProtocolError(`unsupported SOCKS4 command 0x${r.request.command.toString(16).padStart(2, '0')}`, 'ERR_SOCKS_BAD_COMMAND', Socks4Reply.Rejected);
+            throw new RemoteProtocolError(`unsupported SOCKS4 command 0x${hex(r.request.command)}`, 'ERR_SOCKS_BAD_COMMAND', Socks4Reply.Rejected);
           }
           this.s4request = r.request;
           const identify = this.opts.socks4Identify;
@@ -355,7 +355,7 @@ export class ServerHandshake {
 
   /** Turns any error into the exact failure bytes for the current state and a close. */
   private fail(out: ServerAction[], err: unknown): void {
-    const error = asSocksError(err, this.version === 4 ? Socks4Reply.Rejected : Reply.GeneralFailure);
+    const error = toSocksError(err, this.version === 4 ? Socks4Reply.Rejected : Reply.GeneralFailure);
     const state = this.state;
     this.state = 'closed';
     this.queue.clear();
@@ -373,10 +373,4 @@ export class ServerHandshake {
     }
     out.push({ type: 'close', error });
   }
-}
-
-function asSocksError(err: unknown, reply: number): SocksError {
-  if (err instanceof SocksError) return err;
-  const e = new SocksError('ERR_SOCKS_PROTOCOL', err instanceof Error ? err.message : String(err), reply, { cause: err });
-  return e;
 }

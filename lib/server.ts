@@ -443,10 +443,6 @@ class Connection implements ConnectionControl {
           this.onRequest();
           break;
         case 'established':
-          this.finish();
-          this.pendingHead = a.head;
-          this.pendingEnc = a.encapsulation;
-          break;
         case 'handoff':
           this.finish();
           this.pendingHead = a.head;

@@ -41,6 +41,7 @@ import {
 } from '../lib/binauth.js';
 import type { ByteQueue } from '../lib/codec/byte-queue.js';
 import type { AuthMethod, AuthStep, ClientAuthSession, ServerAuthContext, ServerAuthSession, VerifyResult } from './types.js';
+import { hex } from '../lib/codec/address.js';
 
 const debug = createDebug('sockskit:method:binauth');
 
@@ -83,7 +84,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 export function binauthStatusText(status: number): string {
-  return STATUS_TEXT[status] ?? `unknown status 0x${status.toString(16).padStart(2, '0')}`;
+  return STATUS_TEXT[status] ?? `unknown status 0x${hex(status)}`;
 }
 
 export function encodeBinauthFrame(type: number, body: Buffer = Buffer.alloc(0)): Buffer {
@@ -105,7 +106,7 @@ export function takeBinauthFrame(input: ByteQueue, maxMessage: number): { type: 
   if (input.length < HEADER) return undefined;
   const head = input.peek(HEADER);
   if (head[0] !== BINAUTH_FRAME_VERSION) {
-    throw new RemoteProtocolError(`binauth frame version 0x${head[0]!.toString(16).padStart(2, '0')} (want 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+    throw new RemoteProtocolError(`binauth frame version 0x${hex(head[0]!)} (want 0x01)`, 'ERR_SOCKS_BAD_VERSION');
   }
   const len = head.readUInt16BE(2);
   if (HEADER + len > maxMessage) throw new RemoteProtocolError(`binauth frame of ${HEADER + len} bytes exceeds ${maxMessage}`, 'ERR_SOCKS_BUFFER_LIMIT');
@@ -232,9 +233,9 @@ export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> 
               }
               return check('token');
             }
-            return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${type.toString(16).padStart(2, '0')} (want ${state === 'first' ? 'HELLO or TOKEN' : 'HELLO'})`);
+            return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want ${state === 'first' ? 'HELLO or TOKEN' : 'HELLO'})`);
           case 'signed': {
-            if (type !== BinauthFrame.Signed) return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${type.toString(16).padStart(2, '0')} (want SIGNED)`);
+            if (type !== BinauthFrame.Signed) return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want SIGNED)`);
             let token: Buffer;
             try {
               token = auth.getToken(key!, body);
@@ -350,7 +351,7 @@ export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> 
               debug('token not accepted; doing a challenge round');
               return { kind: 'more', write: hello() };
             }
-            return cfail(`proxy answered ${binauthStatusText(status)} (status 0x${status.toString(16).padStart(2, '0')})`);
+            return cfail(`proxy answered ${binauthStatusText(status)} (status 0x${hex(status)})`);
           }
           if (type === BinauthFrame.Challenge && state === 'challenge') {
             const info = inspectBinauthToken(body);
@@ -361,7 +362,7 @@ export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> 
             state = 'result';
             return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Signed, signBinauthChallenge(body, privateKey!, serverId)) };
           }
-          return { kind: 'fail', error: new RemoteProtocolError(`binauth: unexpected frame type 0x${type.toString(16).padStart(2, '0')} in state ${state}`) };
+          return { kind: 'fail', error: new RemoteProtocolError(`binauth: unexpected frame type 0x${hex(type)} in state ${state}`) };
         },
       };
     };

@@ -19,6 +19,7 @@ import { AuthError, RemoteProtocolError, LocalProtocolError } from '../lib/error
 import { safeEqual } from '../lib/secret.js';
 import type { ByteQueue } from '../lib/codec/byte-queue.js';
 import type { AuthMethod, AuthStep, ServerAuthContext, ServerAuthSession, ClientAuthSession, VerifyResult } from './types.js';
+import { hex } from '../lib/codec/address.js';
 
 const debug = createDebug('sockskit:method:userpass');
 
@@ -129,7 +130,7 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
       const reply = input.take(2);
       // Lenient on VER (some servers echo 05); STATUS decides.
       if (reply[1] !== UserPassStatus.Success) {
-        return { kind: 'fail', error: new AuthError(`proxy rejected the username/password (status 0x${reply[1]!.toString(16).padStart(2, '0')})`, Method.UsernamePassword) };
+        return { kind: 'fail', error: new AuthError(`proxy rejected the username/password (status 0x${hex(reply[1]!)})`, Method.UsernamePassword) };
       }
       return { kind: 'done', identity: options.username };
     },

@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { interopRequired, requireProgram, spawnDaemon, Daemon, runProgram, killRunning } from './interop-helpers.js';
+import { interopRequired, requireProgram, spawnDaemon, Daemon, runProgram, killRunning, cleanEnv as baseCleanEnv } from './interop-helpers.js';
 
 /** Debian's python, where the python3-* packages are installed. */
 export const PYTHON = '/usr/bin/python3';
@@ -29,8 +29,8 @@ export const GATEWAY = path.join(DIST, 'examples', 'electrum-gateway.js');
 
 /** The environment without proxy variables and without a user site dir, so only Debian's modules load. */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/_proxy$/i.test(k) && !/^PYTHON/.test(k)) env[k] = v;
+  const env = baseCleanEnv();
+  for (const k of Object.keys(env)) if (/^PYTHON/.test(k)) delete env[k];
   return { ...env, PYTHONNOUSERSITE: '1', PYTHONDONTWRITEBYTECODE: '1', ...extra };
 }
 

@@ -30,7 +30,7 @@
  * LOCAL, UNSPEC and UNIX carry none (the caller keeps the socket's own).
  */
 import { RemoteProtocolError, LocalProtocolError, SocksErrorCode } from '../errors.js';
-import { SocksAddress, makeAddress, ipv6String, ipv6Bytes, writeIPv4, isIPv6 } from './address.js';
+import { SocksAddress, makeAddress, ipv6String, ipv6Bytes, writeIPv4, isIPv6, hex } from './address.js';
 
 export const PROXY_V2_SIGNATURE: Buffer = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V1_PREFIX = Buffer.from('PROXY ', 'latin1');
@@ -84,7 +84,7 @@ export function decodeProxyHeader(buf: Buffer, options: ProxyDecodeOptions = {})
   const versions = options.versions ?? 'any';
   if (versions !== 'v2' && buf[0] === 0x50) return decodeV1(buf);
   if (versions !== 'v1' && buf[0] === 0x0d) return decodeV2(buf, options.maxLength ?? PROXY_V2_DEFAULT_MAX);
-  throw bad(`expected a ${versions === 'any' ? 'v1 or v2' : versions} header, got 0x${buf[0]!.toString(16).padStart(2, '0')}`);
+  throw bad(`expected a ${versions === 'any' ? 'v1 or v2' : versions} header, got 0x${hex(buf[0]!)}`);
 }
 
 // ------------------------------------------------------------------ v1
@@ -103,7 +103,7 @@ function decodeV1(buf: Buffer): ProxyHeader | undefined {
       break;
     }
     // Printable ASCII only: a lone LF, NUL or binary byte can never become valid.
-    if (c < 0x20 || c > 0x7e) throw bad(`byte 0x${c.toString(16).padStart(2, '0')} in v1 line`);
+    if (c < 0x20 || c > 0x7e) throw bad(`byte 0x${hex(c)} in v1 line`);
   }
   if (end < 0) {
     if (buf.length >= PROXY_V1_MAX - 1) throw bad(`v1 line longer than ${PROXY_V1_MAX} bytes`, 'ERR_SOCKS_BUFFER_LIMIT');
@@ -169,7 +169,7 @@ function decodeV2(buf: Buffer, maxLength: number): ProxyHeader | undefined {
   if (buf.length < 14) return undefined;
   const fam = buf[13]! >> 4;
   const prot = buf[13]! & 0x0f;
-  if (fam > 3 || prot > 2) throw bad(`unassigned v2 family/protocol 0x${buf[13]!.toString(16).padStart(2, '0')}`, 'ERR_SOCKS_BAD_ADDRESS_TYPE');
+  if (fam > 3 || prot > 2) throw bad(`unassigned v2 family/protocol 0x${hex(buf[13]!)}`, 'ERR_SOCKS_BAD_ADDRESS_TYPE');
   if (buf.length < 16) return undefined;
   const length = 16 + buf.readUInt16BE(14);
   // Refuse an oversized header before buffering it.
