@@ -1,53 +1,39 @@
 /**
- * sockskit: a SOCKS5/4/4a toolkit. The public API.
- * Each area adds its exports here, one line per module.
+ * sockskit: a SOCKS5/4/4a toolkit. The public API, one section per layer
+ * (docs/architecture.md): protocol core, methods, transport, server, client,
+ * Electrum.
  */
-export * from './constants.js';
-export * from './errors.js';
-export * from './codec/index.js';
-export * from './secret.js';
-export * from './server-handshake.js';
-export { SocksServer, createServer } from './server.js';
-export type { SocksServerOptions, RequestContext, CommandHandler, ConnectionControl, LookupFunction } from './server.js';
-export { relay } from './relay.js';
-export type { RelayOptions } from './relay.js';
-export { parseCidr, allowedBy } from './ruleset.js';
-export type { Cidr, Ruleset } from './ruleset.js';
-export { encapsulate } from './encapsulation-stream.js';
-export type * from '../methods/types.js';
-export { none } from '../methods/none.js';
-export { userpass, encodeUserPassRequest, decodeUserPassRequest } from '../methods/userpass.js';
-export type { UserPassOptions, UserPassVerifier } from '../methods/userpass.js';
-export * from './binauth.js';
-export { binauth, encodeBinauthFrame, takeBinauthFrame, binauthStatusText, BinauthFrame, BinauthStatus, BINAUTH_METHOD_CODE } from '../methods/binauth.js';
-export type { BinauthMethodOptions, BinauthAuthorize } from '../methods/binauth.js';
-export * from './keyfile.js';
-export { bindHandler } from './bind.js';
-export type { BindOptions } from './bind.js';
-export { udpHandler } from './udp-relay.js';
-export type { UdpOptions } from './udp-relay.js';
-export * from './udp-reassembly.js';
-export * from './codec/gssapi-frame.js';
-export { gssapi, gssapiPsk, GssEncapsulation, pskMechanism, parsePskKey, loadPskKey, PSK_MIN_KEY } from '../methods/gssapi.js';
-export type { GssapiOptions, GssapiPskOptions, GssProtection, GssMechanism, GssSecurityContext, GssStep, GssInitiatorContext, GssAcceptorContext, GssWrapOptions, PskMechanismOptions } from '../methods/gssapi.js';
-export { identLookup, IdentError, IdentReplyReader, parseIdentReply, encodeIdentQuery, IDENT_PORT, IDENT_TIMEOUT, IDENT_MAX_LINE } from './ident.js';
-export type { IdentReply, IdentFailure, IdentLookupOptions } from './ident.js';
-export { identSocks4, identMethod, identUser } from '../methods/ident.js';
-export type { IdentMode, IdentOptions } from '../methods/ident.js';
-export { ClientHandshake } from './client-handshake.js';
-export type { ClientAction, ClientHandshakeOptions, ClientVersion } from './client-handshake.js';
-export { connect, connectChain, bind, parseProxy } from './client.js';
-export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup } from './client.js';
-export { udpAssociate, SocksUdpSocket } from './client-udp.js';
-export type { UdpAssociateOptions, UdpRemoteInfo } from './client-udp.js';
-export { SocksAgent } from './agent.js';
-export type { SocksAgentOptions } from './agent.js';
+
+// Protocol core: pure, sans-I/O.
+export * from './protocol/constants.js';
+export * from './protocol/errors.js';
+export * from './protocol/codec/index.js';
+export * from './protocol/secret.js';
+export * from './protocol/server-handshake.js';
+export * from './protocol/client-handshake.js';
+export * from './protocol/udp-reassembly.js';
+export type * from './protocol/method.js';
+export { decodeProxyHeader, encodeProxyHeaderV1, encodeProxyHeaderV2, PROXY_V2_SIGNATURE, PROXY_V1_MAX, PROXY_V2_DEFAULT_MAX } from './protocol/codec/proxy-protocol.js';
+export type { ProxyHeader, ProxyHeaderInit, ProxyDecodeOptions, ProxyVersions } from './protocol/codec/proxy-protocol.js';
+
+// Methods: one AuthMethod each, both halves.
+export * from '../methods/none.js';
+export * from '../methods/userpass.js';
+export * from '../methods/binauth/index.js';
+export * from '../methods/gssapi/index.js';
+export * from '../methods/ident/index.js';
 export { electrumTokenAuth, checkToken as checkElectrumToken } from '../methods/electrum-token.js';
 export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, ElectrumConnection, ElectrumAuthFailure, ElectrumDecision } from '../methods/electrum-token.js';
-export { generateToken, tokenFromCookie, loadOrCreateCookie, readTokenFile, resolveToken, TOKEN_ALPHABET, TOKEN_LENGTH } from './token.js';
-export type { CookieResult, TokenFlags } from './token.js';
-export { basicPassword, checkBasicAuth, basicAuthGuard } from './http-auth.js';
-export { electrumConnect, electrumCall, ElectrumSession, ElectrumRpcError, LineReader, rawAuthSequence } from './electrum-client.js';
-export type { ElectrumVia, ElectrumConnectOptions, ElectrumStream, ElectrumCallOptions } from './electrum-client.js';
-export { decodeProxyHeader, encodeProxyHeaderV1, encodeProxyHeaderV2, PROXY_V2_SIGNATURE, PROXY_V1_MAX, PROXY_V2_DEFAULT_MAX } from './codec/proxy-protocol.js';
-export type { ProxyHeader, ProxyHeaderInit, ProxyDecodeOptions, ProxyVersions } from './codec/proxy-protocol.js';
+
+// Transport: Node stream plumbing shared by server and client.
+export * from './transport/relay.js';
+export * from './transport/encapsulation-stream.js';
+
+// Server.
+export * from './server/index.js';
+
+// Client.
+export * from './client/index.js';
+
+// Electrum: an application of the above.
+export * from './electrum/index.js';

@@ -22,16 +22,16 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { Method, Reply, Limits, USERPASS_VERSION, UserPassStatus } from '../lib/constants.js';
-import { AuthError, LocalProtocolError } from '../lib/errors.js';
-import { safeEqual } from '../lib/secret.js';
-import type { ByteQueue } from '../lib/codec/byte-queue.js';
+import { Method, Reply, Limits, USERPASS_VERSION, UserPassStatus } from '../lib/protocol/constants.js';
+import { AuthError, LocalProtocolError } from '../lib/protocol/errors.js';
+import { safeEqual } from '../lib/protocol/secret.js';
+import type { ByteQueue } from '../lib/protocol/codec/byte-queue.js';
 import { decodeUserPassRequest } from './userpass.js';
 import { none } from './none.js';
-import type { AuthMethod, AuthStep, ServerAuthContext } from './types.js';
-import type { MethodSelector, SocksRequest } from '../lib/server-handshake.js';
-import type { RequestContext } from '../lib/server.js';
-import type { SocksAddress } from '../lib/codec/address.js';
+import type { AuthMethod, AuthStep, ServerAuthContext } from '../lib/protocol/method.js';
+import type { MethodSelector, SocksRequest } from '../lib/protocol/server-handshake.js';
+import type { RequestContext } from '../lib/protocol/request-hook.js';
+import type { SocksAddress } from '../lib/protocol/codec/address.js';
 
 const debug = createDebug('sockskit:method:electrum-token');
 

@@ -14,12 +14,12 @@
  * 01 01 and closes. Passwords are compared in constant time and never logged.
  */
 import createDebug from 'debug';
-import { Method, USERPASS_VERSION, UserPassStatus, Limits } from '../lib/constants.js';
-import { AuthError, RemoteProtocolError, LocalProtocolError } from '../lib/errors.js';
-import { safeEqual } from '../lib/secret.js';
-import type { ByteQueue } from '../lib/codec/byte-queue.js';
-import type { AuthMethod, AuthStep, ServerAuthContext, ServerAuthSession, ClientAuthSession, VerifyResult } from './types.js';
-import { hex } from '../lib/codec/address.js';
+import { Method, USERPASS_VERSION, UserPassStatus, Limits } from '../lib/protocol/constants.js';
+import { AuthError, RemoteProtocolError, LocalProtocolError } from '../lib/protocol/errors.js';
+import { safeEqual } from '../lib/protocol/secret.js';
+import type { ByteQueue } from '../lib/protocol/codec/byte-queue.js';
+import type { AuthMethod, AuthStep, ServerAuthContext, ServerAuthSession, ClientAuthSession, VerifyResult } from '../lib/protocol/method.js';
+import { hex } from '../lib/protocol/codec/address.js';
 
 const debug = createDebug('sockskit:method:userpass');
 

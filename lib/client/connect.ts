@@ -1,0 +1,454 @@
+/**
+ * The client adapter: drives lib/client-handshake.ts over a TCP socket (or any
+ * Duplex), through one proxy or a chain of them.
+ *
+ *   connect({ proxy, destination }) ─▶ dial first proxy ─▶ for each hop:
+ *       handshake (target = next proxy, or the destination on the last hop)
+ *       ─▶ wrap the stream if the hop's method encapsulates
+ *   ─▶ { socket, head, bound }
+ *
+ * Deadlines are per phase (TCP connect to the first proxy, then each hop's
+ * handshake); an AbortSignal cancels any phase. On every failure path the
+ * socket (and every layer over it) is destroyed before the promise rejects.
+ * DNS: a name is resolved locally only when the hop's scheme asks for it
+ * (socks5://, socks4://); socks5h:// and socks4a:// send the name.
+ */
+import net from 'node:net';
+import dns from 'node:dns';
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import { Method, CommandName } from '../protocol/constants.js';
+import { SocksError, LocalProtocolError, TimeoutError, RemoteProtocolError } from '../protocol/errors.js';
+import { SocksAddress, makeAddress, formatAddress, isZeroAddress, fromNodeAddress, stripBrackets } from '../protocol/codec/address.js';
+import { ClientHandshake, ClientAction, ClientVersion } from '../protocol/client-handshake.js';
+import { encapsulate } from '../transport/encapsulation-stream.js';
+import { none } from '../../methods/none.js';
+import { userpass } from '../../methods/userpass.js';
+import type { AuthMethod, Encapsulation } from '../protocol/method.js';
+
+const debug = createDebug('sockskit:client');
+
+/** dns.lookup-compatible (the subset connect() calls). */
+export type ClientLookup = (
+  hostname: string,
+  options: { family?: number; all?: false },
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+) => void;
+
+export interface ProxyConfig {
+  host: string;
+  port: number;
+  /** 5 (default), 4 or '4a'. */
+  version?: ClientVersion;
+  /**
+   * Send names to the proxy (true) or resolve them locally first (false).
+   * Default: true for 5 and '4a', false for 4 (SOCKS4 cannot carry a name).
+   */
+  remoteDns?: boolean;
+  /** Methods for this hop (SOCKS5), in preference order; default: the connect() `methods`. */
+  methods?: readonly AuthMethod<unknown>[];
+  /** SOCKS4 USERID. */
+  userId?: string;
+}
+
+/** A proxy as an object or a URL: socks5://, socks5h://, socks4://, socks4a://, with user:pass@. */
+export type ProxySpec = ProxyConfig | string | URL;
+
+export interface Destination {
+  host: string;
+  port: number;
+}
+
+export interface ConnectOptions {
+  /** One proxy, or a chain in order (the first is dialled, the last reaches the destination). */
+  proxy: ProxySpec | readonly ProxySpec[];
+  destination: Destination;
+  /** Default 'connect'. For 'bind' see also bind(); for 'udp' see udpAssociate(). */
+  command?: CommandName;
+  /** Default methods for every hop (client halves): default [none()]. */
+  methods?: readonly AuthMethod<unknown>[];
+  signal?: AbortSignal;
+  /** TCP connect to the first proxy, ms (default 10000; 0 = none). */
+  connectTimeout?: number;
+  /** Each hop's handshake, up to its (first) reply, ms (default 10000; 0 = none). */
+  handshakeTimeout?: number;
+  /** BIND: waiting for the peer after the first reply, ms (default none). */
+  acceptTimeout?: number;
+  /** Local name resolution (default dns.lookup); also used to dial the first proxy. */
+  lookup?: ClientLookup;
+  /** Run over this stream instead of dialling the first proxy (chaining, tests). Destroyed on failure. */
+  socket?: Duplex;
+  /** BIND: called with the first reply (the address the proxy listens on). */
+  onBound?: (bound: SocksAddress) => void;
+}
+
+export interface ConnectResult {
+  /** The tunnel; wrapped with encapsulate() when the last hop's method protects data. */
+  socket: Duplex;
+  /** Tunnel bytes the proxy sent right after its reply; they precede anything read from `socket`. */
+  head: Buffer;
+  /** BND from the final reply: outgoing address (CONNECT), the peer (BIND), the relay (UDP). */
+  bound: SocksAddress;
+  /** The TCP socket to the first proxy (the same as `socket` unless encapsulated or given). */
+  transport: Duplex;
+  /** The method each hop negotiated (undefined for SOCKS4 hops). */
+  methods: (AuthMethod<unknown> | undefined)[];
+  /** The last hop's encapsulation, if its method protects data (already applied to `socket`). */
+  encapsulation?: Encapsulation;
+}
+
+interface Hop extends Required<Pick<ProxyConfig, 'host' | 'port' | 'version' | 'remoteDns'>> {
+  methods: readonly AuthMethod<unknown>[];
+  userId?: string;
+}
+
+const DEFAULT_PORT = 1080;
+const DEFAULT_TIMEOUT = 10000;
+
+/** Parses a proxy URL or completes a config object. Credentials are percent-decoded. */
+export function parseProxy(spec: ProxySpec, defaults: readonly AuthMethod<unknown>[] = [none()]): Hop {
+  if (typeof spec !== 'string' && !(spec instanceof URL)) {
+    const version = spec.version ?? 5;
+    if (version !== 4 && version !== '4a' && version !== 5) throw new LocalProtocolError(`unknown SOCKS version ${String(version)}`);
+    checkPort(spec.port, spec.host);
+    return {
+      host: stripBrackets(spec.host),
+      port: spec.port,
+      version,
+      remoteDns: spec.remoteDns ?? version !== 4,
+      methods: spec.methods ?? defaults,
+      userId: spec.userId,
+    };
+  }
+  let url: URL;
+  try {
+    url = typeof spec === 'string' ? new URL(spec) : spec;
+  } catch {
+    throw new LocalProtocolError(`not a proxy URL: ${JSON.stringify(String(spec).replace(/\/\/[^@/]*@/, '//***@'))}`);
+  }
+  const scheme = url.protocol.replace(/:$/, '').toLowerCase();
+  const kind = SCHEMES[scheme];
+  if (!kind) throw new LocalProtocolError(`unsupported proxy scheme ${scheme}:// (use socks5, socks5h, socks4 or socks4a)`);
+  if (!url.hostname) throw new LocalProtocolError('proxy URL has no host');
+  const port = url.port ? Number(url.port) : DEFAULT_PORT;
+  checkPort(port, url.hostname);
+  const username = url.username ? decodeURIComponent(url.username) : undefined;
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  let methods = defaults;
+  if (kind.version === 5 && username !== undefined) {
+    // Like curl: offer username/password first, and "none" in case the proxy needs nothing.
+    methods = [userpass({ username, password: password ?? '' }), ...defaults.filter((m) => m.code !== Method.UsernamePassword)];
+  }
+  return {
+    host: stripBrackets(url.hostname),
+    port,
+    version: kind.version,
+    remoteDns: kind.remoteDns,
+    methods,
+    userId: kind.version !== 5 ? username : undefined,
+  };
+}
+
+const SCHEMES: Record<string, { version: ClientVersion; remoteDns: boolean }> = {
+  socks5: { version: 5, remoteDns: false },
+  socks5h: { version: 5, remoteDns: true },
+  socks4: { version: 4, remoteDns: false },
+  socks4a: { version: '4a', remoteDns: true },
+};
+
+function checkPort(port: number, host: string): void {
+  if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new LocalProtocolError(`invalid proxy port ${port} for ${host}`);
+}
+
+/**
+ * Opens a tunnel through one proxy or a chain. Rejects with ReplyError,
+ * AuthError, RemoteProtocolError, TimeoutError, LocalProtocolError, a
+ * SocksError ERR_SOCKS_BAD_ADDRESS for a failed local lookup, the Node
+ * error for an unreachable first proxy, or the signal's reason.
+ */
+export async function connect(options: ConnectOptions): Promise<ConnectResult> {
+  const hops = proxyList(options.proxy).map((p) => parseProxy(p, options.methods ?? [none()]));
+  if (hops.length === 0) throw new LocalProtocolError('no proxy given');
+  const command = options.command ?? 'connect';
+  const lookup = options.lookup ?? (dns.lookup as unknown as ClientLookup);
+  const signal = options.signal;
+  signal?.throwIfAborted();
+
+  const first = hops[0]!;
+  const transport = options.socket ?? await dial(first.host, first.port, {
+    lookup, signal, timeout: options.connectTimeout ?? DEFAULT_TIMEOUT,
+  });
+  let stream: Duplex = transport;
+  const methods: (AuthMethod<unknown> | undefined)[] = [];
+  try {
+    for (let i = 0; i < hops.length; i++) {
+      const hop = hops[i]!;
+      const last = i === hops.length - 1;
+      const target = last ? options.destination : { host: hops[i + 1]!.host, port: hops[i + 1]!.port };
+      // Nothing else listens to the stream during a local lookup: an error (a reset) must not go unhandled.
+      const destination = await whileOpen(stream, `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`, resolveFor(hop, target, lookup, signal));
+      const hs = new ClientHandshake({
+        version: hop.version,
+        command: last ? command : 'connect',
+        destination,
+        methods: hop.methods,
+        userId: hop.userId,
+        context: { proxy: safeAddress(hop.host, hop.port), destination },
+      });
+      const where = `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`;
+      debug('hop %d: %s → %s', i, where, formatAddress(destination));
+      const res = await drive(stream, hs, {
+        phase: where,
+        timeout: options.handshakeTimeout ?? DEFAULT_TIMEOUT,
+        acceptTimeout: options.acceptTimeout ?? 0,
+        signal,
+        onReply: (bound) => options.onBound?.(substituteZero(bound, transport, hop, hops.length === 1)),
+      });
+      methods.push(hs.selectedMethod);
+      if (res.encapsulation) stream = encapsulate(stream, res.encapsulation);
+      if (last) {
+        const bound = command === 'connect' ? res.bound : substituteZero(res.bound, transport, hop, hops.length === 1);
+        return { socket: stream, head: res.head, bound, transport, methods, encapsulation: res.encapsulation };
+      }
+      // Bytes past an inner hop's reply belong to the next hop's conversation.
+      if (res.head.length) stream.unshift(res.head);
+    }
+    throw new LocalProtocolError('unreachable');
+  } catch (err) {
+    stream.destroy();
+    transport.destroy();
+    throw err;
+  }
+}
+
+/** connect() through a chain given as a list: each hop with its own version, methods and credentials. */
+export function connectChain(proxies: readonly ProxySpec[], options: Omit<ConnectOptions, 'proxy'>): Promise<ConnectResult> {
+  return connect({ ...options, proxy: proxies });
+}
+
+export interface BindResult {
+  /** Where the proxy listens for the peer (first reply; 0.0.0.0/:: replaced by the proxy's address). */
+  bound: SocksAddress;
+  /** Settles with the second reply: `bound` is the peer, `socket` carries its data. */
+  accepted: Promise<ConnectResult>;
+  /** Gives up waiting: destroys the control connection. */
+  close(): void;
+}
+
+/**
+ * BIND (RFC 1928 §4, SOCKS4 CD=02): resolves with the first reply; the
+ * second arrives through `accepted`. `destination` is the peer expected to
+ * connect (its address; many servers only check the IP).
+ */
+export function bind(options: Omit<ConnectOptions, 'command' | 'onBound'>): Promise<BindResult> {
+  return new Promise<BindResult>((resolve, reject) => {
+    const controller = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    let first = false;
+    const accepted = connect({
+      ...options,
+      signal,
+      command: 'bind',
+      onBound: (bound) => {
+        first = true;
+        resolve({ bound, accepted, close: () => controller.abort(new SocksError('ERR_SOCKS_CLOSED', 'BIND closed by the caller')) });
+      },
+    });
+    accepted.catch((err) => {
+      if (!first) reject(err);
+    });
+  });
+}
+
+// ------------------------------------------------------------------ internals
+
+function proxyList(p: ConnectOptions['proxy']): ProxySpec[] {
+  return Array.isArray(p) ? [...(p as readonly ProxySpec[])] : [p as ProxySpec];
+}
+
+function safeAddress(host: string, port: number): SocksAddress | undefined {
+  try {
+    return makeAddress(host, port);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * BND 0.0.0.0 / :: means "the proxy's own address" (explicit for SOCKS4
+ * BIND, the de-facto rule for SOCKS5 BIND and UDP). For a single hop that is
+ * the peer address of our socket; for a chain, the last proxy's host.
+ */
+function substituteZero(bound: SocksAddress, transport: Duplex, hop: Hop, single: boolean): SocksAddress {
+  if (!isZeroAddress(bound)) return bound;
+  const remote = (transport as net.Socket).remoteAddress;
+  if (single && typeof remote === 'string') return fromNodeAddress(remote, bound.port);
+  return makeAddress(hop.host, bound.port);
+}
+
+/** Turns the target into what this hop can carry, resolving locally if the hop wants that. */
+async function resolveFor(hop: Hop, target: Destination, lookup: ClientLookup, signal?: AbortSignal): Promise<SocksAddress> {
+  const addr = makeAddress(stripBrackets(target.host), target.port);
+  if (addr.type !== 'domain') return addr;
+  if (hop.remoteDns && hop.version !== 4) return addr;
+  const family = hop.version === 5 ? 0 : 4;
+  const ip = await new Promise<string>((resolve, reject) => {
+    const onAbort = () => reject(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    lookup(addr.host, { family }, (err, address) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        reject(new SocksError('ERR_SOCKS_BAD_ADDRESS', `cannot resolve ${addr.host}: ${err.code ?? err.message}`, 0x04, { cause: err }));
+      } else resolve(address);
+    });
+  });
+  return makeAddress(ip, addr.port);
+}
+
+/** Awaits `p` while watching `stream`: its error or close rejects (and is handled) meanwhile. */
+function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const off = (): void => {
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    const onError = (err: NodeJS.ErrnoException): void => {
+      off();
+      reject(new RemoteProtocolError(`${phase}: ${err.code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
+    };
+    const onClose = (): void => {
+      off();
+      reject(new RemoteProtocolError(`${phase}: the proxy closed the connection`, 'ERR_SOCKS_CLOSED'));
+    };
+    if (stream.destroyed) return onClose();
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    p.then(
+      (v) => {
+        off();
+        resolve(v);
+      },
+      (e: unknown) => {
+        off();
+        reject(e);
+      },
+    );
+  });
+}
+
+/** TCP connect with a deadline and an abort signal; nothing is left open on failure. */
+function dial(host: string, port: number, o: { lookup: ClientLookup; signal?: AbortSignal; timeout: number }): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port, lookup: o.lookup as unknown as net.LookupFunction });
+    let timer: NodeJS.Timeout | undefined;
+    const done = (err?: unknown) => {
+      if (timer) clearTimeout(timer);
+      sock.off('connect', onConnect);
+      sock.off('error', done);
+      o.signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        sock.destroy();
+        reject(err);
+      } else {
+        sock.setNoDelay(true);
+        resolve(sock);
+      }
+    };
+    const onConnect = () => done();
+    const onAbort = () => done(o.signal!.reason);
+    sock.once('connect', onConnect);
+    sock.once('error', done);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.timeout > 0) timer = setTimeout(() => done(new TimeoutError(`connect to proxy ${host}:${port}`, o.timeout)), o.timeout);
+  });
+}
+
+interface DriveOptions {
+  phase: string;
+  timeout: number;
+  acceptTimeout: number;
+  signal?: AbortSignal;
+  onReply?: (bound: SocksAddress) => void;
+}
+
+interface Established {
+  bound: SocksAddress;
+  head: Buffer;
+  encapsulation?: Encapsulation;
+}
+
+/**
+ * Feeds a stream to the engine until established or error. On return our
+ * listeners are removed and nothing after `head` has been read. The caller
+ * destroys the stream on rejection.
+ */
+function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Established> {
+  return new Promise<Established>((resolve, reject) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (ms: number, phase: string) => {
+      if (timer) clearTimeout(timer);
+      timer = ms > 0 ? setTimeout(() => finish(new TimeoutError(phase, ms)), ms) : undefined;
+    };
+    const finish = (err: unknown, ok?: Established) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('close', onEnd);
+      stream.off('error', onError);
+      o.signal?.removeEventListener('abort', onAbort);
+      if (ok) resolve(ok);
+      else reject(err);
+    };
+    const apply = (actions: ClientAction[]) => {
+      for (const a of actions) {
+        if (settled) return;
+        switch (a.type) {
+          case 'write':
+            stream.write(a.data);
+            break;
+          case 'verify':
+            Promise.resolve()
+              .then(a.check)
+              .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
+              .then((r) => { if (!settled) apply(hs.verified(r)); });
+            break;
+          case 'reply':
+            arm(o.acceptTimeout, `${o.phase}: waiting for the BIND peer`);
+            try {
+              o.onReply?.(a.bound);
+            } catch (err) {
+              finish(err);
+            }
+            break;
+          case 'established':
+            finish(undefined, { bound: a.bound, head: a.head, encapsulation: a.encapsulation });
+            break;
+          case 'error':
+            finish(a.error);
+            break;
+        }
+      }
+    };
+    // Paused-mode reads: we take only what the handshake needs; once our
+    // 'readable' listener is gone the stream is back in its initial mode, so
+    // the caller's 'data' listener or pipe() starts it as usual.
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (!settled && (chunk = stream.read() as Buffer | null) !== null) apply(hs.receive(chunk));
+    };
+    const onEnd = () => apply(hs.end());
+    const onError = (err: Error) => finish(err instanceof SocksError ? err : new RemoteProtocolError(`${o.phase}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
+    const onAbort = () => finish(o.signal!.reason);
+    if (o.signal?.aborted) return finish(o.signal.reason);
+    stream.on('readable', onReadable);
+    stream.on('end', onEnd);
+    stream.on('close', onEnd);
+    stream.on('error', onError);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    arm(o.timeout, o.phase);
+    apply(hs.start());
+  });
+}

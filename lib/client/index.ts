@@ -1,0 +1,7 @@
+/** The Node client: connect() and chains, BIND, UDP, the HTTP agent. */
+export { connect, connectChain, bind, parseProxy } from './connect.js';
+export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup } from './connect.js';
+export { udpAssociate, SocksUdpSocket } from './udp.js';
+export type { UdpAssociateOptions, UdpRemoteInfo } from './udp.js';
+export { SocksAgent } from './agent.js';
+export type { SocksAgentOptions } from './agent.js';

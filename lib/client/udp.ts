@@ -1,0 +1,191 @@
+/**
+ * UDP ASSOCIATE, client side (RFC 1928 §7): a datagram socket whose every
+ * datagram to the relay gets the SOCKS UDP header and whose every datagram
+ * from the relay has it stripped.
+ *
+ *   app ─send(data, port, host)─▶ [RSV FRAG=0 ATYP DST PORT | data] ─▶ relay
+ *   app ◀─'message'(data, rinfo)── strip header, rinfo = DST from header ◀─ relay
+ *
+ * The association lives as long as its TCP control connection: when either
+ * the control connection or this socket closes, both close. Datagrams from
+ * anywhere but the relay, and fragments (FRAG ≠ 0, not implemented), are
+ * dropped silently, as the RFC asks.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import { connect, ConnectOptions, ConnectResult } from './connect.js';
+import { SocksAddress, makeAddress, fromNodeAddress, stripBrackets } from '../protocol/codec/address.js';
+import { encodeUdpDatagram, decodeUdpDatagram } from '../protocol/codec/udp-header.js';
+import { LocalProtocolError, SocksError } from '../protocol/errors.js';
+import type { Encapsulation } from '../protocol/method.js';
+
+const debug = createDebug('sockskit:client:udp');
+
+export interface UdpAssociateOptions extends Omit<ConnectOptions, 'command' | 'destination' | 'onBound'> {
+  /**
+   * The address and port we will send from, as told to the proxy. Default
+   * 0.0.0.0:0 ("unknown", RFC 1928 §7), which every server accepts.
+   */
+  source?: { host: string; port: number };
+  /** Local address to bind the datagram socket to; default: the control connection's local address. */
+  localAddress?: string;
+}
+
+export interface UdpRemoteInfo {
+  /** The remote host that sent the datagram, as the relay reports it (may be a name). */
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6' | 'domain';
+  size: number;
+}
+
+/**
+ * Events: 'message' (data: Buffer, rinfo: UdpRemoteInfo), 'error' (err),
+ * 'close' (). Close with close(); closing also ends the control connection.
+ */
+export class SocksUdpSocket extends EventEmitter {
+  /** Where datagrams go: BND from the reply, 0.0.0.0/:: replaced by the proxy's address. */
+  readonly relay: SocksAddress;
+  /** The TCP control connection. */
+  readonly control: Duplex;
+  readonly socket: dgram.Socket;
+  private readonly encapsulation: Encapsulation | undefined;
+  private closed = false;
+
+  /** @internal use udpAssociate() */
+  constructor(control: Duplex, socket: dgram.Socket, relay: SocksAddress, encapsulation?: Encapsulation) {
+    super();
+    this.control = control;
+    this.socket = socket;
+    this.relay = relay;
+    this.encapsulation = encapsulation;
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    socket.on('error', (err) => this.emit('error', err));
+    socket.on('close', () => this.close());
+    // Data on the control connection is meaningless; its end is the association's end.
+    control.on('data', () => {});
+    control.on('error', (err) => debug('control connection error: %s', err.message));
+    control.on('end', () => this.close());
+    control.on('close', () => this.close());
+    control.resume();
+  }
+
+  /** Sends `data` to host:port through the relay. */
+  send(data: Buffer | string, port: number, host: string, cb?: (err: Error | null) => void): void {
+    if (this.closed) {
+      const err = new LocalProtocolError('send() on a closed UDP association');
+      if (cb) return void process.nextTick(cb, err);
+      throw err;
+    }
+    let out = encodeUdpDatagram(makeAddress(stripBrackets(host), port), Buffer.isBuffer(data) ? data : Buffer.from(data));
+    if (this.encapsulation?.wrapDatagram) out = this.encapsulation.wrapDatagram(out);
+    this.socket.send(out, this.relay.port, this.relay.host, (err) => cb?.(err ?? null));
+  }
+
+  /** The local datagram address. */
+  address(): net.AddressInfo {
+    return this.socket.address();
+  }
+
+  /** Ends the association: closes the datagram socket and the control connection. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.socket.close();
+    } catch {
+      /* already closed */
+    }
+    this.control.destroy();
+    this.emit('close');
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    // Only the relay may talk to us (RFC 1928 §7); compare addresses normalised.
+    const from = fromNodeAddress(rinfo.address, rinfo.port);
+    if (from.port !== this.relay.port || from.host !== this.relay.host) {
+      debug('dropped a datagram from %s:%d (not the relay)', rinfo.address, rinfo.port);
+      return;
+    }
+    let d;
+    try {
+      const wire = this.encapsulation?.unwrapDatagram ? this.encapsulation.unwrapDatagram(msg) : msg;
+      d = decodeUdpDatagram(wire);
+    } catch (err) {
+      debug('dropped a malformed datagram: %s', (err as Error).message);
+      return;
+    }
+    if (d.frag !== 0) {
+      debug('dropped a fragment (FRAG %d)', d.frag);
+      return;
+    }
+    const family = d.address.type === 'ipv4' ? 'IPv4' : d.address.type === 'ipv6' ? 'IPv6' : 'domain';
+    this.emit('message', d.data, { address: d.address.host, port: d.address.port, family, size: d.data.length } satisfies UdpRemoteInfo);
+  }
+}
+
+/**
+ * Opens a UDP association through `proxy` (the last hop of a chain relays;
+ * datagrams go to it directly). Resolves once the relay is known and the
+ * local datagram socket is bound; rejects (ERR_SOCKS_CLOSED) if the proxy
+ * closes the control connection before then.
+ */
+export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksUdpSocket> {
+  const source = options.source ?? { host: '0.0.0.0', port: 0 };
+  const res: ConnectResult = await connect({ ...options, command: 'udp', destination: source });
+  const { transport } = res;
+  let relay = res.bound;
+  // Nothing else listens to the control connection until SocksUdpSocket does:
+  // a reset while the relay name is resolved or the datagram socket binds
+  // must neither go unhandled nor leave an association without its control.
+  let controlError: Error | undefined;
+  const onControlError = (err: Error): void => {
+    controlError ??= err;
+  };
+  res.socket.on('error', onControlError);
+  try {
+    if (relay.type === 'domain') {
+      // A name for a relay is rare; only loopback names are resolved here without a lookup hook.
+      relay = makeAddress(await resolveRelay(relay.host, options), relay.port);
+    }
+    const local = options.localAddress ?? (transport as net.Socket).localAddress;
+    const type = relay.type === 'ipv6' ? 'udp6' : 'udp4';
+    const sock = dgram.createSocket(type);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      const bindHost = local && net.isIP(local) === (type === 'udp6' ? 6 : 4) ? local : undefined;
+      sock.bind(0, bindHost, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    }).catch((err) => {
+      sock.close();
+      throw err;
+    });
+    if (controlError || res.socket.destroyed || res.socket.readableEnded) {
+      sock.close();
+      throw new SocksError('ERR_SOCKS_CLOSED', `the proxy closed the UDP ASSOCIATE control connection${controlError ? ` (${(controlError as NodeJS.ErrnoException).code ?? controlError.message})` : ''}`, undefined, { cause: controlError });
+    }
+    res.socket.off('error', onControlError);
+    debug('UDP association via %s:%d from %o', relay.host, relay.port, sock.address());
+    return new SocksUdpSocket(res.socket, sock, relay, res.encapsulation);
+  } catch (err) {
+    res.socket.destroy();
+    transport.destroy();
+    throw err;
+  }
+}
+
+function resolveRelay(host: string, options: UdpAssociateOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lookup = options.lookup;
+    if (!lookup) {
+      if (host === 'localhost') return resolve('127.0.0.1');
+      return reject(new LocalProtocolError(`the proxy named its UDP relay ${host}; pass a lookup to resolve it`));
+    }
+    lookup(host, { family: 0 }, (err, address) => (err ? reject(err) : resolve(address)));
+  });
+}

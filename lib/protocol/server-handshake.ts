@@ -1,0 +1,376 @@
+/**
+ * The server side of a SOCKS handshake, sans-I/O: bytes in, actions out.
+ * No sockets, timers or DNS here; lib/server.ts is the Node adapter.
+ *
+ *   receive(bytes) ─▶ [write | verify | request | established | handoff | close]
+ *
+ *   version ─┬─ 05 ─▶ greeting ─▶ auth (method session, maybe many rounds,
+ *            │                     maybe async verify) ─▶ request ─▶ decide
+ *            └─ 04 ─▶ request4 ─▶ (identify) ─▶ decide
+ *   decide: the application calls accept(bound) | deny(reply) | handoff()
+ *   BIND:   accept(bound) twice: the listening address, then the peer.
+ *
+ * Any split of the input works (one byte at a time, or greeting + auth +
+ * request + payload in one chunk); bytes after the request are kept and
+ * returned as `head` with `established` / `handoff`, never dropped. Each state
+ * buffers at most the largest legal message of that state. `receive` never
+ * throws: a protocol error becomes the exact failure bytes and a `close`.
+ */
+import { SOCKS4_VERSION, SOCKS5_VERSION, Method, Reply, Socks4Reply, Limits, commandName, CommandName } from './constants.js';
+import { SocksError, toSocksError, RemoteProtocolError, LocalProtocolError, AuthError, socks4ReplyFrom } from './errors.js';
+import { ByteQueue } from './codec/byte-queue.js';
+import { SocksAddress, ANY_IPV4, hex } from './codec/address.js';
+import { decodeGreeting, encodeMethodSelection } from './codec/greeting.js';
+import { decodeRequest, encodeReply } from './codec/request.js';
+import { decodeSocks4Request, encodeSocks4Reply, Socks4Request } from './codec/socks4.js';
+import type { AuthMethod, AuthStep, Encapsulation, ServerAuthContext, ServerAuthSession, VerifyResult } from './method.js';
+
+/** A parsed request, handed to the application to decide on. */
+export interface SocksRequest {
+  version: 4 | 5;
+  command: CommandName;
+  destination: SocksAddress;
+  /** The negotiated method (SOCKS5) or undefined (SOCKS4). */
+  method?: AuthMethod<unknown>;
+  /** What the method (or the SOCKS4 identify policy) established. */
+  identity: unknown;
+  /** SOCKS4 USERID as sent. */
+  userId?: string;
+}
+
+export type ServerAction =
+  | { type: 'write'; data: Buffer }
+  /** Run `check`, then call `verified()` with its outcome. */
+  | { type: 'verify'; check: () => unknown }
+  /** Decide: accept(), deny() or handoff(). */
+  | { type: 'request'; request: SocksRequest }
+  /** Relay from here on; `head` is tunnel data already received (plaintext). */
+  | { type: 'established'; head: Buffer; encapsulation?: Encapsulation }
+  /** The application owns the connection; nothing more is written by the engine. */
+  | { type: 'handoff'; head: Buffer; encapsulation?: Encapsulation }
+  /** Close the connection after the writes before it. */
+  | { type: 'close'; error?: SocksError };
+
+/** Returns the method to use among those offered, or undefined for 05 FF. */
+export type MethodSelector = (offered: readonly number[], methods: readonly AuthMethod<unknown>[], ctx: ServerAuthContext) => AuthMethod<unknown> | undefined;
+
+/** SOCKS4 identity policy: the identity itself, or a check that resolves to it (rejects with a SocksError carrying 5B/5C/5D). */
+export type Socks4Identify = (request: Socks4Request, ctx: ServerAuthContext) => { identity: unknown } | { check: () => unknown };
+
+export interface ServerHandshakeOptions {
+  /** Methods in server preference order. */
+  methods: readonly AuthMethod<unknown>[];
+  /** Method selection policy; default: the first of `methods` that the client offered. */
+  selectMethod?: MethodSelector;
+  /** Accept SOCKS4/4a on the same connection (default true). */
+  socks4?: boolean;
+  /** SOCKS4 identity policy; default: USERID taken as claimed. */
+  socks4Identify?: Socks4Identify;
+  /** Addresses of this connection, passed to methods and policies. */
+  context?: ServerAuthContext;
+  /** Bytes of early data kept while a verify or decision is pending (default 64 KiB). */
+  maxEarlyData?: number;
+}
+
+export const preferServerOrder: MethodSelector = (offered, methods) => {
+  for (const m of methods) if (m.server && offered.includes(m.code)) return m;
+  return undefined;
+};
+
+type State =
+  | 'version' | 'greeting' | 'auth' | 'auth-verify' | 'request5' | 'request4'
+  | 'identify' | 'decide' | 'bind' | 'done' | 'closed';
+
+const NO_ACCEPTABLE = encodeMethodSelection(Method.NoAcceptable);
+
+export class ServerHandshake {
+  private state: State = 'version';
+  private readonly queue = new ByteQueue();
+  private readonly opts: ServerHandshakeOptions;
+  private readonly ctx: ServerAuthContext;
+  private version: 4 | 5 = 5;
+  private method: AuthMethod<unknown> | undefined;
+  private session: ServerAuthSession | undefined;
+  private identity: unknown = null;
+  private encapsulation: Encapsulation | undefined;
+  private request: SocksRequest | undefined;
+  private s4request: Socks4Request | undefined;
+
+  constructor(options: ServerHandshakeOptions) {
+    this.opts = options;
+    this.ctx = options.context ?? {};
+  }
+
+  /** The current state, for diagnostics and tests. */
+  get phase(): string {
+    return this.state;
+  }
+
+  /** The negotiated encapsulation, if the method protects data. */
+  get protection(): Encapsulation | undefined {
+    return this.encapsulation;
+  }
+
+  receive(chunk: Buffer): ServerAction[] {
+    if (this.state === 'closed' || this.state === 'done') return [];
+    const out: ServerAction[] = [];
+    try {
+      this.queue.push(this.encapsulation ? this.encapsulation.unwrap(chunk) : chunk);
+      this.advance(out);
+    } catch (err) {
+      this.fail(out, err);
+    }
+    return out;
+  }
+
+  /** Feeds the outcome of a `verify` action's check. */
+  verified(result: VerifyResult): ServerAction[] {
+    const out: ServerAction[] = [];
+    try {
+      if (this.state === 'auth-verify') {
+        const session = this.session!;
+        if (!session.verified) throw new LocalProtocolError(`method ${this.method!.name} returned verify without verified()`);
+        this.state = 'auth';
+        this.step(out, session.verified(result));
+      } else if (this.state === 'identify') {
+        if (!result.ok) throw toSocksError(result.error, Socks4Reply.Rejected);
+        this.identity = result.value;
+        this.decideSocks4(out);
+      } else {
+        throw new LocalProtocolError(`verified() in state ${this.state}`);
+      }
+      this.advance(out);
+    } catch (err) {
+      this.fail(out, err);
+    }
+    return out;
+  }
+
+  /**
+   * Accepts the pending request. CONNECT and UDP: the one success reply with
+   * `bound`, then `established`. BIND: the first call answers the listening
+   * address, the second the connected peer, then `established`.
+   */
+  accept(bound: SocksAddress = ANY_IPV4): ServerAction[] {
+    if (this.state !== 'decide' && this.state !== 'bind') throw new LocalProtocolError(`accept() in state ${this.state}`);
+    const out: ServerAction[] = [];
+    this.write(out, this.successReply(bound));
+    if (this.state === 'decide' && this.request!.command === 'bind') {
+      this.state = 'bind';
+      return out;
+    }
+    this.state = 'done';
+    out.push({ type: 'established', head: this.queue.takeAll(), encapsulation: this.encapsulation });
+    return out;
+  }
+
+  /** Refuses the pending request with `reply` (a SOCKS5 REP; mapped to 5B for SOCKS4 unless it is a 5x code). */
+  deny(reply: number = Reply.GeneralFailure, error?: SocksError): ServerAction[] {
+    if (this.state !== 'decide' && this.state !== 'bind') throw new LocalProtocolError(`deny() in state ${this.state}`);
+    const out: ServerAction[] = [];
+    this.write(out, this.failureReply(reply));
+    this.state = 'closed';
+    this.queue.clear();
+    out.push({ type: 'close', error: error ?? new SocksError('ERR_SOCKS_DENIED', 'request denied', reply) });
+    return out;
+  }
+
+  /**
+   * Gives the connection to the application. With `reply`, that reply is
+   * written first (e.g. Reply.Succeeded for a server that terminates the
+   * tunnel itself); without, nothing is written.
+   */
+  handoff(options: { reply?: number; bound?: SocksAddress } = {}): ServerAction[] {
+    if (this.state !== 'decide' && this.state !== 'bind') throw new LocalProtocolError(`handoff() in state ${this.state}`);
+    const out: ServerAction[] = [];
+    if (options.reply !== undefined) {
+      const ok = options.reply === Reply.Succeeded || options.reply === Socks4Reply.Granted;
+      this.write(out, ok ? this.successReply(options.bound ?? ANY_IPV4) : this.failureReply(options.reply));
+    }
+    this.state = 'done';
+    out.push({ type: 'handoff', head: this.queue.takeAll(), encapsulation: this.encapsulation });
+    return out;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private advance(out: ServerAction[]): void {
+    for (;;) {
+      switch (this.state) {
+        case 'version': {
+          if (this.queue.length === 0) return;
+          const v = this.queue.at(0);
+          if (v === SOCKS5_VERSION) {
+            this.state = 'greeting';
+          } else if (v === SOCKS4_VERSION) {
+            // Even when SOCKS4 is disabled the request is read, so the client gets a 5B.
+            this.version = 4;
+            this.state = 'request4';
+          } else {
+            this.state = 'closed';
+            this.queue.clear();
+            out.push({ type: 'close', error: new RemoteProtocolError(`not a SOCKS client (first byte 0x${hex(v)})`, 'ERR_SOCKS_BAD_VERSION', undefined) });
+            return;
+          }
+          break;
+        }
+        case 'greeting': {
+          const g = decodeGreeting(this.queue.peek());
+          if (!g) return this.bound(Limits.greeting);
+          this.queue.skip(g.length);
+          const select = this.opts.selectMethod ?? preferServerOrder;
+          const m = select(g.methods, this.opts.methods, this.ctx);
+          if (!m || !m.server || !g.methods.includes(m.code)) {
+            out.push({ type: 'write', data: NO_ACCEPTABLE });
+            this.state = 'closed';
+            this.queue.clear();
+            out.push({ type: 'close', error: new AuthError(`no acceptable method among [${g.methods.map((c) => '0x' + hex(c)).join(', ')}]`) });
+            return;
+          }
+          this.method = m;
+          this.session = m.server(this.ctx);
+          out.push({ type: 'write', data: encodeMethodSelection(m.code) });
+          this.state = 'auth';
+          if (this.session.start) {
+            this.step(out, this.session.start());
+            if (this.state !== 'auth') break;
+          }
+          break;
+        }
+        case 'auth': {
+          const before = this.queue.length;
+          this.step(out, this.session!.receive(this.queue));
+          if (this.state === 'auth' && this.queue.length === before) {
+            return this.bound(this.session!.maxMessage ?? Limits.userpass);
+          }
+          break;
+        }
+        case 'request5': {
+          const r = decodeRequest(this.queue.peek());
+          if (!r) return this.bound(Limits.request5);
+          this.queue.skip(r.length);
+          const command = commandName(r.request.command);
+          if (!command) {
+            throw new RemoteProtocolError(`unsupported command 0x${hex(r.request.command)}`, 'ERR_SOCKS_BAD_COMMAND', Reply.CommandNotSupported);
+          }
+          this.request = { version: 5, command, destination: r.request.destination, method: this.method, identity: this.identity };
+          this.state = 'decide';
+          out.push({ type: 'request', request: this.request });
+          break;
+        }
+        case 'request4': {
+          const r = decodeSocks4Request(this.queue.peek());
+          if (!r) return this.bound(Limits.request4);
+          this.queue.skip(r.length);
+          if (this.opts.socks4 === false) throw new RemoteProtocolError('SOCKS4 is disabled', 'ERR_SOCKS_BAD_VERSION', Socks4Reply.Rejected);
+          const command = commandName(r.request.command);
+          if (!command || command === 'udp') {
+            throw new RemoteProtocolError(`unsupported SOCKS4 command 0x${hex(r.request.command)}`, 'ERR_SOCKS_BAD_COMMAND', Socks4Reply.Rejected);
+          }
+          this.s4request = r.request;
+          const identify = this.opts.socks4Identify;
+          const id = identify ? identify(r.request, this.ctx) : { identity: r.request.userId };
+          if ('check' in id) {
+            this.state = 'identify';
+            out.push({ type: 'verify', check: id.check });
+          } else {
+            this.identity = id.identity;
+            this.decideSocks4(out);
+          }
+          break;
+        }
+        case 'auth-verify':
+        case 'identify':
+        case 'decide':
+        case 'bind': {
+          // Early data while the adapter or application decides: keep it for `head`.
+          const max = this.opts.maxEarlyData ?? 65536;
+          if (this.queue.length > max) {
+            throw new SocksError('ERR_SOCKS_BUFFER_LIMIT', `more than ${max} bytes of early data`, Reply.GeneralFailure);
+          }
+          return;
+        }
+        case 'done':
+        case 'closed':
+          return;
+      }
+    }
+  }
+
+  private decideSocks4(out: ServerAction[]): void {
+    const r = this.s4request!;
+    this.request = { version: 4, command: commandName(r.command) as CommandName, destination: r.destination, identity: this.identity, userId: r.userId };
+    this.state = 'decide';
+    out.push({ type: 'request', request: this.request });
+  }
+
+  /** Applies a method step. */
+  private step(out: ServerAction[], s: AuthStep): void {
+    if (s.write) this.write(out, s.write);
+    switch (s.kind) {
+      case 'more':
+        return;
+      case 'verify':
+        this.state = 'auth-verify';
+        out.push({ type: 'verify', check: s.check });
+        return;
+      case 'done':
+        this.identity = s.identity;
+        this.state = 'request5';
+        if (s.encapsulation) {
+          this.encapsulation = s.encapsulation;
+          // Bytes that came with the last auth message are already wrapped.
+          const rest = this.queue.takeAll();
+          if (rest.length) this.queue.push(s.encapsulation.unwrap(rest));
+        }
+        return;
+      case 'fail':
+        this.state = 'closed';
+        this.queue.clear();
+        out.push({ type: 'close', error: s.error });
+        return;
+    }
+  }
+
+  /** "Need more": checks the bound on buffering for the current message. */
+  private bound(max: number): void {
+    if (this.queue.length >= max) {
+      throw new RemoteProtocolError(`message exceeds ${max} bytes in state ${this.state}`, 'ERR_SOCKS_BUFFER_LIMIT');
+    }
+  }
+
+  private write(out: ServerAction[], data: Buffer): void {
+    out.push({ type: 'write', data: this.encapsulation ? this.encapsulation.wrap(data) : data });
+  }
+
+  private successReply(bound: SocksAddress): Buffer {
+    if (this.version === 4) return encodeSocks4Reply(Socks4Reply.Granted, bound.type === 'ipv4' ? bound : ANY_IPV4);
+    return encodeReply(Reply.Succeeded, bound);
+  }
+
+  private failureReply(reply: number): Buffer {
+    if (this.version === 4) return encodeSocks4Reply(reply >= 0x5a && reply <= 0x5d ? reply : socks4ReplyFrom(reply));
+    return encodeReply(reply === Reply.Succeeded ? Reply.GeneralFailure : reply);
+  }
+
+  /** Turns any error into the exact failure bytes for the current state and a close. */
+  private fail(out: ServerAction[], err: unknown): void {
+    const error = toSocksError(err, this.version === 4 ? Socks4Reply.Rejected : Reply.GeneralFailure);
+    const state = this.state;
+    this.state = 'closed';
+    this.queue.clear();
+    // Only states that expect a reply get one; a broken greeting or auth
+    // message has no reply format other than closing.
+    if (state === 'request4' || state === 'identify' || (this.version === 4 && (state === 'decide' || state === 'bind'))) {
+      this.write(out, encodeSocks4Reply(error.reply !== undefined && error.reply >= 0x5a && error.reply <= 0x5d ? error.reply : Socks4Reply.Rejected));
+    } else if (state === 'request5' || state === 'decide' || state === 'bind') {
+      const rep = error.reply !== undefined && error.reply <= 0xff && error.reply !== Reply.Succeeded ? error.reply : Reply.GeneralFailure;
+      try {
+        this.write(out, encodeReply(rep));
+      } catch {
+        /* encapsulation failed: nothing sensible can be written */
+      }
+    }
+    out.push({ type: 'close', error });
+  }
+}

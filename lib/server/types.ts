@@ -1,0 +1,84 @@
+/**
+ * The server's option and command-handler types, apart from the adapter so
+ * that the command handlers (bind.ts, udp-relay.ts) and the server depend on
+ * them and not on each other.
+ */
+import type dns from 'node:dns';
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { CommandName } from '../protocol/constants.js';
+import type { SocksAddress } from '../protocol/codec/address.js';
+import type { SocksRequest, MethodSelector, Socks4Identify } from '../protocol/server-handshake.js';
+import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
+import type { RequestContext } from '../protocol/request-hook.js';
+import type { Ruleset, Cidr } from './rules.js';
+
+export type { RequestContext };
+
+/** dns.lookup-compatible resolver. */
+export type LookupFunction = typeof dns.lookup;
+
+export interface SocksServerOptions {
+  /** Methods in preference order, or a per-connection choice (e.g. by source address). Default: [none()]. */
+  methods?: readonly AuthMethod<unknown>[] | ((ctx: ServerAuthContext) => readonly AuthMethod<unknown>[]);
+  /** Method selection policy; default: server preference order. */
+  selectMethod?: MethodSelector;
+  /** Accept SOCKS4/4a. Default: only when the `none` method (0x00) is configured, since SOCKS4 carries no password. */
+  socks4?: boolean;
+  /** SOCKS4 identity policy (e.g. ident); default: USERID as claimed. */
+  socks4Identify?: Socks4Identify;
+  /** The request hook: decide with ctx.accept(), ctx.deny(reply), ctx.handoff() or ctx.relay(stream). Returning without deciding accepts. */
+  onRequest?: (ctx: RequestContext) => void | Promise<void>;
+  /** Name resolution for destinations (default dns.lookup). */
+  lookup?: LookupFunction;
+  /** Destination rules, applied to the resolved address. */
+  rules?: Ruleset;
+  /** Commands served by the default accept(). Default: connect (plus bind/udp when their handlers are present). */
+  commands?: readonly CommandName[];
+  /** Milliseconds from accept to the end of the handshake (default 10 000). */
+  handshakeTimeout?: number;
+  /** Milliseconds to connect to a destination (default 10 000). */
+  connectTimeout?: number;
+  /** Milliseconds without traffic before a tunnel is closed (default 0: never). */
+  idleTimeout?: number;
+  /** Milliseconds a tunnel side may take to flush once the other side has closed (default 30 000; 0: forever). */
+  lingerTimeout?: number;
+  /** Client connections open at once, in handshake or tunnelling (default 10 000). */
+  maxConnections?: number;
+  /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
+  bind?: CommandHandler | false;
+  udp?: CommandHandler | false;
+  /**
+   * Expect a HAProxy PROXY protocol header (v1 text, v2 binary, or either)
+   * before SOCKS, as sent by a load balancer; `source`/`local` then come from
+   * it. A connection without a valid header is closed. Default false.
+   */
+  proxyProtocol?: 'v1' | 'v2' | 'any' | false;
+  /** With proxyProtocol: senders trusted to send the header (the balancers); others are closed. Default: any. */
+  proxyProtocolFrom?: readonly Cidr[];
+}
+
+/** What the default accept() runs for a command; resolves when the command has been answered. */
+export type CommandHandler = (conn: ConnectionControl) => Promise<void> | void;
+
+/** Given to command handlers: the connection and the engine's decisions. */
+export interface ConnectionControl {
+  readonly request: SocksRequest;
+  readonly socket: Duplex;
+  readonly source: SocksAddress;
+  readonly local: SocksAddress;
+  /** The server, for its events (e.g. `udp`). */
+  readonly server: EventEmitter;
+  readonly options: Readonly<SocksServerOptions>;
+  /** Writes the (first) success reply; for BIND call twice. Returns the tunnel head when established. */
+  reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex };
+  deny(reply: number, error?: unknown): void;
+  /** Resolves a destination through the server's lookup and rules. */
+  resolve(dest: SocksAddress): Promise<{ address: string; family: number }>;
+  /** Called on close of the client connection. */
+  onClose(f: () => void): void;
+  /** Relay the established client stream with `other` (half-close, backpressure, idle timeout). */
+  relay(client: Duplex, other: Duplex, head: Buffer): void;
+  /** The negotiated method's protection (e.g. GSS-API), for UDP datagrams. */
+  readonly encapsulation?: Encapsulation;
+}

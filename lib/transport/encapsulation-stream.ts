@@ -1,0 +1,83 @@
+/**
+ * Puts a method's Encapsulation (e.g. GSS-API MTYP 03 frames) around a
+ * stream: what the application writes is wrapped, what the peer sends is
+ * unwrapped. The relay and hand-off use this so a protecting method needs no
+ * special case anywhere else.
+ *
+ * Errors are typed: a frame that fails to unwrap (tampered, replayed,
+ * reordered) destroys the stream with the method's SocksError
+ * (ERR_SOCKS_ENCAPSULATION for GSS-API), and so does an end of input in the
+ * middle of a frame (truncation). Memory stays bounded by the method's
+ * largest frame: unwrap keeps at most one partial frame, and a paused reader
+ * pauses the inner stream.
+ */
+import { Duplex } from 'node:stream';
+import type { Encapsulation } from '../protocol/method.js';
+import { SocksError } from '../protocol/errors.js';
+
+export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): Duplex {
+  const outer = new Duplex({
+    allowHalfOpen: true,
+    read() {
+      // Also starts the flow: the adapter may have paused `inner` during the handshake.
+      inner.resume();
+    },
+    write(chunk: Buffer, _encoding, cb) {
+      let wire: Buffer;
+      try {
+        wire = enc.wrap(chunk);
+      } catch (err) {
+        cb(err as Error);
+        return;
+      }
+      if (inner.write(wire)) cb();
+      else inner.once('drain', () => cb());
+    },
+    final(cb) {
+      // Finish only once `inner` has flushed: the outer stream then closes
+      // itself, and its destroy() would discard bytes `inner` still holds.
+      if (inner.writableFinished || inner.destroyed) return cb();
+      const done = (): void => {
+        inner.off('finish', done);
+        inner.off('close', done);
+        cb();
+      };
+      inner.on('finish', done);
+      inner.on('close', done);
+      inner.end();
+    },
+    destroy(err, cb) {
+      inner.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  const onData = (wire: Buffer) => {
+    let plain: Buffer;
+    try {
+      plain = enc.unwrap(wire);
+    } catch (err) {
+      outer.destroy(err as Error);
+      return;
+    }
+    if (plain.length && !outer.push(plain)) inner.pause();
+  };
+  inner.on('data', onData);
+  const onEnd = (): void => {
+    // The peer stopped inside a frame: the tail of the stream was cut off.
+    const pending = enc.pending ?? 0;
+    if (pending > 0) {
+      outer.destroy(new SocksError('ERR_SOCKS_ENCAPSULATION', `stream ended inside an encapsulated frame (${pending} bytes of a truncated frame)`));
+      return;
+    }
+    outer.push(null);
+  };
+  inner.on('end', onEnd);
+  inner.on('error', (err) => outer.destroy(err));
+  inner.on('close', () => {
+    if (!outer.destroyed) outer.destroy();
+  });
+  if (head && head.length) outer.push(head);
+  // The peer's FIN may have come before this wrapper (during the handshake).
+  if (inner.readableEnded) onEnd();
+  return outer;
+}

@@ -1,0 +1,372 @@
+/**
+ * Method 0x80 (private, configurable): binauth, stateless Ed25519
+ * challenge/token authentication (lib/binauth.ts) carried in small frames.
+ * Full description with byte diagrams: docs/binauth.md.
+ *
+ *   every message
+ *   +-----+------+----------+----------------+
+ *   | VER | TYPE |   LEN    |      BODY      |
+ *   +-----+------+----------+----------------+
+ *   | 01  |  1   | 2 (BE)   |   LEN bytes    |
+ *   +-----+------+----------+----------------+
+ *
+ *   TYPE  name       direction  BODY
+ *   01    HELLO      C → S      client public key (32)
+ *   02    TOKEN      C → S      token (101) the client already holds
+ *   03    CHALLENGE  S → C      challenge (101)
+ *   04    SIGNED     C → S      signed challenge (165 + len(serverId))
+ *   05    RESULT     S → C      status (1) [+ token (101) when a challenge succeeded]
+ *
+ *   challenge round:  HELLO → CHALLENGE → SIGNED → RESULT 00 + token
+ *   fast path:        TOKEN → RESULT 00
+ *   stale token:      TOKEN → RESULT 02 (retry) → HELLO → CHALLENGE → SIGNED → RESULT 00 + token
+ *
+ * Any status other than 00/02 is final: the server writes it and closes. The
+ * identity handed to the request hook is the client's public key as a
+ * lowercase hex string. Tokens are bearer secrets: never logged.
+ */
+import createDebug from 'debug';
+import { Method } from '../../lib/protocol/constants.js';
+import { AuthError, LocalProtocolError, RemoteProtocolError, SocksError } from '../../lib/protocol/errors.js';
+import {
+  createBinauth,
+  signBinauthChallenge,
+  binauthPublicKey,
+  inspectBinauthToken,
+  BinauthError,
+  BINAUTH_TOKEN_LENGTH,
+  BINAUTH_TYPE_CHALLENGE,
+  type Binauth,
+  type BinauthOptions,
+} from './core.js';
+import type { ByteQueue } from '../../lib/protocol/codec/byte-queue.js';
+import type { AuthMethod, AuthStep, ClientAuthSession, ServerAuthContext, ServerAuthSession, VerifyResult } from '../../lib/protocol/method.js';
+import { hex } from '../../lib/protocol/codec/address.js';
+
+const debug = createDebug('sockskit:method:binauth');
+
+export const BINAUTH_METHOD_CODE = Method.PrivateFirst;
+export const BINAUTH_FRAME_VERSION = 0x01;
+const HEADER = 4;
+/** Default cap on one whole frame (header included): a signed challenge with a serverId of up to 255 bytes fits. */
+export const BINAUTH_DEFAULT_MAX_MESSAGE = 512;
+
+export const BinauthFrame = {
+  Hello: 0x01,
+  Token: 0x02,
+  Challenge: 0x03,
+  Signed: 0x04,
+  Result: 0x05,
+} as const;
+
+export const BinauthStatus = {
+  /** Authenticated; after a challenge round the body also carries a fresh token. */
+  Success: 0x00,
+  /** The signed challenge (or, without fallback, the token) was rejected. */
+  Failure: 0x01,
+  /** The token was rejected (expired, foreign, damaged): send HELLO and do the challenge round. */
+  Retry: 0x02,
+  /** The key is valid but not authorized on this server. */
+  NotAuthorized: 0x03,
+  /** A malformed or unexpected frame. */
+  BadMessage: 0x04,
+  /** The server could not decide (its authorization check failed). */
+  ServerError: 0x05,
+} as const;
+
+const STATUS_TEXT: Record<number, string> = {
+  0x00: 'success',
+  0x01: 'authentication failed',
+  0x02: 'token not accepted, retry with a challenge',
+  0x03: 'key not authorized',
+  0x04: 'bad message',
+  0x05: 'server error',
+};
+
+export function binauthStatusText(status: number): string {
+  return STATUS_TEXT[status] ?? `unknown status 0x${hex(status)}`;
+}
+
+export function encodeBinauthFrame(type: number, body: Buffer = Buffer.alloc(0)): Buffer {
+  if (body.length > 0xffff) throw new LocalProtocolError('binauth frame body exceeds 65535 bytes');
+  const out = Buffer.allocUnsafe(HEADER + body.length);
+  out[0] = BINAUTH_FRAME_VERSION;
+  out[1] = type;
+  out.writeUInt16BE(body.length, 2);
+  body.copy(out, HEADER);
+  return out;
+}
+
+/**
+ * Takes one frame off the queue, or returns undefined for "need more".
+ * Throws RemoteProtocolError for a wrong VER or a LEN above `maxMessage`
+ * (checked as soon as the header is in, so buffering stays bounded).
+ */
+export function takeBinauthFrame(input: ByteQueue, maxMessage: number): { type: number; body: Buffer } | undefined {
+  if (input.length < HEADER) return undefined;
+  const head = input.peek(HEADER);
+  if (head[0] !== BINAUTH_FRAME_VERSION) {
+    throw new RemoteProtocolError(`binauth frame version 0x${hex(head[0]!)} (want 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+  }
+  const len = head.readUInt16BE(2);
+  if (HEADER + len > maxMessage) throw new RemoteProtocolError(`binauth frame of ${HEADER + len} bytes exceeds ${maxMessage}`, 'ERR_SOCKS_BUFFER_LIMIT');
+  if (input.length < HEADER + len) return undefined;
+  const type = head[1]!;
+  input.skip(HEADER);
+  // Copy: the queue's views may be reused once consumed.
+  return { type, body: Buffer.from(input.take(len)) };
+}
+
+const result = (status: number, token?: Buffer): Buffer =>
+  encodeBinauthFrame(BinauthFrame.Result, token ? Buffer.concat([Buffer.from([status]), token]) : Buffer.from([status]));
+
+export type BinauthAuthorize = (publicKey: string, ctx: ServerAuthContext) => unknown;
+
+export interface BinauthMethodOptions {
+  /** Method code; a private one (0x80–0xFE). Default 0x80. */
+  code?: number;
+  /** Largest whole frame accepted or awaited, header included. Default 512. */
+  maxMessage?: number;
+
+  // ---- server half (present when `binauth` is given)
+  /** The server: a createBinauth() instance, or its options. */
+  binauth?: Binauth | BinauthOptions;
+  /** Authorized client public keys, hex (any case) or raw 32-byte Buffers. */
+  authorizedKeys?: Iterable<string | Buffer>;
+  /** A (maybe async) check of the client's hex public key; truthy authorizes. With `authorizedKeys`, both must agree. */
+  authorize?: BinauthAuthorize;
+  /** Answer a rejected token with RESULT 02 and run a challenge round (default true); false: RESULT 01 and close. */
+  tokenFallback?: boolean;
+
+  // ---- client half (present when `privateKey` or `token` is given)
+  /** The client's Ed25519 private key: the 32-byte seed (64-byte seed || public key also accepted). */
+  privateKey?: Buffer;
+  /** A token held from an earlier connection: tried first (fast path). */
+  token?: Buffer;
+  /** Called with every new token the server issues, e.g. to cache it on disk. */
+  onToken?: (token: Buffer) => void;
+  /** Prefix the server's id when signing, so the signature is worthless to any other server. */
+  serverId?: string;
+}
+
+function normalizeKey(k: string | Buffer): string {
+  const hexText = Buffer.isBuffer(k) ? k.toString('hex') : String(k).trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hexText)) throw new LocalProtocolError('authorized keys are 32-byte Ed25519 public keys (64 hex digits)');
+  return hexText;
+}
+
+export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> {
+  const code = options.code ?? BINAUTH_METHOD_CODE;
+  if (!Number.isInteger(code) || code < Method.PrivateFirst || code > Method.PrivateLast) {
+    throw new LocalProtocolError('binauth method code must be a private method code, 0x80 to 0xFE');
+  }
+  const maxMessage = options.maxMessage ?? BINAUTH_DEFAULT_MAX_MESSAGE;
+  if (!Number.isInteger(maxMessage) || maxMessage < HEADER + 1 + BINAUTH_TOKEN_LENGTH || maxMessage > HEADER + 0xffff) {
+    throw new LocalProtocolError(`binauth maxMessage must be an integer from ${HEADER + 1 + BINAUTH_TOKEN_LENGTH} to ${HEADER + 0xffff}`);
+  }
+  const fail = (status: number, message: string, cause?: unknown): AuthStep<string> => {
+    const error = cause instanceof SocksError && !(cause instanceof BinauthError) ? cause : new AuthError(`binauth: ${message}`, code, { cause });
+    return { kind: 'fail', error, write: result(status) };
+  };
+
+  // ------------------------------------------------------------ server half
+  let server: ((ctx: ServerAuthContext) => ServerAuthSession<string>) | undefined;
+  if (options.binauth) {
+    const auth: Binauth = typeof (options.binauth as Binauth).getChallenge === 'function' ? (options.binauth as Binauth) : createBinauth(options.binauth as BinauthOptions);
+    const keys = options.authorizedKeys ? new Set([...options.authorizedKeys].map(normalizeKey)) : undefined;
+    const authorize = options.authorize;
+    if (!keys && !authorize) throw new LocalProtocolError('binauth server needs authorizedKeys or authorize');
+    if (HEADER + 64 + BINAUTH_TOKEN_LENGTH + Buffer.byteLength(auth.serverId) > maxMessage) {
+      throw new LocalProtocolError('binauth maxMessage is too small for a signed challenge with this serverId');
+    }
+    const fallback = options.tokenFallback !== false;
+
+    server = (ctx) => {
+      type State = 'first' | 'hello' | 'signed' | 'done';
+      let state: State = 'first';
+      /** The key under consideration (HELLO, or the one a valid token names). */
+      let key: Buffer | undefined;
+      /** What the pending authorize() check is for. */
+      let pending: 'hello' | 'token' | undefined;
+
+      /** Authorization passed: continue the path we are on. */
+      const authorized = (path: 'hello' | 'token'): AuthStep<string> => {
+        const id = key!.toString('hex');
+        if (path === 'token') {
+          state = 'done';
+          debug('token accepted for %s', id);
+          return { kind: 'done', identity: id, write: result(BinauthStatus.Success) };
+        }
+        state = 'signed';
+        return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Challenge, auth.getChallenge(key!)) };
+      };
+
+      const check = (path: 'hello' | 'token'): AuthStep<string> => {
+        const id = key!.toString('hex');
+        if (keys && !keys.has(id)) {
+          debug('key %s not authorized', id);
+          return fail(BinauthStatus.NotAuthorized, `key ${id} is not authorized`);
+        }
+        if (!authorize) return authorized(path);
+        pending = path;
+        return { kind: 'verify', check: () => authorize(id, ctx) };
+      };
+
+      const onFrame = (type: number, body: Buffer): AuthStep<string> => {
+        switch (state) {
+          case 'first':
+          case 'hello':
+            if (type === BinauthFrame.Hello) {
+              if (body.length !== 32) return fail(BinauthStatus.BadMessage, `HELLO carries ${body.length} bytes, not a 32-byte key`);
+              key = body;
+              return check('hello');
+            }
+            if (type === BinauthFrame.Token && state === 'first') {
+              try {
+                key = auth.verifyToken(body);
+              } catch (err) {
+                if (!(err instanceof BinauthError)) throw err;
+                debug('token rejected (%s)%s', err.message, fallback ? ', asking for a challenge round' : '');
+                if (!fallback) return fail(BinauthStatus.Failure, err.message, err);
+                state = 'hello';
+                return { kind: 'more', write: result(BinauthStatus.Retry) };
+              }
+              return check('token');
+            }
+            return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want ${state === 'first' ? 'HELLO or TOKEN' : 'HELLO'})`);
+          case 'signed': {
+            if (type !== BinauthFrame.Signed) return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want SIGNED)`);
+            let token: Buffer;
+            try {
+              token = auth.getToken(key!, body);
+            } catch (err) {
+              if (!(err instanceof BinauthError)) throw err;
+              debug('signed challenge rejected for %s: %s', key!.toString('hex'), err.message);
+              return fail(BinauthStatus.Failure, err.message, err);
+            }
+            state = 'done';
+            debug('challenge round passed for %s', key!.toString('hex'));
+            return { kind: 'done', identity: key!.toString('hex'), write: result(BinauthStatus.Success, token) };
+          }
+          case 'done':
+            throw new LocalProtocolError('binauth session used after done');
+        }
+      };
+
+      return {
+        maxMessage,
+        receive(input: ByteQueue): AuthStep<string> {
+          if (pending) return { kind: 'more' };
+          let frame;
+          try {
+            frame = takeBinauthFrame(input, maxMessage);
+          } catch (err) {
+            return fail(BinauthStatus.BadMessage, (err as Error).message, err);
+          }
+          if (!frame) return { kind: 'more' };
+          try {
+            return onFrame(frame.type, frame.body);
+          } catch (err) {
+            return fail(BinauthStatus.ServerError, `internal error: ${(err as Error).message}`, err);
+          }
+        },
+        verified(outcome: VerifyResult): AuthStep<string> {
+          const path = pending;
+          pending = undefined;
+          if (!path) throw new LocalProtocolError('binauth verified() without a pending check');
+          if (!outcome.ok) {
+            debug('authorize() threw for %s', key!.toString('hex'));
+            return fail(BinauthStatus.ServerError, 'the authorization check failed', outcome.error);
+          }
+          if (!outcome.value) return fail(BinauthStatus.NotAuthorized, `key ${key!.toString('hex')} is not authorized`);
+          try {
+            return authorized(path);
+          } catch (err) {
+            return fail(BinauthStatus.ServerError, `internal error: ${(err as Error).message}`, err);
+          }
+        },
+      };
+    };
+  }
+
+  // ------------------------------------------------------------ client half
+  let client: (() => ClientAuthSession) | undefined;
+  if (options.privateKey || options.token) {
+    const privateKey = options.privateKey;
+    const publicKey = privateKey ? binauthPublicKey(privateKey) : undefined;
+    /** The freshest token this method object knows; shared by its connections. */
+    let held = options.token ? Buffer.from(options.token) : undefined;
+    const serverId = options.serverId;
+
+    client = () => {
+      type State = 'token' | 'challenge' | 'result' | 'done';
+      let state: State = 'token';
+      const cfail = (message: string): AuthStep => ({ kind: 'fail', error: new AuthError(`binauth: ${message}`, code) });
+      const hello = (): Buffer => {
+        if (!publicKey) throw new LocalProtocolError('binauth client needs privateKey to answer a challenge');
+        state = 'challenge';
+        return encodeBinauthFrame(BinauthFrame.Hello, publicKey);
+      };
+      const identity = (): string => (publicKey ?? inspectBinauthToken(held ?? Buffer.alloc(0))?.publicKey ?? Buffer.alloc(0)).toString('hex');
+
+      return {
+        maxMessage,
+        start(): AuthStep {
+          if (held) {
+            state = 'token';
+            return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Token, held) };
+          }
+          return { kind: 'more', write: hello() };
+        },
+        receive(input: ByteQueue): AuthStep {
+          let frame;
+          try {
+            frame = takeBinauthFrame(input, maxMessage);
+          } catch (err) {
+            return { kind: 'fail', error: err as SocksError };
+          }
+          if (!frame) return { kind: 'more' };
+          const { type, body } = frame;
+          if (type === BinauthFrame.Result) {
+            if (body.length < 1) return cfail('empty RESULT');
+            const status = body[0]!;
+            if (status === BinauthStatus.Success) {
+              if (state === 'challenge') return cfail('RESULT success before the challenge round');
+              if (state === 'result') {
+                if (body.length !== 1 + BINAUTH_TOKEN_LENGTH) return cfail('RESULT success without a token after a challenge round');
+                held = Buffer.from(body.subarray(1));
+                options.onToken?.(Buffer.from(held));
+              } else if (body.length !== 1 && body.length !== 1 + BINAUTH_TOKEN_LENGTH) {
+                return cfail(`RESULT of ${body.length} bytes`);
+              } else if (body.length > 1) {
+                held = Buffer.from(body.subarray(1));
+                options.onToken?.(Buffer.from(held));
+              }
+              state = 'done';
+              return { kind: 'done', identity: identity() };
+            }
+            if (status === BinauthStatus.Retry && state === 'token') {
+              held = undefined; // do not offer it again on later connections
+              if (!publicKey) return cfail('the proxy did not accept the token and no privateKey is configured');
+              debug('token not accepted; doing a challenge round');
+              return { kind: 'more', write: hello() };
+            }
+            return cfail(`proxy answered ${binauthStatusText(status)} (status 0x${hex(status)})`);
+          }
+          if (type === BinauthFrame.Challenge && state === 'challenge') {
+            const info = inspectBinauthToken(body);
+            if (!info || info.type !== BINAUTH_TYPE_CHALLENGE || !info.publicKey.equals(publicKey!)) {
+              // Never sign something that is not a challenge for our own key.
+              return cfail('the proxy sent a malformed challenge or one for another key');
+            }
+            state = 'result';
+            return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Signed, signBinauthChallenge(body, privateKey!, serverId)) };
+          }
+          return { kind: 'fail', error: new RemoteProtocolError(`binauth: unexpected frame type 0x${hex(type)} in state ${state}`) };
+        },
+      };
+    };
+  }
+
+  return { code, name: 'binauth', server, client };
+}

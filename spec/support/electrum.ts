@@ -1,0 +1,232 @@
+/**
+ * Test helpers for the Electrum specs: a stand-in Electrum server, a raw TCP
+ * exchange with bounded waits, and spawned programs whose output tests wait
+ * on (finding programs and skipping is spec/interop-helpers.ts).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { spawn, ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { ROOT as PATHS_ROOT } from './paths.js';
+
+export const ROOT = PATHS_ROOT;
+export const DIST = path.join(ROOT, 'dist');
+
+/** A 25-character token in the generated alphabet. */
+export const TOKEN = 'q7x2kz9m4t1v8w3b6n5c0pdfr';
+
+export function tokenBytes(t = TOKEN): Buffer {
+  const b = Buffer.from(t, 'utf8');
+  return Buffer.concat([Buffer.from([b.length]), b]);
+}
+
+/**
+ * The stand-in Electrum server: newline-delimited JSON-RPC on 127.0.0.1.
+ * server.version → ["stand-in 1.0","1.4"], server.ping → null, else an error.
+ * `received` keeps every line (without its newline) for assertions.
+ */
+export interface StandIn {
+  port: number;
+  received: string[];
+  connections: number;
+  /** With `tls`: the SNI name each connection sent (false: none), in order. */
+  servernames: (string | false)[];
+  /** With `tls`: handshakes that failed (the client gave up on the certificate, say). */
+  tlsErrors: number;
+  close(): Promise<void>;
+}
+
+/** With `tls` ({ key, cert } in PEM) the stand-in speaks TLS, like an Electrum "s" port. */
+export async function startStandIn(opts: { tls?: tls.TlsOptions } = {}): Promise<StandIn> {
+  const received: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const servernames: (string | false)[] = [];
+  const state = { connections: 0, tlsErrors: 0 };
+  const onSocket = (s: net.Socket) => {
+    state.connections++;
+    if (s instanceof tls.TLSSocket) servernames.push((s as tls.TLSSocket & { servername: string | false }).servername);
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        received.push(line);
+        let msg: { id?: unknown; method?: string };
+        try {
+          msg = JSON.parse(line) as { id?: unknown; method?: string };
+        } catch {
+          s.destroy();
+          return;
+        }
+        const base = { jsonrpc: '2.0', id: msg.id ?? null };
+        const reply =
+          msg.method === 'server.version' ? { ...base, result: ['stand-in 1.0', '1.4'] }
+          : msg.method === 'server.ping' ? { ...base, result: null }
+          : { ...base, error: { code: -32601, message: `unknown method ${msg.method}` } };
+        s.write(JSON.stringify(reply) + '\n');
+      }
+    });
+  };
+  const server = opts.tls ? tls.createServer(opts.tls, onSocket) : net.createServer(onSocket);
+  // The raw sockets too, so close() also ends TLS handshakes still in progress.
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  if (server instanceof tls.Server) {
+    server.on('tlsClientError', (_err, s) => {
+      state.tlsErrors++;
+      s.destroy();
+    });
+  }
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    received,
+    servernames,
+    get connections() {
+      return state.connections;
+    },
+    get tlsErrors() {
+      return state.tlsErrors;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+export interface Exchange {
+  data: Buffer;
+  closed: boolean;
+}
+
+/**
+ * Connects, writes `chunks` (a short pause between them so they tend to
+ * arrive separately), and resolves when `expect` bytes have arrived (then
+ * waits `settle` ms for anything extra) or the server closed. Bounded by
+ * `timeout`.
+ */
+export function exchange(port: number, chunks: Buffer[], opts: { expect?: number; settle?: number; timeout?: number; host?: string } = {}): Promise<Exchange> {
+  const { expect, settle = 30, timeout = 4000, host = '127.0.0.1' } = opts;
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host, noDelay: true });
+    const got: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (closed: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ data: Buffer.concat(got), closed });
+    };
+    const timer = setTimeout(() => {
+      done = true;
+      sock.destroy();
+      reject(new Error(`exchange timed out after ${timeout} ms with ${size} bytes: ${Buffer.concat(got).toString('hex')}`));
+    }, timeout);
+    sock.on('data', (d: Buffer) => {
+      got.push(d);
+      size += d.length;
+      if (expect !== undefined && size >= expect) setTimeout(() => finish(false), settle);
+    });
+    sock.on('error', () => finish(true));
+    sock.on('close', () => finish(true));
+    sock.on('connect', async () => {
+      for (let i = 0; i < chunks.length; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 3));
+        if (done || sock.destroyed) return;
+        sock.write(chunks[i]!);
+      }
+    });
+  });
+}
+
+/** A spawned program with its output collected; `kill()` is safe to call twice. */
+export interface Proc {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `re` in stderr+stdout, bounded by `timeout`. */
+  waitFor(re: RegExp, timeout?: number): Promise<RegExpExecArray>;
+  exited(timeout?: number): Promise<number | null>;
+  kill(): void;
+}
+
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  const poke = () => waiters.forEach((w) => w());
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => ((out += d), poke()));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => ((err += d), poke()));
+  let exitCode: number | null | undefined;
+  child.on('exit', (code) => {
+    exitCode = code;
+    poke();
+  });
+  child.on('error', () => poke());
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor(re, timeout = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = re.exec(err + out);
+          if (m) {
+            cleanup();
+            resolve(m);
+          } else if (exitCode !== undefined) {
+            cleanup();
+            reject(new Error(`process exited (${exitCode}) before ${re}; stderr: ${err}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${re}; stderr: ${err}; stdout: ${out}`));
+        }, timeout);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    exited(timeout = 5000) {
+      return new Promise((resolve, reject) => {
+        if (exitCode !== undefined) return resolve(exitCode);
+        const timer = setTimeout(() => reject(new Error(`process did not exit in ${timeout} ms; stderr: ${err}`)), timeout);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+      });
+    },
+    kill() {
+      if (exitCode === undefined && child.pid !== undefined) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** One JSON line (newline-terminated). */
+export function jsonLine(obj: unknown): Buffer {
+  return Buffer.from(JSON.stringify(obj) + '\n');
+}
+
+/** Electrum ≥ 4.6's first write: server.version padded with spaces to exactly 1024 bytes. */
+export function paddedVersionRequest(): Buffer {
+  const body = '{"jsonrpc":"2.0","method":"server.version","id":0,"params":["electrum/4.8.1",["1.4","1.6"]]';
+  const pad = 1024 - body.length - 2;
+  return Buffer.from(body + ' '.repeat(pad) + '}\n');
+}
