@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { CommandName } from '../protocol/constants.js';
 import type { SocksAddress } from '../protocol/codec/address.js';
 import type { SocksRequest, MethodSelector, Socks4Identify } from '../protocol/server-handshake.js';
+import type { SocksError } from '../protocol/errors.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import type { RequestContext } from '../protocol/request-hook.js';
 import type { Ruleset, Cidr } from './rules.js';
@@ -81,4 +82,24 @@ export interface ConnectionControl {
   relay(client: Duplex, other: Duplex, head: Buffer): void;
   /** The negotiated method's protection (e.g. GSS-API), for UDP datagrams. */
   readonly encapsulation?: Encapsulation;
+}
+
+/** The socket addresses known at accept (read once, so an early reset still has them). */
+export interface ConnInfo {
+  remoteAddress?: string;
+  remotePort?: number;
+  localAddress?: string;
+  localPort?: number;
+}
+
+/** What a connection needs from its server: counting, tracking, method choice. */
+export interface ConnectionHost extends EventEmitter {
+  readonly options: Readonly<SocksServerOptions>;
+  track(s: Duplex): void;
+  untrack(s: Duplex): void;
+  trackUpstream(s: Duplex): void;
+  methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
+  socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
+  clientError(err: SocksError, source: SocksAddress | undefined): void;
+  count(what: 'tunnels' | 'handoffs'): void;
 }
