@@ -14,7 +14,6 @@
  * (socks5://, socks4://); socks5h:// and socks4a:// send the name.
  */
 import net from 'node:net';
-import dns from 'node:dns';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Method, CommandName } from '../protocol/constants.js';
@@ -22,18 +21,18 @@ import { SocksError, LocalProtocolError, TimeoutError, RemoteProtocolError } fro
 import { SocksAddress, makeAddress, formatAddress, isZeroAddress, fromNodeAddress, stripBrackets } from '../protocol/codec/address.js';
 import { ClientHandshake, ClientAction, ClientVersion } from '../protocol/client-handshake.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
+import { lookupAll, interleave, race, type AnyLookup, type SocketOptions } from '../transport/happy-eyeballs.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import type { AuthMethod, Encapsulation } from '../protocol/method.js';
 
 const debug = createDebug('sockskit:client');
 
-/** dns.lookup-compatible (the subset connect() calls). */
-export type ClientLookup = (
-  hostname: string,
-  options: { family?: number; all?: false },
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-) => void;
+/**
+ * dns.lookup-compatible (the subset connect() calls): asked with `all: true`;
+ * a lookup that answers one address (address, family) works too.
+ */
+export type ClientLookup = AnyLookup;
 
 export interface ProxyConfig {
   host: string;
@@ -59,7 +58,7 @@ export interface Destination {
   port: number;
 }
 
-export interface ConnectOptions {
+export interface ConnectOptions extends SocketOptionsForProxy {
   /** One proxy, or a chain in order (the first is dialled, the last reaches the destination). */
   proxy: ProxySpec | readonly ProxySpec[];
   destination: Destination;
@@ -68,7 +67,7 @@ export interface ConnectOptions {
   /** Default methods for every hop (client halves): default [none()]. */
   methods?: readonly AuthMethod<unknown>[];
   signal?: AbortSignal;
-  /** TCP connect to the first proxy, ms (default 10000; 0 = none). */
+  /** Reaching the first proxy, ms: its name's lookup and every address tried (default 10000; 0 = none). */
   connectTimeout?: number;
   /** Each hop's handshake, up to its (first) reply, ms (default 10000; 0 = none). */
   handshakeTimeout?: number;
@@ -76,6 +75,14 @@ export interface ConnectOptions {
   acceptTimeout?: number;
   /** Local name resolution (default dns.lookup); also used to dial the first proxy. */
   lookup?: ClientLookup;
+  /** Happy Eyeballs (RFC 8305): ms before the first proxy's next address is tried alongside (default 250). */
+  happyEyeballsDelay?: number;
+  /**
+   * Leave bytes that arrived with the final reply in `head` instead of
+   * putting them back into `socket` (default false: `socket` yields them
+   * first, and `head` is empty).
+   */
+  keepHead?: boolean;
   /** Run over this stream instead of dialling the first proxy (chaining, tests). Destroyed on failure. */
   socket?: Duplex;
   /** BIND: called with the first reply (the address the proxy listens on). */
@@ -85,7 +92,11 @@ export interface ConnectOptions {
 export interface ConnectResult {
   /** The tunnel; wrapped with encapsulate() when the last hop's method protects data. */
   socket: Duplex;
-  /** Tunnel bytes the proxy sent right after its reply; they precede anything read from `socket`. */
+  /**
+   * Empty unless `keepHead` was set (or the tunnel had already ended): the
+   * tunnel bytes the proxy sent right after its reply, which then precede
+   * anything read from `socket`. By default `socket` yields them itself.
+   */
   head: Buffer;
   /** BND from the final reply: outgoing address (CONNECT), the peer (BIND), the relay (UDP). */
   bound: SocksAddress;
@@ -97,12 +108,20 @@ export interface ConnectResult {
   encapsulation?: Encapsulation;
 }
 
+/**
+ * Socket options for the TCP leg to the first proxy (ignored with `socket`).
+ * `timeout` is the socket's idle timeout (socket.setTimeout: it emits
+ * 'timeout' and closes nothing), not a connect deadline (`connectTimeout`).
+ */
+export type SocketOptionsForProxy = Pick<SocketOptions, 'localAddress' | 'keepAlive' | 'noDelay' | 'timeout'>;
+
 interface Hop extends Required<Pick<ProxyConfig, 'host' | 'port' | 'version' | 'remoteDns'>> {
   methods: readonly AuthMethod<unknown>[];
   userId?: string;
 }
 
 const DEFAULT_PORT = 1080;
+const EMPTY = Buffer.alloc(0);
 const DEFAULT_TIMEOUT = 10000;
 
 /** Parses a proxy URL or completes a config object. Credentials are percent-decoded. */
@@ -170,14 +189,12 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
   const hops = proxyList(options.proxy).map((p) => parseProxy(p, options.methods ?? [none()]));
   if (hops.length === 0) throw new LocalProtocolError('no proxy given');
   const command = options.command ?? 'connect';
-  const lookup = options.lookup ?? (dns.lookup as unknown as ClientLookup);
+  const lookup = options.lookup;
   const signal = options.signal;
   signal?.throwIfAborted();
 
   const first = hops[0]!;
-  const transport = options.socket ?? await dial(first.host, first.port, {
-    lookup, signal, timeout: options.connectTimeout ?? DEFAULT_TIMEOUT,
-  });
+  const transport = options.socket ?? await dial(first.host, first.port, options, options.connectTimeout ?? DEFAULT_TIMEOUT);
   let stream: Duplex = transport;
   const methods: (AuthMethod<unknown> | undefined)[] = [];
   try {
@@ -208,7 +225,13 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
       if (res.encapsulation) stream = encapsulate(stream, res.encapsulation);
       if (last) {
         const bound = command === 'connect' ? res.bound : substituteZero(res.bound, transport, hop, hops.length === 1);
-        return { socket: stream, head: res.head, bound, transport, methods, encapsulation: res.encapsulation };
+        let head = res.head;
+        // No lost bytes: the caller reads them from the socket (unless the tunnel already ended).
+        if (!options.keepHead && head.length && !stream.readableEnded) {
+          stream.unshift(head);
+          head = EMPTY;
+        }
+        return { socket: stream, head, bound, transport, methods, encapsulation: res.encapsulation };
       }
       // Bytes past an inner hop's reply belong to the next hop's conversation.
       if (res.head.length) stream.unshift(res.head);
@@ -287,21 +310,20 @@ function substituteZero(bound: SocksAddress, transport: Duplex, hop: Hop, single
 }
 
 /** Turns the target into what this hop can carry, resolving locally if the hop wants that. */
-async function resolveFor(hop: Hop, target: Destination, lookup: ClientLookup, signal?: AbortSignal): Promise<SocksAddress> {
+async function resolveFor(hop: Hop, target: Destination, lookup: ClientLookup | undefined, signal?: AbortSignal): Promise<SocksAddress> {
   const addr = makeAddress(stripBrackets(target.host), target.port);
   if (addr.type !== 'domain') return addr;
   if (hop.remoteDns && hop.version !== 4) return addr;
   const family = hop.version === 5 ? 0 : 4;
-  const ip = await new Promise<string>((resolve, reject) => {
-    const onAbort = () => reject(signal!.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    lookup(addr.host, { family }, (err, address) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        reject(new SocksError('ERR_SOCKS_BAD_ADDRESS', `cannot resolve ${addr.host}: ${err.code ?? err.message}`, 0x04, { cause: err }));
-      } else resolve(address);
-    });
-  });
+  // A request carries one address: the first of the resolver's answers, in RFC 8305 order.
+  let ip: string;
+  try {
+    ip = interleave(await lookupAll(lookup, addr.host, family, signal))[0]!.address;
+  } catch (err) {
+    if (signal?.aborted && err === signal.reason) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new SocksError('ERR_SOCKS_BAD_ADDRESS', `cannot resolve ${addr.host}: ${e.code ?? e.message}`, 0x04, { cause: err });
+  }
   return makeAddress(ip, addr.port);
 }
 
@@ -336,31 +358,30 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> 
   });
 }
 
-/** TCP connect with a deadline and an abort signal; nothing is left open on failure. */
-function dial(host: string, port: number, o: { lookup: ClientLookup; signal?: AbortSignal; timeout: number }): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port, lookup: o.lookup as unknown as net.LookupFunction });
-    let timer: NodeJS.Timeout | undefined;
-    const done = (err?: unknown) => {
-      if (timer) clearTimeout(timer);
-      sock.off('connect', onConnect);
-      sock.off('error', done);
-      o.signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        sock.destroy();
-        reject(err);
-      } else {
-        sock.setNoDelay(true);
-        resolve(sock);
-      }
-    };
-    const onConnect = () => done();
-    const onAbort = () => done(o.signal!.reason);
-    sock.once('connect', onConnect);
-    sock.once('error', done);
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.timeout > 0) timer = setTimeout(() => done(new TimeoutError(`connect to proxy ${host}:${port}`, o.timeout)), o.timeout);
-  });
+/**
+ * Reaches the first proxy: every address of its name, raced (Happy
+ * Eyeballs), under one deadline and the abort signal; nothing is left open
+ * on failure.
+ */
+async function dial(host: string, port: number, o: ConnectOptions, timeout: number): Promise<net.Socket> {
+  const ac = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, ac.signal]) : ac.signal;
+  const timer = timeout > 0 ? setTimeout(() => ac.abort(new TimeoutError(`connect to proxy ${host}:${port}`, timeout)), timeout) : undefined;
+  try {
+    const candidates = interleave(await lookupAll(o.lookup, host, 0, signal));
+    return await race({
+      candidates,
+      port,
+      signal,
+      attemptDelay: o.happyEyeballsDelay,
+      localAddress: o.localAddress,
+      keepAlive: o.keepAlive,
+      noDelay: o.noDelay,
+      timeout: o.timeout,
+    });
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
 }
 
 interface DriveOptions {

@@ -19,6 +19,7 @@ import createDebug from 'debug';
 import { connect, ConnectOptions, ConnectResult } from './connect.js';
 import { SocksAddress, makeAddress, fromNodeAddress, stripBrackets } from '../protocol/codec/address.js';
 import { encodeUdpDatagram, decodeUdpDatagram } from '../protocol/codec/udp-header.js';
+import { lookupAll } from '../transport/happy-eyeballs.js';
 import { LocalProtocolError, SocksError } from '../protocol/errors.js';
 import type { Encapsulation } from '../protocol/method.js';
 
@@ -180,12 +181,10 @@ export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksU
 }
 
 function resolveRelay(host: string, options: UdpAssociateOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const lookup = options.lookup;
-    if (!lookup) {
-      if (host === 'localhost') return resolve('127.0.0.1');
-      return reject(new LocalProtocolError(`the proxy named its UDP relay ${host}; pass a lookup to resolve it`));
-    }
-    lookup(host, { family: 0 }, (err, address) => (err ? reject(err) : resolve(address)));
-  });
+  const lookup = options.lookup;
+  if (!lookup) {
+    if (host === 'localhost') return Promise.resolve('127.0.0.1');
+    return Promise.reject(new LocalProtocolError(`the proxy named its UDP relay ${host}; pass a lookup to resolve it`));
+  }
+  return lookupAll(lookup, host).then((all) => all[0]!.address);
 }

@@ -7,7 +7,6 @@
  * udp-relay.ts).
  */
 import net from 'node:net';
-import dns from 'node:dns';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
@@ -18,6 +17,7 @@ import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
 import type { Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay } from '../transport/relay.js';
+import { lookupAll, interleave, race, type AnyLookup, type Candidate } from '../transport/happy-eyeballs.js';
 import { allowedBy } from './rules.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
@@ -399,44 +399,41 @@ export class Connection implements ConnectionControl {
   }
 
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
+    return this.candidates(dest).then((c) => c[0]!);
+  }
+
+  /** Every address of the destination that the rules allow, interleaved by family (RFC 8305 §4). */
+  private async candidates(dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]> {
+    const all = dest.type === 'domain'
+      ? await lookupAll(this.options.lookup as AnyLookup | undefined, dest.host, 0, signal)
+      : [{ address: dest.host, family: dest.type === 'ipv6' ? 6 as const : 4 as const }];
     const rules = this.options.rules;
-    const check = (address: string, family: number) => {
-      if (rules && !allowedBy(rules, address)) {
-        throw new SocksError('ERR_SOCKS_DENIED', `destination ${address} not allowed by ruleset`, Reply.NotAllowedByRuleset);
-      }
-      return { address, family };
-    };
-    if (dest.type !== 'domain') return Promise.resolve().then(() => check(dest.host, dest.type === 'ipv6' ? 6 : 4));
-    const lookup = this.options.lookup ?? dns.lookup;
-    return new Promise((resolve, reject) => {
-      lookup(dest.host, {}, (err, address, family) => {
-        if (err) return reject(err);
-        try {
-          resolve(check(address as string, family as number));
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
+    const allowed = rules ? all.filter((c) => allowedBy(rules, c.address)) : all;
+    if (allowed.length === 0) {
+      throw new SocksError('ERR_SOCKS_DENIED', `destination ${all.map((c) => c.address).join(', ')} not allowed by ruleset`, Reply.NotAllowedByRuleset);
+    }
+    return interleave(allowed);
   }
 
   /**
-   * Default CONNECT: resolve, dial, answer with the real local address of the
-   * outbound socket, relay. One timer (connectTimeout) bounds lookup and dial
-   * together and answers 06 when it fires.
+   * Default CONNECT: resolve, race the allowed addresses (Happy Eyeballs),
+   * answer with the real local address of the outbound socket, relay. One
+   * timer (connectTimeout) bounds lookup and race together and answers 06
+   * when it fires.
    */
   private connect(): Promise<void> {
     const dest = this.request.destination;
     const o = this.options;
     const ms = o.connectTimeout ?? 10000;
+    const ac = new AbortController();
     return new Promise<void>((done) => {
-      let out: net.Socket | undefined;
       let over = false;
       const fail = (err?: unknown): void => {
         if (over) return;
         over = true;
         clearTimeout(timer);
-        out?.destroy();
+        this.offClose(fail);
+        ac.abort(err);
         if (err) {
           debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? (err as Error).message);
           this.deny(replyFromErrno(err), err);
@@ -445,26 +442,17 @@ export class Connection implements ConnectionControl {
       };
       const timer = setTimeout(() => fail(new TimeoutError('connect', ms)), ms);
       this.onClose(fail);
-      const dial = (host: string, family: number): void => {
-        if (over) return;
-        const sock = (out = net.connect({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true }));
-        sock.on('error', fail);
-        sock.on('connect', () => {
-          if (over) return;
+      this.candidates(dest, ac.signal)
+        .then((candidates) => race({ candidates, port: dest.port, allowHalfOpen: true, attemptDelay: o.happyEyeballsDelay, signal: ac.signal }))
+        .then((sock) => {
+          if (over) return void sock.destroy();
           over = true;
           clearTimeout(timer);
-          sock.removeListener('error', fail);
           this.offClose(fail);
-          const r = this.reply(fromNodeAddress(sock.localAddress, sock.localPort));
+          const r = this.reply(fromNodeAddress(sock.localAddress!, sock.localPort!));
           this.relay(r.socket, sock, r.head);
           done();
-        });
-      };
-      if (dest.type !== 'domain' && o.rules === undefined) {
-        dial(dest.host, dest.type === 'ipv6' ? 6 : 4);
-        return;
-      }
-      this.resolve(dest).then(({ address, family }) => dial(address, family), fail);
+        }, fail);
     });
   }
 

@@ -38,8 +38,10 @@ export interface SocksServerOptions {
   commands?: readonly CommandName[];
   /** Milliseconds from accept to the end of the handshake (default 10 000). */
   handshakeTimeout?: number;
-  /** Milliseconds to connect to a destination (default 10 000). */
+  /** Milliseconds to connect to a destination, lookup and every address tried included (default 10 000). */
   connectTimeout?: number;
+  /** Happy Eyeballs (RFC 8305): ms before the next address of a destination is tried alongside (default 250). */
+  happyEyeballsDelay?: number;
   /** Milliseconds without traffic before a tunnel is closed (default 0: never). */
   idleTimeout?: number;
   /** Milliseconds a tunnel side may take to flush once the other side has closed (default 30 000; 0: forever). */

@@ -145,7 +145,7 @@ describe('client', function () {
       const asked: unknown[] = [];
       const lookup = (h: string, o: unknown, cb: (e: NodeJS.ErrnoException | null, a: string, f: number) => void) => { asked.push([h, o]); cb(null, '127.0.0.1', 4); };
       const r = await connect({ proxy: `socks4://127.0.0.1:${open.port}`, destination: { host: 'localhost', port: echo.port }, lookup });
-      expect(asked).to.deep.equal([['localhost', { family: 4 }]]);
+      expect(asked).to.deep.equal([['localhost', { family: 4, all: true }]]);
       expect(await roundTrip(r, 'four')).to.equal('four');
     });
 
