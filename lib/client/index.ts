@@ -1,7 +1,9 @@
 /** The Node client: connect() and chains, BIND, UDP, the HTTP agent. */
 export { connect, connectChain, bind, parseProxy } from './connect.js';
-export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup } from './connect.js';
+export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup, SocketOptionsForProxy } from './connect.js';
 export { udpAssociate, SocksUdpSocket } from './udp.js';
 export type { UdpAssociateOptions, UdpRemoteInfo } from './udp.js';
 export { SocksAgent } from './agent.js';
 export type { SocksAgentOptions } from './agent.js';
+export { socksDispatcher } from './dispatcher.js';
+export type { SocksDispatcherOptions } from './dispatcher.js';

@@ -11,10 +11,10 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { requireProgram } from '../support/interop.js';
+import { makeCerts } from '../support/certs.js';
 import { hex, toHex } from '../support/helpers.js';
 import { DIST, startStandIn, StandIn, exchange, run, Proc, paddedVersionRequest, tokenBytes } from '../support/electrum.js';
 
@@ -28,21 +28,6 @@ const IP_SNI_WARNING = /DEP0123|ServerName to an IP address/;
 
 function rawSequence(token: string): Buffer {
   return Buffer.concat([hex('05 01 02 01 00'), tokenBytes(token), hex('05 01 00 01 00 00 00 00 00 00')]);
-}
-
-/** A CA, and leaf certificates it signs (EC P-256, one day), all made with the openssl CLI. */
-function makeCerts(dir: string): { ca: string; leaf: { key: Buffer; cert: Buffer }; otherName: { key: Buffer; cert: Buffer } } {
-  const ossl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const f = (name: string) => path.join(dir, name);
-  ossl(['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=sockskit test CA', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
-  const leaf = (name: string, san: string) => {
-    writeFileSync(f(`${name}.ext`), `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
-    ossl(['req', '-new', ...ec, '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`)]);
-    ossl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '2', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
-    return { key: readFileSync(f(`${name}.key`)), cert: readFileSync(f(`${name}.pem`)) };
-  };
-  return { ca: f('ca.pem'), leaf: leaf('localhost', 'DNS:localhost,IP:127.0.0.1'), otherName: leaf('other', 'DNS:other.invalid') };
 }
 
 describe('electrum interop: sockskit-electrum-gateway --backend-tls (TLS stand-in backend)', function () {

@@ -25,7 +25,7 @@ const BUILTINS: Record<Layer, readonly string[]> = {
   methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path'],
   transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
   server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os'],
-  client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url'],
+  client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module'],
   electrum: ['net', 'dns', 'events', 'stream', 'http', 'tls', 'fs', 'crypto', 'buffer', 'util', 'path'],
   index: [],
   examples: ['crypto', 'fs', 'http', 'net', 'stream', 'tls', 'url', 'util', 'path', 'os', 'events', 'cluster', 'child_process', 'readline', 'dns', 'process', 'buffer'],
