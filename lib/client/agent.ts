@@ -1,67 +1,101 @@
 /**
- * An http.Agent that opens each connection through a SOCKS proxy (or chain)
- * with connect(); for https it runs TLS over the tunnel.
+ * One http.Agent for http and https whose every connection is a SOCKS
+ * tunnel (one proxy or a chain, any method); for https it runs TLS over the
+ * tunnel.
  *
- *   http.get('http://127.0.0.1:8080/', { agent: new SocksAgent({ proxy }) })
- *   https.get(url, { agent: new SocksAgent({ proxy, protocol: 'https:' }) })
+ *   const agent = new SocksAgent({ proxy: 'socks5h://127.0.0.1:1080', agent: { keepAlive: true } });
+ *   http.get('http://example.test/', { agent });  https.get('https://example.test/', { agent });
  *
- * http.request insists that agent.protocol matches the URL's scheme, so one
- * agent serves one scheme. Keep-alive and pooling are http.Agent's own.
+ * http.request checks agent.protocol against the URL's scheme and takes the
+ * default port from agent.defaultPort, so this agent leaves `protocol` unset
+ * (the check then uses the calling module's own, http: or https:) and
+ * answers `defaultPort` by caller, as socks-proxy-agent does. Keep-alive and
+ * pooling are http.Agent's own, with http and https connections pooled apart.
+ *
+ * TLS: the `tls` options, then the request's (ca, rejectUnauthorized, ...);
+ * without `ca`, Node's default trust store, NODE_EXTRA_CA_CERTS included.
+ * The certificate is checked against the request's host (or `tls.servername`);
+ * SNI is sent for names, not for IP addresses.
  */
 import http from 'node:http';
 import tls from 'node:tls';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
 import { connect, ConnectOptions } from './connect.js';
+import { asSocket } from './socket-like.js';
 
-export interface SocksAgentOptions extends Omit<ConnectOptions, 'destination' | 'command' | 'socket' | 'onBound'> {
+export interface SocksAgentOptions extends Omit<ConnectOptions, 'destination' | 'command' | 'socket' | 'onBound' | 'keepHead'> {
   /** http.Agent options (keepAlive, maxSockets, ...). */
   agent?: http.AgentOptions;
-  /** 'http:' (default) or 'https:' (TLS over the tunnel, SNI from the request's host). */
+  /**
+   * The scheme assumed for a request that names none (default: the calling
+   * module's, http.request or https.request). The agent serves both.
+   */
   protocol?: 'http:' | 'https:';
-  /** Extra TLS options for https (ca, rejectUnauthorized, ...); request options override them. */
+  /** TLS options for https (ca, rejectUnauthorized, servername, ...); request options override them. */
   tls?: tls.ConnectionOptions;
 }
 
-type CreateConnectionOptions = http.ClientRequestArgs & tls.ConnectionOptions & { host?: string; port?: number | string; servername?: string };
+type RequestOptions = http.ClientRequestArgs & tls.ConnectionOptions & { _defaultAgent?: http.Agent; servername?: string };
 
 export class SocksAgent extends http.Agent {
   readonly socksOptions: SocksAgentOptions;
-  declare protocol: string;
 
   constructor(options: SocksAgentOptions) {
     super(options.agent);
     this.socksOptions = options;
-    this.protocol = options.protocol ?? 'http:';
-    (this as unknown as { defaultPort: number }).defaultPort = this.protocol === 'https:' ? 443 : 80;
+    // http.Agent's constructor sets both as own properties; answer them per request instead.
+    Object.defineProperty(this, 'protocol', { configurable: true, enumerable: true, get: () => undefined });
+    Object.defineProperty(this, 'defaultPort', { configurable: true, enumerable: true, get: () => (calledFromHttps() ? 443 : 80) });
+  }
+
+  /** http.Agent's pool key, with the scheme and the TLS identity so http and https never share a socket. */
+  override getName(options: RequestOptions = {}): string {
+    const name = super.getName(options);
+    if (!this.isSecure(options)) return `${name}:http`;
+    return `${name}:https:${options.servername ?? ''}:${options.rejectUnauthorized ?? ''}`;
   }
 
   /** Called by http.Agent for each new connection; answers through the callback. */
-  override createConnection(options: CreateConnectionOptions, callback: (err: Error | null, socket?: Duplex) => void): undefined {
+  override createConnection(options: RequestOptions, callback: (err: Error | null, socket?: Duplex) => void): undefined {
+    const secure = this.isSecure(options);
     const host = stripBrackets(options.hostname ?? options.host ?? 'localhost');
-    const port = Number(options.port ?? (this.protocol === 'https:' ? 443 : 80));
+    const port = Number(options.port) || (secure ? 443 : 80);
     const { protocol: _p, tls: tlsOptions, agent: _a, ...socks } = this.socksOptions;
-    connect({ ...socks, destination: { host, port } }).then(({ socket, head }) => {
-      if (head.length) socket.unshift(head);
-      if (this.protocol !== 'https:') {
-        callback(null, socket);
+    connect({ ...socks, destination: { host, port } }).then(({ socket }) => {
+      if (!secure) {
+        callback(null, asSocket(socket));
         return;
       }
-      const secure = tls.connect({
+      // `host` is what the certificate is checked against (with servername when one is sent).
+      const servername = tlsOptions?.servername || options.servername || (net.isIP(host) ? undefined : host);
+      const secureSocket = tls.connect({
         ...tlsOptions,
         ...pickTls(options),
-        socket: socket as Socket,
-        servername: options.servername ?? (isIp(host) ? undefined : host),
+        host,
+        socket: asSocket(socket),
+        servername,
       });
-      callback(null, secure);
+      callback(null, secureSocket);
     }, (err: Error) => callback(err));
     return undefined;
   }
+
+  private isSecure(o: RequestOptions): boolean {
+    const protocol = o.protocol ?? (o._defaultAgent as { protocol?: string } | undefined)?.protocol ?? this.socksOptions.protocol;
+    return protocol === 'https:';
+  }
 }
 
-const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'checkServerIdentity', 'minVersion', 'maxVersion', 'ciphers', 'ALPNProtocols', 'session'] as const;
+/** Whether the request being built comes from node:https (http.request reads defaultPort while constructing it). */
+function calledFromHttps(): boolean {
+  const stack = new Error().stack ?? '';
+  return /\bnode:https:|\(https\.js:/.test(stack);
+}
 
-function pickTls(o: CreateConnectionOptions): tls.ConnectionOptions {
+const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'checkServerIdentity', 'minVersion', 'maxVersion', 'ciphers', 'ALPNProtocols', 'session', 'crl', 'ecdhCurve', 'sigalgs'] as const;
+
+function pickTls(o: RequestOptions): tls.ConnectionOptions {
   const out: Record<string, unknown> = {};
   for (const k of TLS_KEYS) if ((o as Record<string, unknown>)[k] !== undefined) out[k] = (o as Record<string, unknown>)[k];
   return out as tls.ConnectionOptions;
@@ -69,8 +103,4 @@ function pickTls(o: CreateConnectionOptions): tls.ConnectionOptions {
 
 function stripBrackets(h: string): string {
   return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
-}
-
-function isIp(h: string): boolean {
-  return /^\d+\.\d+\.\d+\.\d+$/.test(h) || h.includes(':');
 }

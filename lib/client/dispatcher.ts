@@ -14,11 +14,10 @@
  * Agent from the npm package works with Node's global fetch.
  */
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type * as Undici from 'undici';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { connect, type ConnectOptions, type ProxySpec } from './connect.js';
+import { asSocket } from './socket-like.js';
 
 export interface SocksDispatcherOptions extends Omit<ConnectOptions, 'proxy' | 'destination' | 'command' | 'socket' | 'onBound' | 'keepHead'> {
   /** TLS options for https origins (ca, rejectUnauthorized, servername, ...), as undici's `connect` takes them. */
@@ -53,23 +52,10 @@ export function socksDispatcher(proxy: ProxySpec | readonly ProxySpec[], options
     const https = opts.protocol === 'https:';
     const port = Number(opts.port) || (https ? 443 : 80);
     connect({ ...socks, proxy, destination: { host: opts.hostname, port } }).then(({ socket }) => {
-      const tunnel = withSocketMethods(socket);
+      const tunnel = asSocket(socket);
       if (https) secure({ ...opts, httpSocket: tunnel }, callback);
       else callback(null, tunnel);
     }, (err: Error) => callback(err, null));
   };
   return new Agent({ ...agent, connect: connector });
-}
-
-/**
- * undici calls a few net.Socket methods (ref/unref, setKeepAlive, ...); an
- * encapsulated tunnel is a plain Duplex, so give it harmless ones that
- * reach the TCP socket underneath when there is one.
- */
-function withSocketMethods(stream: Duplex): Socket {
-  const s = stream as Socket & Record<string, unknown>;
-  for (const name of ['ref', 'unref', 'setKeepAlive', 'setNoDelay', 'setTimeout'] as const) {
-    if (typeof s[name] !== 'function') s[name] = () => s;
-  }
-  return s;
 }
