@@ -12,7 +12,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
-import { connect, none, binauth, gssapiPsk, loadPskKey, loadKeyFile, loadTokenCache, saveTokenCache } from '../lib/index.js';
+import { connect, none, binauth, gssapiPsk, loadPskKey, loadKeyFile, loadTokenCache, saveTokenCache, noProxyMatches, proxyForHost } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, UsageError } from './cli.js';
 
@@ -26,12 +26,17 @@ and the tunnel to stdout (half-closes when stdin ends).
 
 Options:
   --proxy URL          proxy to use; repeat for a chain, first one dialled first
-                       (socks5://, socks5h://, socks4://, socks4a://, user:pass@)
-                       default ${DEFAULT_PROXY}
+                       (socks5://, socks5h://, socks4://, socks4a://, socks:// =
+                       SOCKS4 as in curl; user:pass@); default: ALL_PROXY or
+                       all_proxy from the environment, else ${DEFAULT_PROXY}
+  --noproxy LIST       hosts to reach directly, as curl's --noproxy (overrides
+                       NO_PROXY/no_proxy): names and .domains, IPs and CIDRs, or *
   -L, --listen [BIND:]PORT
                        forward a local port instead of stdio: every connection
                        to BIND:PORT (BIND default 127.0.0.1) gets its own tunnel
   --timeout MS         deadline for connecting and for each handshake (default 10000)
+  --local-address ADDR connect to the first proxy from this local address
+  --keepalive          TCP keep-alive on the connection to the first proxy
   --gssapi-psk FILE    GSS-API (RFC 1961) with the shared-key TEST mechanism and the
                        key in FILE; no-auth is then not offered (no silent downgrade)
   --gssapi-protection LEVEL
@@ -45,6 +50,10 @@ Options:
                        with the challenge: another server cannot reuse it
   -h, --help           show this help
   -V, --version        show the version
+
+Environment (as curl reads it): ALL_PROXY/all_proxy when no --proxy is given;
+NO_PROXY/no_proxy (unless --noproxy): a matching HOST is reached directly,
+without any proxy.
 `;
 
 /** The flags, in node:util parseArgs form. Add new method flags here. */
@@ -52,6 +61,9 @@ export const FLAGS = {
   proxy: { type: 'string', multiple: true },
   listen: { type: 'string', short: 'L' },
   timeout: { type: 'string' },
+  noproxy: { type: 'string' },
+  'local-address': { type: 'string' },
+  keepalive: { type: 'boolean' },
   'gssapi-psk': { type: 'string' },
   'gssapi-protection': { type: 'string' },
   'binauth-key': { type: 'string' },
@@ -107,18 +119,21 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
 }
 
 export interface ConnectCli {
+  /** Empty: NO_PROXY matched HOST, connect directly. */
   proxies: string[];
   host: string;
   port: number;
   listen?: { host: string; port: number };
   timeout: number;
   methods: AuthMethod<unknown>[];
+  localAddress?: string;
+  keepAlive?: boolean;
 }
 
 export type Parsed = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: ConnectCli };
 
 /** Parses argv (without node and the script). Throws UsageError on bad input. */
-export function parseCli(argv: readonly string[]): Parsed {
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Parsed {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: true, strict: true });
@@ -132,10 +147,12 @@ export function parseCli(argv: readonly string[]): Parsed {
   const [host, portText] = positionals as [string, string];
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw new UsageError(`invalid port ${JSON.stringify(portText)}`);
-  const proxies = values.proxy?.length ? [...values.proxy] : [DEFAULT_PROXY];
-  for (const p of proxies) {
-    if (!/^socks(4a?|5h?):\/\//i.test(p)) throw new UsageError(`--proxy wants socks5://, socks5h://, socks4:// or socks4a://, got ${JSON.stringify(redactUrl(p))}`);
+  for (const p of values.proxy ?? []) {
+    if (!/^socks(4a?|5h?)?:\/\//i.test(p)) throw new UsageError(`--proxy wants socks5://, socks5h://, socks4://, socks4a:// or socks://, got ${JSON.stringify(redactUrl(p))}`);
   }
+  const proxies = chooseProxies(host, values.proxy, values.noproxy, env);
+  const localAddress = values['local-address'];
+  if (localAddress !== undefined && !net.isIP(localAddress)) throw new UsageError(`--local-address wants an IP address, got ${JSON.stringify(localAddress)}`);
   return {
     kind: 'run',
     options: {
@@ -145,8 +162,24 @@ export function parseCli(argv: readonly string[]): Parsed {
       listen: values.listen !== undefined ? parseHostPort(values.listen, '127.0.0.1') : undefined,
       timeout: parseNumber('timeout', values.timeout, 10000),
       methods: methodsFromFlags(values),
+      localAddress,
+      keepAlive: values.keepalive,
     },
   };
+}
+
+/**
+ * As curl: NO_PROXY (or --noproxy) first, even over --proxy; then --proxy,
+ * then ALL_PROXY/all_proxy, then the default. [] means direct.
+ */
+function chooseProxies(host: string, flags: string[] | undefined, noproxy: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  if (noProxyMatches(host, noproxy ?? (env.no_proxy || env.NO_PROXY || undefined))) return [];
+  if (flags?.length) return [...flags];
+  try {
+    return [proxyForHost(host, { all_proxy: env.all_proxy, ALL_PROXY: env.ALL_PROXY }) ?? DEFAULT_PROXY];
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** A proxy URL without its password, for messages. */
@@ -157,12 +190,13 @@ function redactUrl(u: string): string {
 /** One line naming the failure, e.g. "proxy refused the request: connection refused (05)". */
 export function describeError(err: unknown, proxies: readonly string[]): string {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e && e.syscall === 'connect' && e.code) return `cannot reach proxy ${redactUrl(proxies[0] ?? '')}: ${e.code}`;
+  if (e && e.syscall === 'connect' && e.code) return proxies.length ? `cannot reach proxy ${redactUrl(proxies[0]!)}: ${e.code}` : `cannot connect (no proxy for this host): ${e.code}`;
   if (e instanceof Error) return e.message;
   return String(err);
 }
 
-function openTunnel(o: ConnectCli, signal?: AbortSignal) {
+function openTunnel(o: ConnectCli, signal?: AbortSignal): Promise<{ socket: Duplex; head: Buffer }> {
+  if (o.proxies.length === 0) return connectDirect(o, signal);
   return connect({
     proxy: o.proxies,
     destination: { host: o.host, port: o.port },
@@ -170,6 +204,32 @@ function openTunnel(o: ConnectCli, signal?: AbortSignal) {
     connectTimeout: o.timeout,
     handshakeTimeout: o.timeout,
     signal,
+    localAddress: o.localAddress,
+    keepAlive: o.keepAlive,
+  });
+}
+
+/** NO_PROXY matched: a plain TCP connection to HOST:PORT, with the same deadline. */
+function connectDirect(o: ConnectCli, signal?: AbortSignal): Promise<{ socket: Duplex; head: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: o.host, port: o.port, localAddress: o.localAddress, allowHalfOpen: true });
+    const timer = setTimeout(() => fail(new Error(`connect to ${o.host}:${o.port} timed out after ${o.timeout} ms`)), o.timeout);
+    const onAbort = () => fail(signal!.reason);
+    const fail = (err: unknown) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      sock.destroy();
+      reject(err);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    sock.once('error', fail);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      sock.off('error', fail);
+      if (o.keepAlive) sock.setKeepAlive(true);
+      resolve({ socket: sock, head: Buffer.alloc(0) });
+    });
   });
 }
 

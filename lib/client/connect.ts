@@ -50,7 +50,7 @@ export interface ProxyConfig {
   userId?: string;
 }
 
-/** A proxy as an object or a URL: socks5://, socks5h://, socks4://, socks4a://, with user:pass@. */
+/** A proxy as an object or a URL: socks5://, socks5h://, socks4://, socks4a://, socks:// (SOCKS4, as curl), with user:pass@. */
 export type ProxySpec = ProxyConfig | string | URL;
 
 export interface Destination {
@@ -147,7 +147,7 @@ export function parseProxy(spec: ProxySpec, defaults: readonly AuthMethod<unknow
   }
   const scheme = url.protocol.replace(/:$/, '').toLowerCase();
   const kind = SCHEMES[scheme];
-  if (!kind) throw new LocalProtocolError(`unsupported proxy scheme ${scheme}:// (use socks5, socks5h, socks4 or socks4a)`);
+  if (!kind) throw new LocalProtocolError(`unsupported proxy scheme ${scheme}:// (use socks5, socks5h, socks4, socks4a or socks)`);
   if (!url.hostname) throw new LocalProtocolError('proxy URL has no host');
   const port = url.port ? Number(url.port) : DEFAULT_PORT;
   checkPort(port, url.hostname);
@@ -173,6 +173,8 @@ const SCHEMES: Record<string, { version: ClientVersion; remoteDns: boolean }> = 
   socks5h: { version: 5, remoteDns: true },
   socks4: { version: 4, remoteDns: false },
   socks4a: { version: '4a', remoteDns: true },
+  // As curl: socks:// is SOCKS4, names resolved locally.
+  socks: { version: 4, remoteDns: false },
 };
 
 function checkPort(port: number, host: string): void {

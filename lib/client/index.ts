@@ -7,3 +7,5 @@ export { SocksAgent } from './agent.js';
 export type { SocksAgentOptions } from './agent.js';
 export { socksDispatcher } from './dispatcher.js';
 export type { SocksDispatcherOptions } from './dispatcher.js';
+export { proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES } from './proxy-env.js';
+export type { ProxyEnv } from './proxy-env.js';
