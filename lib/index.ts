@@ -28,6 +28,7 @@ export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, El
 // Transport: Node stream plumbing shared by server and client.
 export * from './transport/relay.js';
 export * from './transport/encapsulation-stream.js';
+export * from './transport/typed-events.js';
 
 // Server.
 export * from './server/index.js';

@@ -2,7 +2,7 @@
 export { connect, connectChain, bind, parseProxy } from './connect.js';
 export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup, SocketOptionsForProxy } from './connect.js';
 export { udpAssociate, SocksUdpSocket } from './udp.js';
-export type { UdpAssociateOptions, UdpRemoteInfo } from './udp.js';
+export type { UdpAssociateOptions, UdpRemoteInfo, SocksUdpSocketEvents } from './udp.js';
 export { SocksAgent } from './agent.js';
 export type { SocksAgentOptions } from './agent.js';
 export { socksDispatcher } from './dispatcher.js';

@@ -13,13 +13,13 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { connect, ConnectOptions, ConnectResult } from './connect.js';
 import { SocksAddress, makeAddress, fromNodeAddress, stripBrackets } from '../protocol/codec/address.js';
 import { encodeUdpDatagram, decodeUdpDatagram } from '../protocol/codec/udp-header.js';
 import { lookupAll } from '../transport/happy-eyeballs.js';
+import { TypedEventEmitter } from '../transport/typed-events.js';
 import { LocalProtocolError, SocksError } from '../protocol/errors.js';
 import type { Encapsulation } from '../protocol/method.js';
 
@@ -43,11 +43,17 @@ export interface UdpRemoteInfo {
   size: number;
 }
 
-/**
- * Events: 'message' (data: Buffer, rinfo: UdpRemoteInfo), 'error' (err),
- * 'close' (). Close with close(); closing also ends the control connection.
- */
-export class SocksUdpSocket extends EventEmitter {
+/** SocksUdpSocket's events: name → listener arguments (one line to add one). */
+export interface SocksUdpSocketEvents {
+  /** A datagram from `rinfo` through the relay. */
+  message: [data: Buffer, rinfo: UdpRemoteInfo];
+  error: [err: Error];
+  /** The association ended (close(), the control connection or the UDP socket). */
+  close: [];
+}
+
+/** Close with close(); closing also ends the control connection. */
+export class SocksUdpSocket extends TypedEventEmitter<SocksUdpSocketEvents> {
   /** Where datagrams go: BND from the reply, 0.0.0.0/:: replaced by the proxy's address. */
   readonly relay: SocksAddress;
   /** The TCP control connection. */

@@ -13,7 +13,7 @@
 import net from 'node:net';
 import dns from 'node:dns';
 import type { Duplex } from 'node:stream';
-import { EventEmitter } from 'node:events';
+import { TypedEventEmitter } from '../transport/typed-events.js';
 import createDebug from 'debug';
 import { connect, ClientLookup } from '../client/connect.js';
 import { SocksError, AuthError, ReplyError, RemoteProtocolError, TimeoutError, LocalProtocolError } from '../protocol/errors.js';
@@ -286,7 +286,13 @@ interface Pending {
  * 'notification' (method, params). Any stream error or a bad line fails every
  * pending request.
  */
-export class ElectrumSession extends EventEmitter {
+/** ElectrumSession's events: name → listener arguments. */
+export interface ElectrumSessionEvents {
+  /** A server notification (a line without id). */
+  notification: [method: string, params: unknown];
+}
+
+export class ElectrumSession extends TypedEventEmitter<ElectrumSessionEvents> {
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
   private readonly lines: LineReader;

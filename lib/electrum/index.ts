@@ -3,4 +3,4 @@ export { generateToken, tokenFromCookie, loadOrCreateCookie, readTokenFile, reso
 export type { CookieResult, TokenFlags } from './token.js';
 export { basicPassword, checkBasicAuth, basicAuthGuard } from './http-auth.js';
 export { electrumConnect, electrumCall, ElectrumSession, ElectrumRpcError, LineReader, rawAuthSequence } from './client.js';
-export type { ElectrumVia, ElectrumConnectOptions, ElectrumStream, ElectrumCallOptions } from './client.js';
+export type { ElectrumVia, ElectrumConnectOptions, ElectrumStream, ElectrumCallOptions, ElectrumSessionEvents } from './client.js';

@@ -1,6 +1,6 @@
 /** The Node server: SocksServer, its command handlers and rules. */
 export { SocksServer, createServer } from './server.js';
-export type { SocksServerOptions, RequestContext, CommandHandler, ConnectionControl, LookupFunction } from './server.js';
+export type { SocksServerOptions, RequestContext, CommandHandler, ConnectionControl, LookupFunction, SocksServerEvents } from './server.js';
 export { parseCidr, allowedBy } from './rules.js';
 export type { Cidr, Ruleset } from './rules.js';
 export { bindHandler } from './bind.js';

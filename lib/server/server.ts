@@ -13,7 +13,6 @@
  * bounded (the engine bounds buffering, the relay respects backpressure).
  */
 import net from 'node:net';
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { SocksError } from '../protocol/errors.js';
@@ -22,12 +21,14 @@ import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction, RequestContext } from './types.js';
 import { Connection } from './connection.js';
+import { TypedEventEmitter } from '../transport/typed-events.js';
+import type { SocksServerEvents } from './events.js';
 
-export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext };
+export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext, SocksServerEvents };
 
 const debug = createDebug('sockskit:server');
 
-export class SocksServer extends EventEmitter implements ConnectionHost {
+export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements ConnectionHost {
   readonly options: Readonly<SocksServerOptions>;
   readonly netServer: net.Server;
   /** Client connections (what maxConnections counts). */

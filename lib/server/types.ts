@@ -4,7 +4,6 @@
  * them and not on each other.
  */
 import type dns from 'node:dns';
-import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { CommandName } from '../protocol/constants.js';
 import type { SocksAddress } from '../protocol/codec/address.js';
@@ -13,6 +12,8 @@ import type { SocksError } from '../protocol/errors.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import type { RequestContext } from '../protocol/request-hook.js';
 import type { Ruleset, Cidr } from './rules.js';
+import type { SocksServerEvents } from './events.js';
+import type { TypedEmitter } from '../transport/typed-events.js';
 
 export type { RequestContext };
 
@@ -71,7 +72,7 @@ export interface ConnectionControl {
   readonly source: SocksAddress;
   readonly local: SocksAddress;
   /** The server, for its events (e.g. `udp`). */
-  readonly server: EventEmitter;
+  readonly server: TypedEmitter<SocksServerEvents>;
   readonly options: Readonly<SocksServerOptions>;
   /** Writes the (first) success reply; for BIND call twice. Returns the tunnel head when established. */
   reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex };
@@ -95,7 +96,7 @@ export interface ConnInfo {
 }
 
 /** What a connection needs from its server: counting, tracking, method choice. */
-export interface ConnectionHost extends EventEmitter {
+export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly options: Readonly<SocksServerOptions>;
   track(s: Duplex): void;
   untrack(s: Duplex): void;
