@@ -15,6 +15,7 @@ import { ReplyError, AuthError } from '../../lib/protocol/errors.js';
 import type { Duplex } from 'node:stream';
 import { requireProgram, freePort, spawnDaemon, stopAll, stopChild, tempDir, echoServer } from '../support/interop.js';
 import { PROGRAM } from '../support/paths.js';
+import { danteConfig } from '../support/dante.js';
 
 const CONNECT_JS = PROGRAM.connect;
 
@@ -83,26 +84,6 @@ function runCli(args: string[], input: string, ms = 8000, holdStdin = false): Pr
 
 async function stopChildren(): Promise<void> {
   await Promise.all([...children].map((c) => stopChild(c, 500)));
-}
-
-function danteConfig(port: number): string {
-  return [
-    'logoutput: stderr',
-    `internal: 127.0.0.1 port = ${port}`,
-    'external: 127.0.0.1',
-    'clientmethod: none',
-    'socksmethod: none',
-    'user.privileged: root',
-    'user.unprivileged: nobody',
-    'client pass {',
-    '  from: 127.0.0.0/8 to: 127.0.0.0/8',
-    '}',
-    'socks pass {',
-    '  from: 127.0.0.0/8 to: 127.0.0.0/8',
-    '  command: bind connect udpassociate bindreply udpreply',
-    '}',
-    '',
-  ].join('\n');
 }
 
 describe('interop: client', function () {

@@ -14,6 +14,7 @@ import { socksDispatcher } from '../../lib/client/dispatcher.js';
 import { gssapiPsk } from '../../methods/gssapi/method.js';
 import { requireProgram, freePort, spawnDaemon, stopAll, tempDir, type Daemon } from '../support/interop.js';
 import { PROGRAM } from '../support/paths.js';
+import { danteConfig } from '../support/dante.js';
 import { makeCerts } from '../support/certs.js';
 import { httpOrigin, httpsOrigin, type Origin } from '../support/web.js';
 import { waitFor } from '../support/server.js';
@@ -122,24 +123,7 @@ describe('interop: fetch() with socksDispatcher', function () {
         const danted = requireProgram(this, 'danted');
         const ms = requireProgram(this, 'microsocks');
         dantePort = await freePort();
-        const conf = tmp.write('danted.conf', [
-          'logoutput: stderr',
-          `internal: 127.0.0.1 port = ${dantePort}`,
-          'external: 127.0.0.1',
-          'clientmethod: none',
-          'socksmethod: none',
-          'user.privileged: root',
-          'user.unprivileged: nobody',
-          'client pass {',
-          '  from: 127.0.0.0/8 to: 127.0.0.0/8',
-          '}',
-          'socks pass {',
-          '  from: 127.0.0.0/8 to: 127.0.0.0/8',
-          '  command: connect',
-          '  log: connect',
-          '}',
-          '',
-        ].join('\n'));
+        const conf = tmp.write('danted.conf', danteConfig(dantePort, { commands: 'connect', log: true }));
         dante = await spawnDaemon(danted, ['-f', conf], { readyPort: dantePort, readyTimeout: 8000 });
         microPort = await freePort();
         micro = await spawnDaemon(ms, ['-i', '127.0.0.1', '-p', String(microPort), '-u', 'bob', '-P', 'hunter2'], { readyPort: microPort });
