@@ -9,12 +9,13 @@
  * connector runs TLS over it (ALPN, session cache, servername as usual).
  *
  * undici is an optional peer dependency, loaded on first use so that the
- * rest of sockskit works without it. Majors 6 (bundled with Node 20 and 22)
+ * rest of sockskit works without it. The types come from undici-types (what
+ * @types/node describes fetch with), so declarations resolve without undici. Majors 6 (bundled with Node 20 and 22)
  * and 7 (Node 24, and installable on Node >= 20.18.1) are supported; an
  * Agent from the npm package works with Node's global fetch.
  */
 import { createRequire } from 'node:module';
-import type * as Undici from 'undici';
+import type * as Undici from 'undici-types';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { connect, type ConnectOptions, type ProxySpec } from './connect.js';
 import { asSocket } from './socket-like.js';
