@@ -141,6 +141,20 @@ describe('Happy Eyeballs', function () {
     }
   });
 
+  it('server CONNECT: a broken IPv6 first (::1 refuses) falls back to IPv4 at once', async () => {
+    const srv = await startServer({ lookup: fakeLookup([{ address: '::1', family: 6 }, alive()]) as never, happyEyeballsDelay: 5000, connectTimeout: 8000 });
+    try {
+      const accepted = live.sockets.length;
+      const t0 = Date.now();
+      const r = await connect({ proxy: `socks5h://127.0.0.1:${srv.port}`, destination: { host: 'dual.test', port: hole.port } });
+      expect(Date.now() - t0, 'a failed attempt starts the next one without the stagger').to.be.below(2000);
+      expect(live.sockets.length).to.equal(accepted + 1);
+      r.socket.destroy();
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('server CONNECT: the rules are checked on each address before dialling', async () => {
     // 127.0.0.1 (the blackhole) is denied: only the live address is dialled, so no stagger wait.
     const srv = await startServer({ lookup: fakeLookup([blackhole(), alive()]) as never, happyEyeballsDelay: 2000, connectTimeout: 5000, rules: { deny: [parseCidr('127.0.0.1/32')] } });

@@ -85,6 +85,20 @@ describe('interop: fetch() with socksDispatcher', function () {
       await dispatcher.close();
     });
 
+    it('keep-alive: sequential requests reuse the tunnel (one tunnel at the proxy, one connection at the origin)', async () => {
+      const dispatcher = socksDispatcher(`socks5h://alice:s3cret@127.0.0.1:${port}`, { tls: { ca: readCa() } });
+      const before = await tunnels(proxy);
+      const conns = secure.connections;
+      for (const p of ['/k1', '/k2', '/k3']) {
+        expect(await (await fetch(`${secure.url}${p}`, { dispatcher } as RequestInit)).text()).to.equal(`GET ${p}`);
+        // undici returns the connection to its pool just after the body ends.
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await tunnels(proxy)).to.equal(before + 1);
+      expect(secure.connections - conns).to.equal(1);
+      await dispatcher.close();
+    });
+
     it('https by name: SNI and the certificate check use the URL\'s host (localhost, resolved by the proxy)', async () => {
       const dispatcher = socksDispatcher(`socks5h://alice:s3cret@127.0.0.1:${port}`, { tls: { ca: readCa() } });
       const before = await tunnels(proxy);
