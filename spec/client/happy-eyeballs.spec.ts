@@ -177,6 +177,28 @@ describe('Happy Eyeballs', function () {
     }
   });
 
+  it('one deadline for the whole race: the server answers 06 at connectTimeout, the client rejects at its own', async () => {
+    const srv = await startServer({ lookup: fakeLookup([blackhole(), blackhole()]) as never, happyEyeballsDelay: 100, connectTimeout: 400 });
+    try {
+      let t0 = Date.now();
+      let err = await connect({ proxy: `socks5h://127.0.0.1:${srv.port}`, destination: { host: 'svc.test', port: hole.port } }).then(() => undefined, (e: { reply?: number; code?: string }) => e);
+      expect(err?.reply, 'TTL expired').to.equal(0x06);
+      expect(Date.now() - t0).to.be.within(350, 2000);
+      t0 = Date.now();
+      err = await connect({
+        proxy: `socks5h://proxy.test:${hole.port}`,
+        destination: { host: '127.0.0.1', port: 1 },
+        lookup: fakeLookup([blackhole(), blackhole()]) as never,
+        happyEyeballsDelay: 100,
+        connectTimeout: 400,
+      }).then(() => undefined, (e: { reply?: number; code?: string }) => e);
+      expect(err?.code).to.equal('ERR_SOCKS_TIMEOUT');
+      expect(Date.now() - t0).to.be.within(350, 2000);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('client: the first proxy\'s name resolving to a dead then a live address is reached', async () => {
     const srv = await startServer({}, '127.0.0.2');
     try {
