@@ -17,8 +17,9 @@ import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-
 import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
 import type { Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
-import { relay } from '../transport/relay.js';
-import { allowedBy } from './rules.js';
+import { relay, type RelayCounter } from '../transport/relay.js';
+import { allowedBy, evaluateRules, needsAddress, type Rule } from './rules.js';
+import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
 import type { ConnectionControl, ConnectionHost, ConnInfo, RequestContext, SocksServerOptions } from './types.js';
@@ -60,6 +61,15 @@ export class Connection implements ConnectionControl {
   private finished = false;
   private closers: (() => void)[] = [];
   readonly options: Readonly<SocksServerOptions>;
+  // For the record of this connection ('connectionEnd').
+  private readonly t0 = Date.now();
+  private handshakeMs: number | undefined;
+  private dialled: string | undefined;
+  private replyCode: number | undefined;
+  private how: EndReason | undefined;
+  private errClass: ErrorClass | undefined;
+  private hookFailed = false;
+  private counter: RelayCounter | undefined;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -90,6 +100,10 @@ export class Connection implements ConnectionControl {
   start(): void {
     const { socket } = this;
     this.server.track(socket);
+    // The record needs both addresses, and a closed socket no longer has them.
+    if (this.server.listenerCount('connectionEnd') > 0) void (this.source, this.local);
+    const ka = this.options.keepAlive ?? 60000;
+    if (ka !== false) (socket as net.Socket).setKeepAlive?.(true, ka);
     this.timer = setTimeout(this.onDeadline, this.options.handshakeTimeout ?? 10000);
     // PROXY protocol: the header precedes SOCKS and decides source/local,
     // which methods(ctx) may read, so the engine starts only once it is read.
@@ -160,8 +174,15 @@ export class Connection implements ConnectionControl {
     this.finished = true;
     this.clearTimer();
     debug('closing %s: %s', formatAddress(this.source), err.message);
-    this.server.clientError(err, this.source);
+    this.failed(err, err.code === 'ERR_SOCKS_DENIED' ? 'refused' : 'protocol');
     this.socket.destroy();
+  }
+
+  /** Counts and reports an error this connection ends with. */
+  private failed(err: SocksError, how: EndReason): void {
+    this.how ??= how;
+    this.errClass ??= errorClass(err, this.hookFailed);
+    this.server.clientError(err, this.source);
   }
 
   private onData = (chunk: Buffer): void => {
@@ -181,6 +202,7 @@ export class Connection implements ConnectionControl {
   private onSocketClose = (): void => {
     this.clearTimer();
     this.server.untrack(this.socket);
+    this.server.ended(this.record(), this.counter !== undefined);
     if (this.abort && !this.abort.signal.aborted) this.abort.abort(new SocksError('ERR_SOCKS_CLOSED', 'the client connection closed'));
     for (const f of this.closers.splice(0)) f();
   };
@@ -190,12 +212,13 @@ export class Connection implements ConnectionControl {
     if (this.finished) return;
     const err = new TimeoutError('handshake', this.options.handshakeTimeout ?? 10000);
     debug('handshake deadline for %s', formatAddress(this.source));
+    this.how = 'timeout';
     if (this.decided) {
       // The request hook did not decide in time: a reply is due (06; SOCKS4 5B).
       this.deny(Reply.TtlExpired, err);
       return;
     }
-    this.server.clientError(err, this.source);
+    this.failed(err, 'timeout');
     this.socket.destroy();
   };
 
@@ -242,7 +265,7 @@ export class Connection implements ConnectionControl {
           this.finish();
           if (a.error) {
             debug('closing %s: %s', formatAddress(this.source), a.error.message);
-            this.server.clientError(a.error, this.source);
+            this.failed(a.error, a.error.reply !== undefined && this.request ? 'denied' : a.error.code === 'ERR_SOCKS_AUTH_FAILED' || a.error.code === 'ERR_SOCKS_NO_METHOD' ? 'auth' : 'protocol');
           }
           endSoon(this.socket);
           break;
@@ -255,6 +278,7 @@ export class Connection implements ConnectionControl {
 
   private finish(): void {
     this.finished = true;
+    this.handshakeMs ??= Date.now() - this.t0;
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
@@ -328,6 +352,7 @@ export class Connection implements ConnectionControl {
     try {
       result = hook(ctx);
     } catch (err) {
+      this.hookFailed = true;
       if (!settled) this.deny(replyFromErrno(err), err);
       else debug('request hook failed after deciding: %s', (err as Error)?.message);
       return;
@@ -338,6 +363,7 @@ export class Connection implements ConnectionControl {
           if (!settled && !this.socket.destroyed) void this.accept();
         },
         (err) => {
+          this.hookFailed = true;
           if (!settled) this.deny(replyFromErrno(err), err);
           else debug('request hook failed after deciding: %s', (err as Error)?.message);
         },
@@ -356,6 +382,8 @@ export class Connection implements ConnectionControl {
     const o = this.options;
     const enabled = o.commands ? o.commands.includes(cmd) : true;
     try {
+      // BIND and UDP: the rule list decides on the request as given (CONNECT decides in resolve()).
+      if (cmd !== 'connect' && enabled && Array.isArray(o.rules)) this.checkRules(o.rules, undefined);
       if (cmd === 'connect' && enabled) return this.connect();
       const handler = cmd === 'bind' ? (o.bind ?? defaultBind) : cmd === 'udp' ? (o.udp ?? defaultUdp) : undefined;
       if (handler && enabled) return Promise.resolve(handler(this)).catch((err) => this.deny(replyFromErrno(err), err));
@@ -369,11 +397,13 @@ export class Connection implements ConnectionControl {
 
   deny(reply: number, error?: unknown): void {
     if (this.socket.destroyed || this.finished) return;
+    this.replyCode = reply;
     const err = error instanceof SocksError ? error : error ? new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error }) : undefined;
     this.run(this.engine.deny(reply, err));
   }
 
   reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex } {
+    this.replyCode ??= 0;
     this.run(this.engine.accept(bound));
     if (!this.finished) return { established: false, head: EMPTY, socket: this.socket };
     return this.takeStream();
@@ -381,6 +411,8 @@ export class Connection implements ConnectionControl {
 
   handoff(opts?: { reply?: number; bound?: SocksAddress }): { socket: Duplex; head: Buffer } {
     this.run(this.engine.handoff(opts));
+    this.replyCode = opts?.reply;
+    this.how = 'handoff';
     this.server.count('handoffs');
     const { socket, head } = this.takeStream();
     return { socket, head };
@@ -398,15 +430,41 @@ export class Connection implements ConnectionControl {
     return { established: true, head, socket };
   }
 
+  /** Applies a rule list to the request (with `dest`, and the address to dial once known); throws the block. */
+  private checkRules(rules: readonly Rule[], address: string | undefined, dest: SocksAddress = this.request.destination): void {
+    const v = evaluateRules(rules, {
+      client: this.source.host,
+      method: this.request.method?.name,
+      identity: this.request.identity,
+      command: this.request.command,
+      host: dest.host,
+      hostType: dest.type,
+      port: dest.port,
+      address,
+    });
+    if (v.action === 'block') {
+      throw Object.assign(new SocksError('ERR_SOCKS_DENIED', `${this.request.command} ${formatAddress(dest)} blocked by ${v.index < 0 ? 'no matching rule' : `rule ${v.index}`}`, v.reply), { rule: v.index });
+    }
+  }
+
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
     const rules = this.options.rules;
     const check = (address: string, family: number) => {
-      if (rules && !allowedBy(rules, address)) {
+      if (Array.isArray(rules)) this.checkRules(rules, address, dest);
+      else if (rules && !allowedBy(rules as Exclude<typeof rules, readonly Rule[]>, address)) {
         throw new SocksError('ERR_SOCKS_DENIED', `destination ${address} not allowed by ruleset`, Reply.NotAllowedByRuleset);
       }
       return { address, family };
     };
     if (dest.type !== 'domain') return Promise.resolve().then(() => check(dest.host, dest.type === 'ipv6' ? 6 : 4));
+    // A list that decides on names alone decides before any DNS query is sent.
+    if (Array.isArray(rules) && !needsAddress(rules)) {
+      try {
+        this.checkRules(rules, undefined, dest);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const lookup = this.options.lookup ?? dns.lookup;
     return new Promise((resolve, reject) => {
       lookup(dest.host, {}, (err, address, family) => {
@@ -447,7 +505,8 @@ export class Connection implements ConnectionControl {
       this.onClose(fail);
       const dial = (host: string, family: number): void => {
         if (over) return;
-        const sock = (out = net.connect({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true }));
+        this.dialled = formatAddress({ type: family === 6 ? 'ipv6' : 'ipv4', host, port: dest.port });
+        const sock = (out = net.connect({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true, localAddress: o.outboundAddress }));
         sock.on('error', fail);
         sock.on('connect', () => {
           if (over) return;
@@ -455,6 +514,7 @@ export class Connection implements ConnectionControl {
           clearTimeout(timer);
           sock.removeListener('error', fail);
           this.offClose(fail);
+          if (o.keepAlive !== false) sock.setKeepAlive(true, o.keepAlive ?? 60000);
           const r = this.reply(fromNodeAddress(sock.localAddress, sock.localPort));
           this.relay(r.socket, sock, r.head);
           done();
@@ -469,10 +529,37 @@ export class Connection implements ConnectionControl {
   }
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout });
+    this.counter = { up: 0, down: 0 };
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.counter });
     this.server.trackUpstream(other);
     this.server.count('tunnels');
     if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
+  }
+
+  /** The record of this connection, built once when it closes. */
+  private record(): ConnectionRecord {
+    const req = this.request as SocksRequest | undefined;
+    const c = this.counter;
+    let how = this.how;
+    if (!how) how = this.server.closing ? 'shutdown' : c ? (c.end === 'idle' ? 'idle' : c.end === 'reset' ? 'reset' : 'closed') : 'client-left';
+    const method = req ? (req.version === 4 ? 'socks4' : req.method?.name) : undefined;
+    return {
+      time: new Date().toISOString(),
+      listener: formatAddress(this.local),
+      client: formatAddress(this.source),
+      method,
+      identity: req ? identityOf(method, req.identity) : undefined,
+      command: req?.command,
+      destination: req && !this.options.redactDestination ? formatAddress(req.destination) : undefined,
+      dialled: this.dialled,
+      reply: this.replyCode,
+      bytesUp: c?.up ?? 0,
+      bytesDown: c?.down ?? 0,
+      durationMs: Date.now() - this.t0,
+      handshakeMs: this.handshakeMs,
+      end: how,
+      error: this.errClass,
+    };
   }
 }
 

@@ -22,6 +22,7 @@ import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction, RequestContext } from './types.js';
 import { Connection } from './connection.js';
+import { ERROR_CLASSES, type ConnectionRecord, type ErrorClass } from './access-log.js';
 
 export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext };
 
@@ -62,16 +63,22 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
     return this.open.size;
   }
 
-  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0 };
+  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0, bytesUp: 0, bytesDown: 0 };
   private readonly errorCounts: Record<string, number> = {};
+  private readonly classCounts = Object.fromEntries(ERROR_CLASSES.map((c) => [c, 0])) as Record<ErrorClass, number>;
+  private tunnelsOpen = 0;
+  closing = false;
 
   /**
    * Counters since the server was created, for metrics: connections accepted
-   * and refused at the limit, open now, tunnels relayed, hand-offs, and
-   * connections that ended in an error, by `SocksError` code.
+   * and refused at the limit, open now, tunnels relayed (and open now),
+   * hand-offs, bytes each way through tunnels that have ended (up: client to
+   * destination), and connections that ended in an error, by `SocksError`
+   * code (`errors`) and by class (`errorClasses`: refused, unreachable,
+   * not-found, timeout, ruleset, hook, auth, protocol, command, limit, other).
    */
-  stats(): { accepted: number; refused: number; open: number; tunnels: number; handoffs: number; errors: Record<string, number> } {
-    return { ...this.counters, open: this.open.size, errors: { ...this.errorCounts } };
+  stats(): SocksServerStats {
+    return { ...this.counters, open: this.open.size, tunnelsOpen: this.tunnelsOpen, errors: { ...this.errorCounts }, errorClasses: { ...this.classCounts } };
   }
 
   /** @internal Counts and reports a connection that ended in an error. */
@@ -82,11 +89,41 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
   /** @internal */
   count(what: 'tunnels' | 'handoffs'): void {
     this.counters[what]++;
+    if (what === 'tunnels') this.tunnelsOpen++;
+  }
+  /** @internal A connection closed: count its bytes and class, emit 'connectionEnd'. */
+  ended(r: ConnectionRecord, tunnel: boolean): void {
+    this.counters.bytesUp += r.bytesUp;
+    this.counters.bytesDown += r.bytesDown;
+    if (tunnel) this.tunnelsOpen--;
+    if (r.error) this.classCounts[r.error]++;
+    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', r);
+  }
+
+  /**
+   * Graceful stop: stops accepting now, lets open connections finish, and
+   * destroys what is still open after `timeoutMs` (0: at once). `cb` runs
+   * when every connection is gone.
+   */
+  drain(timeoutMs: number, cb?: () => void): void {
+    if (this.netServer.listening) this.netServer.close();
+    const t = timeoutMs > 0 ? setTimeout(() => this.close(), timeoutMs) : undefined;
+    const check = (): void => {
+      if (this.open.size > 0) return;
+      if (t) clearTimeout(t);
+      this.removeListener('connectionEnd', check);
+      cb?.();
+    };
+    this.on('connectionEnd', check);
+    if (timeoutMs <= 0) this.close();
+    check();
   }
 
   /** Stops listening and destroys every open connection. */
   close(cb?: (err?: Error) => void): this {
-    this.netServer.close(cb);
+    this.closing = true;
+    if (this.netServer.listening) this.netServer.close(cb);
+    else if (cb) process.nextTick(cb);
     for (const s of this.open) s.destroy();
     for (const s of this.upstreams) s.destroy();
     return this;
@@ -105,6 +142,7 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
       socket.on('error', noop);
       socket.destroy();
       this.counters.refused++;
+      this.classCounts.limit++;
       this.clientError(new SocksError('ERR_SOCKS_DENIED', 'connection limit reached'), undefined);
       return;
     }
@@ -135,6 +173,19 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
     if (this.options.socks4 !== undefined) return this.options.socks4;
     return this.staticMethods ? this.socks4Default : methods.some((m) => m.code === 0x00);
   }
+}
+
+export interface SocksServerStats {
+  accepted: number;
+  refused: number;
+  open: number;
+  tunnels: number;
+  tunnelsOpen: number;
+  handoffs: number;
+  bytesUp: number;
+  bytesDown: number;
+  errors: Record<string, number>;
+  errorClasses: Record<ErrorClass, number>;
 }
 
 export function createServer(options?: SocksServerOptions): SocksServer {

@@ -12,7 +12,8 @@ import type { SocksRequest, MethodSelector, Socks4Identify } from '../protocol/s
 import type { SocksError } from '../protocol/errors.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import type { RequestContext } from '../protocol/request-hook.js';
-import type { Ruleset, Cidr } from './rules.js';
+import type { ConnectionRecord } from './access-log.js';
+import type { Ruleset, Cidr, Rule } from './rules.js';
 
 export type { RequestContext };
 
@@ -32,8 +33,12 @@ export interface SocksServerOptions {
   onRequest?: (ctx: RequestContext) => void | Promise<void>;
   /** Name resolution for destinations (default dns.lookup). */
   lookup?: LookupFunction;
-  /** Destination rules, applied to the resolved address. */
-  rules?: Ruleset;
+  /**
+   * Rules: a Ruleset (destination allow/deny CIDRs, applied to the resolved
+   * address), or a list of Rule, first match wins (client, identity,
+   * destination, port, command → pass or block); see rules.ts.
+   */
+  rules?: Ruleset | readonly Rule[];
   /** Commands served by the default accept(). Default: connect (plus bind/udp when their handlers are present). */
   commands?: readonly CommandName[];
   /** Milliseconds from accept to the end of the handshake (default 10 000). */
@@ -55,6 +60,16 @@ export interface SocksServerOptions {
    * it. A connection without a valid header is closed. Default false.
    */
   proxyProtocol?: 'v1' | 'v2' | 'any' | false;
+  /**
+   * TCP keepalive on the client socket and CONNECT's outbound socket: the
+   * initial delay in ms (default 60 000), or false. Finds peers that vanished
+   * without a FIN (NAT timeouts, crashed hosts) on idle tunnels.
+   */
+  keepAlive?: number | false;
+  /** Source address of CONNECT's outbound sockets (net.connect localAddress). */
+  outboundAddress?: string;
+  /** Keep the requested destination out of 'connectionEnd' records (it may be a secret, e.g. an Electrum token as hostname). */
+  redactDestination?: boolean;
   /** With proxyProtocol: senders trusted to send the header (the balancers); others are closed. Default: any. */
   proxyProtocolFrom?: readonly Cidr[];
 }
@@ -95,6 +110,8 @@ export interface ConnInfo {
 /** What a connection needs from its server: counting, tracking, method choice. */
 export interface ConnectionHost extends EventEmitter {
   readonly options: Readonly<SocksServerOptions>;
+  /** True once close() has started destroying connections. */
+  readonly closing: boolean;
   track(s: Duplex): void;
   untrack(s: Duplex): void;
   trackUpstream(s: Duplex): void;
@@ -102,4 +119,6 @@ export interface ConnectionHost extends EventEmitter {
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;
   count(what: 'tunnels' | 'handoffs'): void;
+  /** A connection closed: its record (counted, then emitted as 'connectionEnd'). */
+  ended(record: ConnectionRecord, tunnel: boolean): void;
 }
