@@ -11,11 +11,11 @@ import dns from 'node:dns';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
-import { SocksError, TimeoutError, LocalProtocolError, replyFromErrno } from '../protocol/errors.js';
+import { SocksError, TimeoutError, LocalProtocolError, AuthError, replyFromErrno } from '../protocol/errors.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
-import type { Encapsulation, ServerAuthContext } from '../protocol/method.js';
+import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay, type RelayCounter } from '../transport/relay.js';
 import { allowedBy, evaluateRules, needsAddress, type Rule } from './rules.js';
@@ -70,6 +70,8 @@ export class Connection implements ConnectionControl {
   private errClass: ErrorClass | undefined;
   private hookFailed = false;
   private counter: RelayCounter | undefined;
+  private methods: readonly AuthMethod<unknown>[] = [];
+  private authMethod: string | undefined;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -120,7 +122,7 @@ export class Connection implements ConnectionControl {
     const { server } = this;
     const o = this.options;
     const ctx = new AuthContext(this);
-    const methods = server.methodsFor(ctx);
+    const methods = (this.methods = server.methodsFor(ctx));
     this.engine = new ServerHandshake({
       methods,
       selectMethod: o.selectMethod,
@@ -181,6 +183,7 @@ export class Connection implements ConnectionControl {
   /** Counts and reports an error this connection ends with. */
   private failed(err: SocksError, how: EndReason): void {
     this.how ??= how;
+    if (err instanceof AuthError && err.method !== undefined) this.authMethod = this.methods.find((m) => m.code === err.method)?.name ?? `0x${err.method.toString(16)}`;
     this.errClass ??= errorClass(err, this.hookFailed);
     this.server.clientError(err, this.source);
   }
@@ -542,7 +545,7 @@ export class Connection implements ConnectionControl {
     const c = this.counter;
     let how = this.how;
     if (!how) how = this.server.closing ? 'shutdown' : c ? (c.end === 'idle' ? 'idle' : c.end === 'reset' ? 'reset' : 'closed') : 'client-left';
-    const method = req ? (req.version === 4 ? 'socks4' : req.method?.name) : undefined;
+    const method = req ? (req.version === 4 ? 'socks4' : req.method?.name) : this.authMethod;
     return {
       time: new Date().toISOString(),
       listener: formatAddress(this.local),

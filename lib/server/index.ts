@@ -9,3 +9,5 @@ export { bindHandler } from './bind.js';
 export type { BindOptions } from './bind.js';
 export { udpHandler } from './udp-relay.js';
 export type { UdpOptions } from './udp-relay.js';
+export { ServerMetrics, mergeSnapshots, renderMetrics, handshakeOutcome, HANDSHAKE_BUCKETS } from './metrics.js';
+export type { MetricsSnapshot } from './metrics.js';

@@ -29,23 +29,36 @@ export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunct
 const debug = createDebug('sockskit:server');
 
 export class SocksServer extends EventEmitter implements ConnectionHost {
-  readonly options: Readonly<SocksServerOptions>;
+  #options!: Readonly<SocksServerOptions>;
   readonly netServer: net.Server;
   /** Client connections (what maxConnections counts). */
   private readonly open = new Set<Duplex>();
   /** Outbound streams of tunnels, destroyed on close(). */
   private readonly upstreams = new Set<Duplex>();
-  private readonly staticMethods: readonly AuthMethod<unknown>[] | undefined;
-  private readonly socks4Default: boolean;
+  private staticMethods: readonly AuthMethod<unknown>[] | undefined;
+  private socks4Default = false;
 
   constructor(options: SocksServerOptions = {}) {
     super();
-    this.options = options;
-    this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
-    this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
+    this.reconfigure(options);
     this.netServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.handle(s));
     this.netServer.on('error', (err) => this.emit('error', err));
     this.netServer.on('listening', () => this.emit('listening'));
+  }
+
+  get options(): Readonly<SocksServerOptions> {
+    return this.#options;
+  }
+
+  /**
+   * Replaces the options (methods, users, rules, timeouts...) for connections
+   * accepted from now on; open connections and tunnels keep the options they
+   * started with. This is what a configuration reload calls.
+   */
+  reconfigure(options: SocksServerOptions): void {
+    this.#options = options;
+    this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
+    this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
   }
 
   /** Same arguments as net.Server#listen. */
