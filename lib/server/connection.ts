@@ -18,7 +18,7 @@ import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay, type RelayCounter } from '../transport/relay.js';
-import { allowedBy, evaluateRules, needsAddress, type Rule } from './rules.js';
+import { allowedBy, evaluateRules, evaluateBeforeLookup, type Rule, type RuleInput } from './rules.js';
 import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
@@ -434,8 +434,8 @@ export class Connection implements ConnectionControl {
   }
 
   /** Applies a rule list to the request (with `dest`, and the address to dial once known); throws the block. */
-  private checkRules(rules: readonly Rule[], address: string | undefined, dest: SocksAddress = this.request.destination): void {
-    const v = evaluateRules(rules, {
+  private checkRules(rules: readonly Rule[], address: string | undefined, dest: SocksAddress = this.request.destination, beforeLookup = false): void {
+    const input: RuleInput = {
       client: this.source.host,
       method: this.request.method?.name,
       identity: this.request.identity,
@@ -444,8 +444,9 @@ export class Connection implements ConnectionControl {
       hostType: dest.type,
       port: dest.port,
       address,
-    });
-    if (v.action === 'block') {
+    };
+    const v = beforeLookup ? evaluateBeforeLookup(rules, input) : evaluateRules(rules, input);
+    if (v?.action === 'block') {
       throw Object.assign(new SocksError('ERR_SOCKS_DENIED', `${this.request.command} ${formatAddress(dest)} blocked by ${v.index < 0 ? 'no matching rule' : `rule ${v.index}`}`, v.reply), { rule: v.index });
     }
   }
@@ -460,10 +461,10 @@ export class Connection implements ConnectionControl {
       return { address, family };
     };
     if (dest.type !== 'domain') return Promise.resolve().then(() => check(dest.host, dest.type === 'ipv6' ? 6 : 4));
-    // A list that decides on names alone decides before any DNS query is sent.
-    if (Array.isArray(rules) && !needsAddress(rules)) {
+    // A block the list decides on the name alone is decided before any DNS query is sent.
+    if (Array.isArray(rules)) {
       try {
-        this.checkRules(rules, undefined, dest);
+        this.checkRules(rules, undefined, dest, true);
       } catch (err) {
         return Promise.reject(err);
       }

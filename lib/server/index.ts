@@ -1,7 +1,7 @@
 /** The Node server: SocksServer, its command handlers and rules. */
 export { SocksServer, createServer } from './server.js';
 export type { SocksServerOptions, SocksServerStats, RequestContext, CommandHandler, ConnectionControl, LookupFunction } from './server.js';
-export { parseCidr, allowedBy, evaluateRules, parseRules, parseDestinationPattern } from './rules.js';
+export { parseCidr, allowedBy, evaluateRules, evaluateBeforeLookup, parseRules, parseDestinationPattern } from './rules.js';
 export type { Cidr, Ruleset, Rule, RuleInput, RuleVerdict, DestinationPattern } from './rules.js';
 export { formatText, formatJson, escapeField, errorClass, ERROR_CLASSES } from './access-log.js';
 export type { ConnectionRecord, EndReason, ErrorClass } from './access-log.js';

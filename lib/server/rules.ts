@@ -115,9 +115,30 @@ export interface RuleVerdict {
   index: number;
 }
 
-/** True when the list's verdict may depend on the dialled address (a CIDR destination pattern). */
-export function needsAddress(rules: readonly Rule[]): boolean {
-  return rules.some((r) => r.to?.some((d) => 'cidr' in d));
+/**
+ * The verdict before the name is resolved: undefined when a rule with a CIDR
+ * destination is reached that could match once the address is known. A block
+ * decided here needs no DNS query (a blocked name is never looked up).
+ */
+export function evaluateBeforeLookup(rules: readonly Rule[], input: RuleInput): RuleVerdict | undefined {
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!;
+    const cidrs = r.to?.some((d) => 'cidr' in d);
+    if (!cidrs) {
+      if (ruleMatches(r, input)) return verdict(r, i);
+      continue;
+    }
+    // Everything but the destination matches, and no name pattern does: the address decides.
+    if (ruleMatches({ ...r, to: undefined }, input)) {
+      if (r.to!.some((d) => !('cidr' in d) && destinationMatches(d, input))) return verdict(r, i);
+      return undefined;
+    }
+  }
+  return { action: 'block', reply: Reply.NotAllowedByRuleset, index: -1 };
+}
+
+function verdict(r: Rule, index: number): RuleVerdict {
+  return { action: r.action, reply: r.action === 'pass' ? Reply.Succeeded : (r.reply ?? Reply.NotAllowedByRuleset), index };
 }
 
 function destinationMatches(d: DestinationPattern, input: RuleInput): boolean {
@@ -148,7 +169,7 @@ function ruleMatches(r: Rule, input: RuleInput): boolean {
 export function evaluateRules(rules: readonly Rule[], input: RuleInput): RuleVerdict {
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i]!;
-    if (ruleMatches(r, input)) return { action: r.action, reply: r.action === 'pass' ? Reply.Succeeded : (r.reply ?? Reply.NotAllowedByRuleset), index: i };
+    if (ruleMatches(r, input)) return verdict(r, i);
   }
   return { action: 'block', reply: Reply.NotAllowedByRuleset, index: -1 };
 }
