@@ -120,6 +120,11 @@ function serveMetrics(prog: string, at: { host: string; port: number }, snapshot
   return web;
 }
 
+/** Program counters as metric names: authFailures -> sockskit_auth_failures. */
+function metricNames(extra: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(extra).map(([k, n]) => [`sockskit_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, n]));
+}
+
 function statsLine(s: MetricsSnapshot, extra: Record<string, number>): string {
   const { accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, errors, errorCodes, handshakes, authFailures } = s;
   const errorClasses = Object.fromEntries(Object.entries(errors).filter(([, n]) => n > 0));
@@ -143,17 +148,30 @@ export async function runService(p: ServiceProgram, check: boolean): Promise<voi
     return;
   }
   if (cfg.workers > 1) return runPrimary(p, cfg);
-  const node = await startServers(p, cfg, undefined);
-  const metrics = cfg.metrics ? serveMetrics(prog, cfg.metrics, async () => renderMetrics(node.metrics.snapshot(), p.extraStats?.() ?? {})) : undefined;
-  process.on('SIGUSR1', () => process.stderr.write(`${prog}: stats ${statsLine(node.metrics.snapshot(), p.extraStats?.() ?? {})}\n`));
-  process.on('SIGHUP', () => node.reload(false));
+  // Signals are handled from the start: a HUP or USR1 sent as soon as the
+  // listening line appears must not find Node's defaults (exit; inspector).
+  let node: Node | undefined;
+  let pendingReload = false;
+  process.on('SIGUSR1', () => {
+    if (node) process.stderr.write(`${prog}: stats ${statsLine(node.metrics.snapshot(), p.extraStats?.() ?? {})}\n`);
+  });
+  process.on('SIGHUP', () => {
+    if (node) node.reload(false);
+    else pendingReload = true;
+  });
+  let metrics: http.Server | undefined;
   const stop = (sig: string) => {
+    if (!node) process.exit(0);
     process.stderr.write(`${prog}: ${sig}: draining (up to ${node.cfg.drainTimeout} ms)\n`);
     metrics?.close();
     node.drain(() => process.exit(0));
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  const started = await startServers(p, cfg, undefined);
+  node = started;
+  metrics = cfg.metrics ? serveMetrics(prog, cfg.metrics, async () => renderMetrics(started.metrics.snapshot(), metricNames(p.extraStats?.() ?? {}))) : undefined;
+  if (pendingReload) started.reload(false);
 }
 
 interface Node {
@@ -236,18 +254,21 @@ async function runWorker(p: ServiceProgram): Promise<void> {
   } catch (err) {
     fail(p.prog, err);
   }
-  const node = await startServers(p, cfg, id);
+  // The primary passes signals on; these keep a signal sent to the whole
+  // process group from killing the worker (HUP) or opening the inspector (USR1).
+  let node: Node | undefined;
+  process.on('SIGHUP', () => {});
+  process.on('SIGUSR1', () => {});
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => (node ? node.drain(() => process.exit(0)) : process.exit(0)));
   process.on('message', (m: Ipc) => {
+    if (m.type === 'drain' && !node) process.exit(0);
+    if (!node) return;
     if (m.type === 'snapshot') process.send!({ type: 'snapshot-reply', id: m.id, snapshot: node.metrics.snapshot(), extra: p.extraStats?.() ?? {} } satisfies Ipc);
     else if (m.type === 'reload') node.reload(true);
     else if (m.type === 'drain') node.drain(() => process.exit(0));
   });
-  // The primary passes signals on; these keep a signal sent to the whole
-  // process group from killing the worker (HUP) or opening the inspector (USR1).
-  process.on('SIGHUP', () => {});
-  process.on('SIGUSR1', () => {});
-  process.on('SIGINT', () => {});
-  process.on('SIGTERM', () => node.drain(() => process.exit(0)));
+  node = await startServers(p, cfg, id);
 }
 
 /** The primary: forks, supervises, sums the workers' counters, passes signals on. */
@@ -300,7 +321,7 @@ function runPrimary(p: ServiceProgram, first: ServiceConfig): void {
   };
   const metrics = cfg.metrics ? serveMetrics(prog, cfg.metrics, async () => {
     const { snap, extra } = await gather();
-    return renderMetrics(snap, { sockskit_workers: extra.workers ?? 0 });
+    return renderMetrics(snap, metricNames(extra));
   }) : undefined;
   process.on('SIGUSR1', () => {
     void gather().then(({ snap, extra }) => process.stderr.write(`${prog}: stats ${statsLine(snap, extra)}\n`));

@@ -104,13 +104,14 @@ export function escapeField(s: string): string {
 const TEXT_FIELDS: readonly (keyof ConnectionRecord)[] = ['listener', 'client', 'method', 'identity', 'command', 'destination', 'dialled', 'reply', 'bytesUp', 'bytesDown', 'durationMs', 'end', 'error', 'worker'];
 const TEXT_NAMES: Partial<Record<keyof ConnectionRecord, string>> = { bytesUp: 'up', bytesDown: 'down', durationMs: 'ms' };
 
-/** `TIME key=value ...`, one line, undefined fields as `-`, peer strings escaped. */
+/** `TIME key=value ...`, one line, absent fields as `-`, empty ones as `""`, peer strings escaped. */
 export function formatText(r: ConnectionRecord): string {
   const parts = [r.time];
   for (const k of TEXT_FIELDS) {
     const v = r[k];
     if (k === 'worker' && v === undefined) continue;
-    parts.push(`${TEXT_NAMES[k] ?? k}=${v === undefined ? '-' : escapeField(String(v))}`);
+    // Absent is '-', empty is "" (a quote in a value is always escaped, so neither can be forged).
+    parts.push(`${TEXT_NAMES[k] ?? k}=${v === undefined ? '-' : v === '' ? '""' : escapeField(String(v))}`);
   }
   return parts.join(' ') + '\n';
 }
