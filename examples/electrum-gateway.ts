@@ -11,7 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError } from '../lib/index.js';
@@ -180,7 +180,10 @@ function buildConfig(argv: string[]): GatewayConfig {
   }
   let tok;
   try {
-    tok = resolveToken({ authToken, authCookie: v['auth-cookie'] });
+    // --check creates nothing: a missing cookie file is what the real start would create.
+    const wouldCreate = v.check && authToken === undefined && v['auth-cookie'] !== undefined && !existsSync(v['auth-cookie']);
+    tok = wouldCreate ? { token: 'check', created: false } : resolveToken({ authToken, authCookie: v['auth-cookie'] });
+    if (wouldCreate) notices.push(`the cookie file ${v['auth-cookie']} does not exist yet: it will be created at start`);
   } catch (err) {
     // Exactly-one and empty-token mistakes are usage errors; file errors are not.
     if (err instanceof LocalProtocolError) throw new UsageError(err.message.replace('--auth-token TOKEN or', '--auth-token TOKEN, --auth-token-file FILE or'));
