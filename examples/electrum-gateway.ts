@@ -17,7 +17,7 @@ import createDebug from 'debug';
 import { relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
 import { loadSettings, readSecretFile } from './settings.js';
-import { runService, type ServiceConfig } from './service.js';
+import { serviceMain, type BuiltConfig } from './service.js';
 import { parseServiceOptions, permissionWarning, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
 
 const PROG = 'sockskit-electrum-gateway';
@@ -145,10 +145,7 @@ class BackendLog {
 }
 const backendLog = new BackendLog(60000);
 
-interface GatewayConfig extends ServiceConfig {
-  help?: boolean;
-  version?: boolean;
-  check?: boolean;
+interface GatewayConfig extends BuiltConfig {
   printToken: boolean;
   token: string;
   httpAt: { host: string; port: number } | undefined;
@@ -294,34 +291,20 @@ function serveStatus(cfg: GatewayConfig): void {
   });
 }
 
-async function main(argv: string[]): Promise<void> {
-  const cfg = buildConfig(argv);
-  if (cfg.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  if (cfg.version) {
-    process.stdout.write(`${PROG} ${packageVersion()}\n`);
-    return;
-  }
-  if (cfg.printToken && !cfg.check && cluster.isPrimary) process.stdout.write(`${cfg.token}\n`);
-  let first: GatewayConfig | undefined = cfg;
-  await runService(
-    {
-      prog: PROG,
-      build: () => {
-        const c = first ?? buildConfig(argv);
-        first = undefined;
-        return c;
-      },
-      extraStats: () => ({ authFailures: stats.authFailures, backendErrors: stats.backendErrors }),
-      onStarted: () => {
-        checkBackend(cfg);
-        if (cfg.httpAt) serveStatus(cfg);
-      },
+function main(argv: string[]): Promise<void> {
+  return serviceMain({
+    prog: PROG,
+    help: HELP,
+    build: () => buildConfig(argv),
+    before: (cfg) => {
+      if (cfg.printToken && !cfg.check && cluster.isPrimary) process.stdout.write(`${cfg.token}\n`);
     },
-    cfg.check === true,
-  );
+    extraStats: () => ({ authFailures: stats.authFailures, backendErrors: stats.backendErrors }),
+    onStarted: (cfg) => {
+      checkBackend(cfg as GatewayConfig);
+      if ((cfg as GatewayConfig).httpAt) serveStatus(cfg as GatewayConfig);
+    },
+  });
 }
 
 main(process.argv.slice(2)).catch((err) => fail(PROG, err));

@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { SocksServerOptions, parseCidr, parseRules, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, hostType, stripBrackets, bindHandler, udpHandler, LocalProtocolError, parsePasswordHash, isPasswordHash } from '../lib/index.js';
 import type { GssProtection, AuthMethod, Rule, Ruleset } from '../lib/index.js';
-import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, describeFsError } from './cli.js';
+import { parseHostPort, parseNumber, fail, UsageError, isLoopback, describeFsError } from './cli.js';
 import { loadSettings, type Settings } from './settings.js';
-import { runService, type ServiceConfig } from './service.js';
+import { serviceMain, type BuiltConfig } from './service.js';
 import { parseServiceOptions, permissionWarning, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
 
 const PROG = 'sockskit-proxy';
@@ -157,10 +157,10 @@ function buildRules(v: Settings['values'], fileRules: unknown, configFile: strin
 }
 
 /** Everything from flags, environment and config file, checked; throws UsageError naming the place at fault. */
-export function buildConfig(argv: string[]): ServiceConfig & { help?: boolean; version?: boolean; check?: boolean } {
+export function buildConfig(argv: string[]): BuiltConfig {
   const settings = loadSettings(argv, baseOptions);
   const v = settings.values as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  if (v.help || v.version) return { help: v.help, version: v.version } as unknown as ServiceConfig;
+  if (v.help || v.version) return { help: v.help, version: v.version } as BuiltConfig;
   const svc = parseServiceOptions(v);
   const notices: string[] = [];
   const listen = ((v.listen as string[] | undefined) ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
@@ -240,26 +240,8 @@ export function buildConfig(argv: string[]): ServiceConfig & { help?: boolean; v
   };
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const cfg = buildConfig(argv);
-  if (cfg.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  if (cfg.version) {
-    process.stdout.write(`${PROG} ${packageVersion()}\n`);
-    return;
-  }
-  let first: ServiceConfig | undefined = cfg;
-  await runService({
-    prog: PROG,
-    // The first build is the one above; reloads build again from the same flags.
-    build: () => {
-      const c = first ?? buildConfig(argv);
-      first = undefined;
-      return c;
-    },
-  }, cfg.check === true);
+export function main(argv: string[]): Promise<void> {
+  return serviceMain({ prog: PROG, help: HELP, build: () => buildConfig(argv) });
 }
 
 main(process.argv.slice(2)).catch((err) => fail(PROG, err));

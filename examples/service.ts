@@ -16,7 +16,7 @@ import net from 'node:net';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { SocksServer, ServerMetrics, mergeSnapshots, renderMetrics, formatText, formatJson, formatAddress } from '../lib/index.js';
 import type { SocksServerOptions, ConnectionRecord, MetricsSnapshot } from '../lib/index.js';
-import { UsageError, describeFsError, fail } from './cli.js';
+import { UsageError, describeFsError, fail, packageVersion } from './cli.js';
 
 export interface ServiceConfig {
   listen: { host: string; port: number }[];
@@ -352,4 +352,36 @@ function runPrimary(p: ServiceProgram, first: ServiceConfig): void {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** What a service program's build returns before it is a configuration: --help and --version. */
+export interface BuiltConfig extends ServiceConfig {
+  help?: boolean;
+  version?: boolean;
+  check?: boolean;
+}
+
+/**
+ * A service program's main: --help, --version, then runService with `build`
+ * (the first build is reused; SIGHUP builds again from the same argv).
+ * `before` runs once with the first configuration (e.g. print a token).
+ */
+export async function serviceMain<C extends BuiltConfig>(p: Omit<ServiceProgram, 'build'> & { help: string; build: () => C; before?: (cfg: C) => void }): Promise<void> {
+  const cfg = p.build();
+  if (cfg.help) {
+    process.stdout.write(p.help);
+    return;
+  }
+  if (cfg.version) {
+    process.stdout.write(`${p.prog} ${packageVersion()}\n`);
+    return;
+  }
+  p.before?.(cfg);
+  let first: C | undefined = cfg;
+  const build = (): C => {
+    const c = first ?? p.build();
+    first = undefined;
+    return c;
+  };
+  await runService({ ...p, build }, cfg.check === true);
 }

@@ -8,22 +8,14 @@
  *   m.observe(server);                 // any number of SocksServers
  *   http.createServer((q, r) => r.end(renderMetrics(m.snapshot())));
  */
-import type { SocksServer } from './server.js';
+import type { SocksServer, SocksServerStats } from './server.js';
 import { ERROR_CLASSES, type ConnectionRecord } from './access-log.js';
 
 /** Upper bounds (seconds) of the handshake-duration histogram buckets. */
 export const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
 
 /** Everything /metrics shows, as plain data (JSON-safe, summable across processes). */
-export interface MetricsSnapshot {
-  accepted: number;
-  refused: number;
-  open: number;
-  tunnels: number;
-  tunnelsOpen: number;
-  handoffs: number;
-  bytesUp: number;
-  bytesDown: number;
+export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'errorClasses'> {
   handshakes: Record<string, number>;
   authFailures: Record<string, number>;
   replies: Record<string, number>;

@@ -3,22 +3,7 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { SocksServer, userpass, formatText, formatJson, escapeField, type ConnectionRecord, type SocksServerOptions, type LookupFunction } from '../../lib/index.js';
 import { hex } from '../support/helpers.js';
-
-function talk(port: number, bytes: Buffer, keepOpenMs = 0): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let got = Buffer.alloc(0);
-    const t = setTimeout(() => c.destroy(), 3000);
-    c.on('data', (d) => (got = Buffer.concat([got, d])));
-    c.on('close', () => {
-      clearTimeout(t);
-      resolve(got);
-    });
-    c.on('error', reject);
-    c.write(bytes);
-    setTimeout(() => c.end(), keepOpenMs);
-  });
-}
+import { talk, closedPort } from '../support/server.js';
 
 const port16 = (p: number) => Buffer.from([p >> 8, p & 255]);
 const domainReq = (name: string, port: number) => Buffer.concat([hex('05 01 00 03'), Buffer.from([name.length]), Buffer.from(name, 'latin1'), port16(port)]);
@@ -45,14 +30,6 @@ const fakeLookup = (result: { address?: string; code?: string }): LookupFunction
     if (result.code) cb(Object.assign(new Error(result.code), { code: result.code }));
     else cb(null, result.address, 4);
   }) as unknown as LookupFunction;
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 describe("SocksServer 'connectionEnd' records", () => {
   it('a CONNECT tunnel by name: method, identity, destination as requested, address dialled, reply, bytes each way, how it ended', async () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { hex } from '../support/helpers.js';
 import { RawClient, startTarget, echo, waitFor, type Target } from '../support/server.js';
-import { spawnDaemon, stopAll, runProgram, cleanEnv, which, type Daemon } from '../support/interop.js';
+import { spawnDaemon, stopAll, runProgram, cleanEnv, which, listeningPort, type Daemon } from '../support/interop.js';
 import { PROGRAM } from '../support/paths.js';
 
 const PROXY = PROGRAM.proxy;
@@ -24,15 +24,7 @@ function tmp(): string {
 /** Starts the proxy and returns its SOCKS port (and the metrics port when --metrics is given). */
 async function startProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ daemon: Daemon; port: number; metricsPort?: number }> {
   const daemon = await spawnDaemon(process.execPath, [PROXY, ...args], { env: cleanEnv(env) });
-  let port = 0;
-  await waitFor(() => {
-    const m = /listening on 127\.0\.0\.1:(\d+)/.exec(daemon.output());
-    if (m) port = Number(m[1]);
-    return port > 0 || daemon.child.exitCode !== null;
-  }, 10000, 'the proxy to listen').catch((e) => {
-    throw new Error(`${(e as Error).message}\n${daemon.output()}`);
-  });
-  if (!port) throw new Error(`proxy exited: ${daemon.output()}`);
+  const port = await listeningPort(daemon);
   const mm = /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/;
   if (args.includes('--metrics')) await waitFor(() => mm.test(daemon.output()), 5000, 'metrics to listen');
   const metricsPort = mm.test(daemon.output()) ? Number(mm.exec(daemon.output())![1]) : undefined;
