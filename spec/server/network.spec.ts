@@ -4,7 +4,7 @@ import net from 'node:net';
 import { SocksServer, type SocksServerOptions } from '../../lib/index.js';
 import { hex } from '../support/helpers.js';
 import { RawClient, startTarget, echo, type Target } from '../support/server.js';
-import { runProgram, which } from '../support/interop.js';
+import { runProgram, requireProgram } from '../support/interop.js';
 
 async function withTunnel(options: SocksServerOptions, target: Target, f: (proxyPort: number, c: RawClient) => Promise<void>): Promise<void> {
   const server = new SocksServer(options);
@@ -35,23 +35,21 @@ describe('TCP keepalive and --outbound-address', () => {
   after(() => target.close());
 
   it('keepAlive is on by default on the client socket and the outbound socket', async function () {
-    const ss = which('ss');
-    if (!ss) this.skip();
+    const ss = requireProgram(this, 'ss');
     await withTunnel({}, target, async (proxyPort) => {
       // The proxy's accepted socket (sport = proxyPort) and its outbound socket (dport = target).
-      expect(await keepaliveTimers(ss!, `( sport = :${proxyPort} )`)).to.have.length(1);
-      const out = await keepaliveTimers(ss!, `( dport = :${target.port} )`);
+      expect(await keepaliveTimers(ss, `( sport = :${proxyPort} )`)).to.have.length(1);
+      const out = await keepaliveTimers(ss, `( dport = :${target.port} )`);
       expect(out).to.have.length(1);
       expect(out[0]).to.match(/^(59|60|[0-9.]+min)/);
     });
   });
 
   it('keepAlive: false leaves both legs without keepalive', async function () {
-    const ss = which('ss');
-    if (!ss) this.skip();
+    const ss = requireProgram(this, 'ss');
     await withTunnel({ keepAlive: false }, target, async (proxyPort) => {
-      expect(await keepaliveTimers(ss!, `( sport = :${proxyPort} )`)).to.deep.equal([]);
-      expect(await keepaliveTimers(ss!, `( dport = :${target.port} )`)).to.deep.equal([]);
+      expect(await keepaliveTimers(ss, `( sport = :${proxyPort} )`)).to.deep.equal([]);
+      expect(await keepaliveTimers(ss, `( dport = :${target.port} )`)).to.deep.equal([]);
     });
   });
 

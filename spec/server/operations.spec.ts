@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { hex } from '../support/helpers.js';
 import { RawClient, startTarget, echo, waitFor, type Target } from '../support/server.js';
-import { spawnDaemon, stopAll, runProgram, cleanEnv, which, listeningPort, type Daemon } from '../support/interop.js';
+import { spawnDaemon, stopAll, runProgram, cleanEnv, which, listeningPort, requireProgram, type Daemon } from '../support/interop.js';
 import { PROGRAM } from '../support/paths.js';
 
 const PROXY = PROGRAM.proxy;
@@ -89,13 +89,12 @@ describe('sockskit-proxy as a service', function () {
 
   describe('access log', () => {
     it('curl --socks5-hostname yields exactly one text line with the fields; CR/LF in a hostname cannot forge a line', async function () {
-      const curl = which('curl');
-      if (!curl) this.skip();
+      const curl = requireProgram(this, 'curl');
       const d = tmp();
       // Name-only rules decide before any DNS query: the CR/LF name is blocked without being looked up.
       writeFileSync(path.join(d, 'p.yaml'), 'listen: 127.0.0.1:0\nrules:\n  - { action: pass, to: localhost }\n  - { action: block }\n');
       const { daemon, port } = await startProxy(['--config', path.join(d, 'p.yaml')]);
-      const r = await runProgram(curl!, ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${webPort}/`], { env: cleanEnv() });
+      const r = await runProgram(curl, ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${webPort}/`], { env: cleanEnv() });
       expect(r.stdout).to.equal('hello from the target\n');
       await waitFor(() => accessLines(daemon.output()).length >= 1, 5000, 'the access-log line');
       await new Promise((res) => setTimeout(res, 200));
@@ -122,29 +121,26 @@ describe('sockskit-proxy as a service', function () {
     });
 
     it('--access-log FILE --access-log-format json: one JSON object per line (jq parses it); SIGHUP reopens the file', async function () {
-      const curl = which('curl');
-      if (!curl) this.skip();
+      const curl = requireProgram(this, 'curl');
       const d = tmp();
       const log = path.join(d, 'access.log');
       const { daemon, port } = await startProxy(['--listen', '127.0.0.1:0', '--access-log', log, '--access-log-format', 'json']);
-      await runProgram(curl!, ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${webPort}/`], { env: cleanEnv() });
+      await runProgram(curl, ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${webPort}/`], { env: cleanEnv() });
       await waitFor(() => { try { return readFileSync(log, 'utf8').includes('\n'); } catch { return false; } }, 5000, 'the log file');
       expect(accessLines(daemon.output())).to.have.length(0);
       const text = readFileSync(log, 'utf8');
       expect(text.trim().split('\n')).to.have.length(1);
       const rec = JSON.parse(text);
       expect(rec).to.deep.include({ method: 'none', command: 'connect', destination: `localhost:${webPort}`, reply: 0, end: 'closed' });
-      const jq = which('jq');
-      if (jq) {
-        const r = await runProgram(jq, ['-e', '.bytesDown > 100 and .reply == 0', log]);
-        expect(r.code, r.stderr).to.equal(0);
-        expect(r.stdout.trim()).to.equal('true');
-      }
+      const jq = requireProgram(this, 'jq');
+      const r = await runProgram(jq, ['-e', '.bytesDown > 100 and .reply == 0', log]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout.trim()).to.equal('true');
       // logrotate: move the file away, HUP, the next line goes to a new file.
       rmSync(log);
       daemon.child.kill('SIGHUP');
       await waitFor(() => /configuration reloaded/.test(daemon.output()), 5000, 'the reload');
-      await runProgram(curl!, ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${webPort}/`], { env: cleanEnv() });
+      await runProgram(curl, ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${port}`, `http://localhost:${webPort}/`], { env: cleanEnv() });
       await waitFor(() => { try { return readFileSync(log, 'utf8').includes('\n'); } catch { return false; } }, 5000, 'the reopened log file');
     });
   });
@@ -296,6 +292,9 @@ describe('sockskit-proxy as a service', function () {
       const m = (await httpGet(metricsPort!, '/metrics')).body;
       expect(m).to.match(/^sockskit_connections_accepted_total 6$/m);
       expect(m).to.match(/^sockskit_workers 2$/m);
+      daemon.child.kill('SIGUSR1');
+      await waitFor(() => /stats \{.*\}\n/.test(daemon.output()), 5000, 'the summed counters');
+      expect(JSON.parse(/stats (\{.*\})\n/.exec(daemon.output())![1]!)).to.deep.include({ accepted: 6, tunnels: 6, workers: 2 });
       process.kill(pids[0]!, 'SIGKILL');
       await waitFor(() => /worker \d+ \(pid \d+\) exited \(SIGKILL\); starting a new one/.test(daemon.output()) && (daemon.output().match(/listening on/g) ?? []).length === 3, 10000, 'a new worker');
       const { c, reply } = await tunnel(port, echoT.port);
