@@ -205,7 +205,7 @@ export class Connection implements ConnectionControl {
   private onSocketClose = (): void => {
     this.clearTimer();
     this.server.untrack(this.socket);
-    this.server.ended(this.record(), this.counter !== undefined);
+    this.server.ended(this.counter, this.errClass, this);
     if (this.abort && !this.abort.signal.aborted) this.abort.abort(new SocksError('ERR_SOCKS_CLOSED', 'the client connection closed'));
     for (const f of this.closers.splice(0)) f();
   };
@@ -540,8 +540,8 @@ export class Connection implements ConnectionControl {
     if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
   }
 
-  /** The record of this connection, built once when it closes. */
-  private record(): ConnectionRecord {
+  /** @internal The record of this connection, built when it closes and only if someone listens for 'connectionEnd'. */
+  record(): ConnectionRecord {
     const req = this.request as SocksRequest | undefined;
     const c = this.counter;
     let how = this.how;

@@ -23,6 +23,7 @@ import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction, RequestContext } from './types.js';
 import { Connection } from './connection.js';
 import { ERROR_CLASSES, type ConnectionRecord, type ErrorClass } from './access-log.js';
+import type { RelayCounter } from '../transport/relay.js';
 
 export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext };
 
@@ -104,13 +105,15 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
     this.counters[what]++;
     if (what === 'tunnels') this.tunnelsOpen++;
   }
-  /** @internal A connection closed: count its bytes and class, emit 'connectionEnd'. */
-  ended(r: ConnectionRecord, tunnel: boolean): void {
-    this.counters.bytesUp += r.bytesUp;
-    this.counters.bytesDown += r.bytesDown;
-    if (tunnel) this.tunnelsOpen--;
-    if (r.error) this.classCounts[r.error]++;
-    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', r);
+  /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd'. */
+  ended(counter: RelayCounter | undefined, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void {
+    if (counter) {
+      this.counters.bytesUp += counter.up;
+      this.counters.bytesDown += counter.down;
+      this.tunnelsOpen--;
+    }
+    if (error) this.classCounts[error]++;
+    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', conn.record());
   }
 
   /**
