@@ -155,7 +155,7 @@ interface GatewayConfig extends BuiltConfig {
 
 function buildConfig(argv: string[]): GatewayConfig {
   const settings = loadSettings(argv, OPTIONS);
-  const v = settings.values as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const v = settings.values as Record<string, any>;
   if (v.help || v.version) return { help: v.help, version: v.version } as GatewayConfig;
   if (settings.rules !== undefined) throw new UsageError(`${settings.configFile}: rules: not used by the gateway`);
   const svc = parseServiceOptions(v);

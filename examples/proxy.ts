@@ -159,7 +159,7 @@ function buildRules(v: Settings['values'], fileRules: unknown, configFile: strin
 /** Everything from flags, environment and config file, checked; throws UsageError naming the place at fault. */
 export function buildConfig(argv: string[]): BuiltConfig {
   const settings = loadSettings(argv, baseOptions);
-  const v = settings.values as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const v = settings.values as Record<string, any>;
   if (v.help || v.version) return { help: v.help, version: v.version } as BuiltConfig;
   const svc = parseServiceOptions(v);
   const notices: string[] = [];
