@@ -167,7 +167,7 @@ function buildConfig(argv: string[]): GatewayConfig {
   const backend = parseHostPort(v.backend);
   const httpAt = v.http !== undefined ? parseHostPort(v.http) : undefined;
   const handshakeTimeout = parseNumber('handshake-timeout', v['handshake-timeout'], 10000);
-  const notices: string[] = [];
+  const notices: string[] = settings.unknownEnv.map((k) => `${k} is not an option of this program; ignored`);
   if (v['auth-token-file'] !== undefined && (v['auth-token'] !== undefined || v['auth-cookie'] !== undefined)) throw new UsageError('give exactly one of --auth-token, --auth-token-file or --auth-cookie');
   let authToken = v['auth-token'] as string | undefined;
   if (v['auth-token-file'] !== undefined) {

@@ -162,7 +162,7 @@ export function buildConfig(argv: string[]): BuiltConfig {
   const v = settings.values as Record<string, any>;
   if (v.help || v.version) return { help: v.help, version: v.version } as BuiltConfig;
   const svc = parseServiceOptions(v);
-  const notices: string[] = [];
+  const notices: string[] = settings.unknownEnv.map((k) => `${k} is not an option of this program; ignored`);
   const listen = ((v.listen as string[] | undefined) ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
   const users = new Map<string, string>();
   for (const u of (v.user as string[] | undefined) ?? []) for (const [k, p] of parseUsers([u], `--user ${JSON.stringify(u.split(':')[0])}:`)) users.set(k, p);

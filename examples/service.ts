@@ -13,7 +13,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import net from 'node:net';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { SocksServer, ServerMetrics, mergeSnapshots, renderMetrics, formatText, formatJson, formatAddress } from '../lib/index.js';
 import type { SocksServerOptions, ConnectionRecord, MetricsSnapshot } from '../lib/index.js';
 import { UsageError, describeFsError, fail, packageVersion } from './cli.js';
@@ -99,6 +100,16 @@ export class AccessLog {
   }
 }
 
+/** --check: the access-log file could be opened for appending (without creating it). */
+function checkWritable(target: string): void {
+  if (target === '-' || target === 'off') return;
+  try {
+    accessSync(existsSync(target) ? target : path.dirname(path.resolve(target)), fsConstants.W_OK);
+  } catch (err) {
+    throw new UsageError(`cannot open --access-log file ${target}: ${describeFsError(err)}`);
+  }
+}
+
 /** Serves GET /metrics (Prometheus text) from `snapshot`. */
 function serveMetrics(prog: string, at: { host: string; port: number }, snapshot: () => Promise<string>): http.Server {
   const web = http.createServer((req, res) => {
@@ -143,6 +154,7 @@ export async function runService(p: ServiceProgram, check: boolean): Promise<voi
   if (cluster.isWorker) return runWorker(p);
   const cfg = p.build();
   if (check) {
+    checkWritable(cfg.accessLog);
     for (const n of cfg.notices) process.stderr.write(`${prog}: warning: ${n}\n`);
     process.stdout.write(`${prog}: configuration OK\n`);
     return;

@@ -46,7 +46,12 @@ export interface Settings {
   /** The config file's `rules:` list (raw; the program parses it). */
   rules: unknown;
   configFile: string | undefined;
+  /** SOCKSKIT_* variables that name no option (a typo, usually). */
+  unknownEnv: string[];
 }
+
+/** SOCKSKIT_* variables that are not options (the test suite's own). */
+const NOT_OPTIONS = new Set(['SOCKSKIT_INTEROP_REQUIRED', 'SOCKSKIT_RANDOM_CASES', 'SOCKSKIT_SEED']);
 
 export function envName(key: string): string {
   return `SOCKSKIT_${key.toUpperCase().replace(/-/g, '_')}`;
@@ -143,7 +148,10 @@ export function loadSettings(argv: readonly string[], specs: OptionSpecs, env: N
     }
   }
   for (const k of Object.keys(SERVICE_OPTIONS)) if (flags[k] !== undefined) values[k] = flags[k];
-  return { values, from, rules: file.rules, configFile };
+  // A misspelt variable would be ignored silently: say so.
+  const known = new Set([...Object.keys(specs), 'config'].map(envName));
+  const unknownEnv = Object.keys(env).filter((k) => k.startsWith('SOCKSKIT_') && !known.has(k) && !NOT_OPTIONS.has(k));
+  return { values, from, rules: file.rules, configFile, unknownEnv };
 }
 
 /** Reads a one-line secret from a file (trailing newline dropped); empty is an error. */

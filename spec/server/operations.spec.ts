@@ -169,6 +169,10 @@ describe('sockskit-proxy as a service', function () {
       }
       const env = await check([], { SOCKSKIT_NO_UDP: 'maybe' });
       expect([env.code, env.stderr.split('\n')[0]]).to.deep.equal([2, 'sockskit-proxy: SOCKSKIT_NO_UDP: expected true or false, got "maybe"']);
+      const typo = await check([], { SOCKSKIT_MAX_CONECTIONS: '5' });
+      expect([typo.code, typo.stderr]).to.deep.equal([0, 'sockskit-proxy: warning: SOCKSKIT_MAX_CONECTIONS is not an option of this program; ignored\n']);
+      const log = await check(['--access-log', path.join(d, 'no-such-dir', 'access.log')]);
+      expect([log.code, log.stderr.split('\n')[0]]).to.deep.equal([2, `sockskit-proxy: cannot open --access-log file ${path.join(d, 'no-such-dir', 'access.log')}: no such file`]);
       const missing = await check(['--users', path.join(d, 'nope')]);
       expect([missing.code, missing.stderr.split('\n')[0]]).to.deep.equal([2, `sockskit-proxy: cannot read --users file ${path.join(d, 'nope')}: no such file`]);
     });
