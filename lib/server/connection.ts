@@ -205,7 +205,7 @@ export class Connection implements ConnectionControl {
   private onSocketClose = (): void => {
     this.clearTimer();
     this.server.untrack(this.socket);
-    this.server.ended(this.counter, this.errClass, this);
+    this.server.ended(this.bytes(), this.counter !== undefined, this.errClass, this);
     if (this.abort && !this.abort.signal.aborted) this.abort.abort(new SocksError('ERR_SOCKS_CLOSED', 'the client connection closed'));
     for (const f of this.closers.splice(0)) f();
   };
@@ -418,7 +418,22 @@ export class Connection implements ConnectionControl {
     this.how = 'handoff';
     this.server.count('handoffs');
     const { socket, head } = this.takeStream();
+    // The application relays a hand-off itself: the socket's own counters,
+    // from here on (plus the head), give the record its bytes.
+    const raw = this.socket as Partial<net.Socket>;
+    if (typeof raw.bytesRead === 'number') this.handoffMark = { read: raw.bytesRead - head.length, written: raw.bytesWritten ?? 0 };
     return { socket, head };
+  }
+
+  private handoffMark: { read: number; written: number } | undefined;
+
+  /** Bytes each way: the relay's counter, or the socket's counters since a hand-off. */
+  private bytes(): { up: number; down: number } | undefined {
+    if (this.counter) return this.counter;
+    const m = this.handoffMark;
+    if (!m) return undefined;
+    const raw = this.socket as net.Socket;
+    return { up: raw.bytesRead - m.read, down: (raw.bytesWritten ?? 0) - m.written };
   }
 
   /** After established/handoff: the client stream (encapsulated if needed) and the head. */
@@ -544,6 +559,7 @@ export class Connection implements ConnectionControl {
   record(): ConnectionRecord {
     const req = this.request as SocksRequest | undefined;
     const c = this.counter;
+    const b = this.bytes();
     let how = this.how;
     if (!how) how = this.server.closing ? 'shutdown' : c ? (c.end === 'idle' ? 'idle' : c.end === 'reset' ? 'reset' : 'closed') : 'client-left';
     const method = req ? (req.version === 4 ? 'socks4' : req.method?.name) : this.authMethod;
@@ -557,8 +573,8 @@ export class Connection implements ConnectionControl {
       destination: req && !this.options.redactDestination ? formatAddress(req.destination) : undefined,
       dialled: this.dialled,
       reply: this.replyCode,
-      bytesUp: c?.up ?? 0,
-      bytesDown: c?.down ?? 0,
+      bytesUp: b?.up ?? 0,
+      bytesDown: b?.down ?? 0,
       durationMs: Date.now() - this.t0,
       handshakeMs: this.handshakeMs,
       end: how,

@@ -23,7 +23,6 @@ import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction, RequestContext } from './types.js';
 import { Connection } from './connection.js';
 import { ERROR_CLASSES, type ConnectionRecord, type ErrorClass } from './access-log.js';
-import type { RelayCounter } from '../transport/relay.js';
 
 export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext };
 
@@ -106,12 +105,12 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
     if (what === 'tunnels') this.tunnelsOpen++;
   }
   /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd'. */
-  ended(counter: RelayCounter | undefined, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void {
-    if (counter) {
-      this.counters.bytesUp += counter.up;
-      this.counters.bytesDown += counter.down;
-      this.tunnelsOpen--;
+  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void {
+    if (bytes) {
+      this.counters.bytesUp += bytes.up;
+      this.counters.bytesDown += bytes.down;
     }
+    if (tunnel) this.tunnelsOpen--;
     if (error) this.classCounts[error]++;
     if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', conn.record());
   }

@@ -13,7 +13,6 @@ import type { SocksError } from '../protocol/errors.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import type { RequestContext } from '../protocol/request-hook.js';
 import type { ConnectionRecord, ErrorClass } from './access-log.js';
-import type { RelayCounter } from '../transport/relay.js';
 import type { Ruleset, Cidr, Rule } from './rules.js';
 
 export type { RequestContext };
@@ -120,6 +119,6 @@ export interface ConnectionHost extends EventEmitter {
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;
   count(what: 'tunnels' | 'handoffs'): void;
-  /** A connection closed: its tunnel's byte counter (if it had one) and error class are counted; `conn.record()` builds its 'connectionEnd' record. */
-  ended(counter: RelayCounter | undefined, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void;
+  /** A connection closed: its bytes (a tunnel's or a hand-off's) and error class are counted, `tunnel` closes a tunnel the server relayed; `conn.record()` builds its 'connectionEnd' record. */
+  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void;
 }

@@ -83,6 +83,10 @@ describe('sockskit-electrum-gateway as a service', function () {
     // Each connection's line comes when it closes: in any order.
     const one = (re: RegExp) => expect(lines.filter((l) => re.test(l)), lines.join('\n')).to.have.length(1);
     one(/method=electrum-token-password identity="" command=connect destination=- .* reply=0 .*end=handoff/);
+    // Bytes after the hand-off: the version request up, the stand-in's answer down.
+    const pw = lines.find((l) => l.includes('method=electrum-token-password'))!;
+    expect(Number(/ up=(\d+)/.exec(pw)![1])).to.equal(paddedVersionRequest().length);
+    expect(Number(/ down=(\d+)/.exec(pw)![1])).to.be.greaterThan(20);
     one(/method=none .*destination=- .*reply=0 .*end=handoff/);
     one(/method=none .*destination=- .*reply=2 .*error=ruleset/);
     expect(p.stderr()).to.not.include(TOKEN.slice(0, 10));
