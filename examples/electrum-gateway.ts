@@ -51,7 +51,7 @@ Other
   --backend-timeout MS      deadline to connect to the backend, TLS included (default 10000)
   --backend-log-interval MS log each kind of backend failure at most once per MS
                             (default 60000), with how many were left out
-  --keepalive SECONDS|off   TCP keepalive toward clients (default 60)
+  --keepalive SECONDS|off   TCP keepalive toward clients and the backend (default 60)
 ${SERVICE_HELP}
 The access log never shows the token (the hostname path's host is left out).
 Every option is also SOCKSKIT_<NAME> in the environment (SOCKSKIT_AUTH_TOKEN) and
@@ -206,6 +206,8 @@ function buildConfig(argv: string[]): GatewayConfig {
         })
       : net.connect({ host: backend.host, port: backend.port });
     sock.setNoDelay(true);
+    // Both legs, as the proxy: the client socket gets it from the server's keepAlive option.
+    if (svc.keepAlive !== false) sock.setKeepAlive(true, svc.keepAlive);
     // A backend that accepts TCP but never finishes connecting (or its TLS
     // handshake) must not hold the client forever.
     const timer = setTimeout(() => sock.destroy(Object.assign(new Error(`no connection within ${backendTimeout} ms`), { code: 'ETIMEDOUT' })), backendTimeout);
