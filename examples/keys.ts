@@ -4,18 +4,20 @@
  *
  *   sockskit-keys generate FILE [--force]   new private key (hex seed, mode 0600); prints the public key
  *   sockskit-keys public FILE               prints the public key of FILE
+ *   sockskit-keys hash                      reads a password on stdin, prints its scrypt hash
  *
  * The public key (64 hex digits) is what goes into the proxy's
  * --authorized-keys file. The private key is never printed.
  */
 import { parseArgs } from 'node:util';
-import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile } from '../lib/index.js';
+import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile, hashPassword } from '../lib/index.js';
 import { fail, UsageError, packageVersion } from './cli.js';
 
 const PROG = 'sockskit-keys';
 
 const HELP = `Usage: ${PROG} generate FILE [--force]
        ${PROG} public FILE
+       ${PROG} hash < PASSWORD
 
 Key files for binauth, the Ed25519 challenge/token SOCKS5 method (0x80).
 
@@ -23,6 +25,9 @@ Commands
   generate FILE   write a new private key to FILE (64 hex digits, mode 0600)
                   and print its public key on stdout
   public FILE     print the public key of the private key in FILE
+  hash            read a password from stdin (first line) and print its scrypt
+                  hash for a sockskit-proxy --users file: NAME:$scrypt$...
+                  (the password never appears in the process list)
 
 Options
   -f, --force     generate: overwrite FILE if it exists
@@ -35,7 +40,18 @@ and use the private key with
   sockskit-connect --binauth-key CLIENT_KEY
 `;
 
-export function main(argv: string[]): void {
+/** The first line of stdin (a password), without its newline. */
+function readStdinLine(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d) => (text += d));
+    process.stdin.on('end', () => resolve(text.split(/\r?\n/)[0] ?? ''));
+    process.stdin.on('error', reject);
+  });
+}
+
+export async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -61,8 +77,16 @@ export function main(argv: string[]): void {
     return;
   }
   const [command, file, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('missing command (generate or public)');
-  if (command !== 'generate' && command !== 'public') throw new UsageError(`unknown command ${JSON.stringify(command)} (generate or public)`);
+  if (command === undefined) throw new UsageError('missing command (generate, public or hash)');
+  if (command === 'hash') {
+    if (file !== undefined) throw new UsageError('hash reads the password from stdin, not from the command line');
+    if (values.force) throw new UsageError('--force only applies to generate');
+    const pw = await readStdinLine();
+    if (pw === '') throw new UsageError('hash: empty password on stdin');
+    process.stdout.write(`${await hashPassword(pw)}\n`);
+    return;
+  }
+  if (command !== 'generate' && command !== 'public') throw new UsageError(`unknown command ${JSON.stringify(command)} (generate, public or hash)`);
   if (file === undefined) throw new UsageError(`${command} needs a FILE`);
   if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   if (values.force && command !== 'generate') throw new UsageError('--force only applies to generate');
@@ -77,8 +101,4 @@ export function main(argv: string[]): void {
   process.stdout.write(`${binauthPublicKey(seed).toString('hex')}\n`);
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (err) {
-  fail(PROG, err);
-}
+main(process.argv.slice(2)).catch((err) => fail(PROG, err));

@@ -4,15 +4,15 @@
  * Safe defaults: listens on 127.0.0.1:1080; warns when it would be an open
  * proxy beyond loopback.
  */
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import createDebug from 'debug';
-import { SocksServer, SocksServerOptions, parseCidr, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, formatAddress, hostType, stripBrackets, bindHandler, udpHandler } from '../lib/index.js';
-import type { GssProtection, AuthMethod } from '../lib/index.js';
-import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, describeFsError } from './cli.js';
+import { SocksServerOptions, parseCidr, parseRules, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, hostType, stripBrackets, bindHandler, udpHandler, LocalProtocolError, parsePasswordHash, isPasswordHash } from '../lib/index.js';
+import type { GssProtection, AuthMethod, Rule, Ruleset } from '../lib/index.js';
+import { parseHostPort, parseNumber, fail, UsageError, isLoopback, describeFsError } from './cli.js';
+import { loadSettings, type Settings } from './settings.js';
+import { serviceMain, type BuiltConfig } from './service.js';
+import { parseServiceOptions, permissionWarning, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
 
 const PROG = 'sockskit-proxy';
-const debug = createDebug('sockskit:proxy');
 
 const HELP = `Usage: ${PROG} [options]
 
@@ -51,20 +51,25 @@ Commands (CONNECT, BIND and UDP ASSOCIATE are served by default)
   --no-udp                  refuse UDP ASSOCIATE
   --external ADDR           IP address BIND listens on and UDP relays bind to, and that
                             replies advertise (default: the address the client reached)
-Destinations
+Rules (docs/operations.md; a full first-match list goes in the config file's rules:)
   --allow CIDR              only allow destinations in CIDR (repeatable)
   --deny CIDR               deny destinations in CIDR (repeatable; wins over --allow)
+  --client-allow CIDR       only serve clients from CIDR (repeatable)
+  --client-deny CIDR        refuse clients from CIDR (repeatable; wins over --client-allow)
+Network
+  --keepalive SECONDS|off   TCP keepalive on both legs of a tunnel (default 60)
+  --outbound-address IP     source address for CONNECT's outbound connections
 Limits
   --handshake-timeout MS    deadline for the whole handshake (default 10000)
   --connect-timeout MS      deadline to reach a destination (default 10000)
   --idle-timeout MS         close tunnels idle this long (default 0: never)
   --max-connections N       open connections at most (default 10000)
-Other
-  -h, --help                show this help
-  -V, --version             show the version
-
-Logs go to stderr through DEBUG=sockskit:* ; secrets are never logged.
-kill -USR1 PID prints one JSON line of counters (connections, tunnels, errors).
+${SERVICE_HELP}
+Users files hold NAME:PASSWORD or NAME:$scrypt$... lines (sockskit-keys hash).
+Every option is also SOCKSKIT_<NAME> in the environment (SOCKSKIT_MAX_CONNECTIONS,
+SOCKSKIT_USER with one NAME:PASSWORD per line) and NAME: in the --config file;
+flags win over the environment, which wins over the file.
+Debug logs go to stderr through DEBUG=sockskit:* ; secrets are never logged.
 `;
 
 /** The program's flags (node:util parseArgs). */
@@ -91,8 +96,10 @@ export const baseOptions = {
   'max-connections': { type: 'string' },
   'proxy-protocol': { type: 'string' },
   'proxy-protocol-from': { type: 'string', multiple: true },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'V' },
+  'client-allow': { type: 'string', multiple: true },
+  'client-deny': { type: 'string', multiple: true },
+  ...SERVICE_FLAGS,
+  'outbound-address': { type: 'string' },
 } as const;
 
 export function parseUsers(lines: string[], where: string): Map<string, string> {
@@ -101,31 +108,64 @@ export function parseUsers(lines: string[], where: string): Map<string, string> 
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '' || line.trimStart().startsWith('#')) return;
     const colon = line.indexOf(':');
-    if (colon < 0) throw new UsageError(`${where}${where.endsWith(':') ? '' : ` line ${i + 1}:`} expected NAME:PASSWORD`);
-    users.set(line.slice(0, colon), line.slice(colon + 1));
+    const at = `${where}${where.endsWith(':') ? '' : ` line ${i + 1}:`}`;
+    if (colon < 0) throw new UsageError(`${at} expected NAME:PASSWORD`);
+    const pw = line.slice(colon + 1);
+    if (isPasswordHash(pw)) {
+      try {
+        parsePasswordHash(pw);
+      } catch (err) {
+        throw new UsageError(`${at} ${(err as Error).message}`);
+      }
+    }
+    users.set(line.slice(0, colon), pw);
   });
   return users;
 }
 
-export async function main(argv: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: baseOptions, allowPositionals: false, strict: true });
-  } catch (err) {
-    fail(PROG, new UsageError((err as Error).message));
+/** Destination and client rules from the flags and the config file's list (see HELP and docs/operations.md). */
+function buildRules(v: Settings['values'], fileRules: unknown, configFile: string | undefined): Ruleset | readonly Rule[] | undefined {
+  const cidrs = (key: string) => ((v[key] as string[] | undefined) ?? []).map((c) => {
+    try {
+      return parseCidr(c);
+    } catch (err) {
+      throw new UsageError(`--${key}: ${(err as Error).message}`);
+    }
+  });
+  const [allow, deny, clientAllow, clientDeny] = [cidrs('allow'), cidrs('deny'), cidrs('client-allow'), cidrs('client-deny')];
+  let list: Rule[] | undefined;
+  if (fileRules !== undefined && fileRules !== null) {
+    try {
+      list = parseRules(fileRules);
+    } catch (err) {
+      if (err instanceof LocalProtocolError) throw new UsageError(`${configFile}: ${err.message}`);
+      throw err;
+    }
   }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return;
+  // Destination-only flags keep their historical meaning (a Ruleset).
+  if (!list && clientAllow.length === 0 && clientDeny.length === 0) return allow.length || deny.length ? { allow, deny } : undefined;
+  const out: Rule[] = [];
+  if (deny.length) out.push({ action: 'block', to: deny.map((cidr) => ({ cidr })) });
+  if (clientDeny.length) out.push({ action: 'block', client: clientDeny });
+  if (allow.length || clientAllow.length) {
+    // The flags narrow what the list may pass: anything outside them is blocked first.
+    if (clientAllow.length) out.push({ action: 'block', client: [{ text: 'not ' + clientAllow.map((c) => c.text).join(','), contains: (ip) => !clientAllow.some((c) => c.contains(ip)) }] });
+    if (allow.length) out.push({ action: 'block', to: [{ cidr: { text: 'not allowed', contains: (ip) => !allow.some((c) => c.contains(ip)) } }] });
   }
-  if (v.version) {
-    process.stdout.write(`${PROG} ${packageVersion()}\n`);
-    return;
-  }
-  const listen = (v.listen ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
+  out.push(...(list ?? [{ action: 'pass' }]));
+  return out;
+}
+
+/** Everything from flags, environment and config file, checked; throws UsageError naming the place at fault. */
+export function buildConfig(argv: string[]): BuiltConfig {
+  const settings = loadSettings(argv, baseOptions);
+  const v = settings.values as Record<string, any>;
+  if (v.help || v.version) return { help: v.help, version: v.version } as BuiltConfig;
+  const svc = parseServiceOptions(v);
+  const notices: string[] = settings.unknownEnv.map((k) => `${k} is not an option of this program; ignored`);
+  const listen = ((v.listen as string[] | undefined) ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
   const users = new Map<string, string>();
-  for (const u of v.user ?? []) for (const [k, p] of parseUsers([u], `--user ${JSON.stringify(u.split(':')[0])}:`)) users.set(k, p);
+  for (const u of (v.user as string[] | undefined) ?? []) for (const [k, p] of parseUsers([u], `--user ${JSON.stringify(u.split(':')[0])}:`)) users.set(k, p);
   if (v.users) {
     let text: string;
     try {
@@ -133,6 +173,8 @@ export async function main(argv: string[]): Promise<void> {
     } catch (err) {
       throw new UsageError(`cannot read --users file ${v.users}: ${describeFsError(err)}`);
     }
+    const w = permissionWarning(v.users);
+    if (w) notices.push(w);
     for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
   }
   const methods: AuthMethod<unknown>[] = [];
@@ -156,14 +198,16 @@ export async function main(argv: string[]): Promise<void> {
   if (v['binauth-server-id'] !== undefined && (!v['binauth-key'] || !v['authorized-keys'])) throw new UsageError('--binauth-server-id needs --binauth-key and --authorized-keys');
   if (useBinauth) {
     if (!v['binauth-key'] || !v['authorized-keys']) throw new UsageError('--binauth-key and --authorized-keys go together');
-    const serverPrivateKey = loadKeyFile(v['binauth-key'], (w) => process.stderr.write(`${PROG}: warning: ${w}\n`));
+    const serverPrivateKey = loadKeyFile(v['binauth-key'], (w) => notices.push(w));
     methods.push(binauth({ binauth: { serverPrivateKey, serverId: v['binauth-server-id'] }, authorizedKeys: loadAuthorizedKeys(v['authorized-keys']) }));
   }
   if (users.size > 0) methods.push(userpass({ users }));
   else if (!useBinauth && !useGssapi) methods.push(none());
   const external = v.external === undefined ? undefined : stripBrackets(v.external);
   if (external !== undefined && hostType(external) === 'domain') throw new UsageError(`--external needs an IP address, got ${JSON.stringify(v.external)}`);
-  const rules = v.allow || v.deny ? { allow: (v.allow ?? []).map(parseCidr), deny: (v.deny ?? []).map(parseCidr) } : undefined;
+  const outbound = v['outbound-address'] === undefined ? undefined : stripBrackets(v['outbound-address']);
+  if (outbound !== undefined && hostType(outbound) === 'domain') throw new UsageError(`--outbound-address needs an IP address, got ${JSON.stringify(v['outbound-address'])}`);
+  const rules = buildRules(v, settings.rules, settings.configFile);
   const proxyProtocol = v['proxy-protocol'];
   if (proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(proxyProtocol)) throw new UsageError(`--proxy-protocol wants v1, v2 or any, got ${JSON.stringify(proxyProtocol)}`);
   if (v['proxy-protocol-from'] && proxyProtocol === undefined) throw new UsageError('--proxy-protocol-from needs --proxy-protocol');
@@ -179,52 +223,25 @@ export async function main(argv: string[]): Promise<void> {
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
     proxyProtocol: proxyProtocol as 'v1' | 'v2' | 'any' | undefined,
-    proxyProtocolFrom: v['proxy-protocol-from']?.map(parseCidr),
+    proxyProtocolFrom: (v['proxy-protocol-from'] as string[] | undefined)?.map(parseCidr),
+    keepAlive: svc.keepAlive,
+    outboundAddress: outbound,
   };
   const open = users.size === 0 && !useBinauth && !useGssapi;
-  const servers = await Promise.all(
-    listen.map(
-      ({ host, port }) =>
-        new Promise<SocksServer>((resolve, reject) => {
-          const s = new SocksServer(options);
-          s.once('error', reject);
-          s.listen(port, host, () => {
-            s.removeListener('error', reject);
-            s.on('error', (err) => process.stderr.write(`${PROG}: ${(err as Error).message}\n`));
-            const a = s.address();
-            const where = a && typeof a === 'object' ? formatAddress({ type: a.family === 'IPv6' ? 'ipv6' : 'ipv4', host: a.address, port: a.port }) : `${host}:${port}`;
-            process.stderr.write(`${PROG}: listening on ${where} (${[useGssapi ? `GSS-API psk-test, ${gssProtection}` : '', useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication'})\n`);
-            if (open && !isLoopback(host)) {
-              process.stderr.write(`${PROG}: WARNING: ${where} is not loopback and needs no authentication: this is an open proxy\n`);
-            }
-            resolve(s);
-          });
-        }),
-    ),
-  ).catch((err: NodeJS.ErrnoException) => {
-    fail(PROG, new Error(`cannot listen: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message}`));
-  });
-  const stop = (sig: string) => {
-    debug('%s: closing', sig);
-    for (const s of servers) s.close();
-    setTimeout(() => process.exit(0), 100).unref();
+  const describe = [useGssapi ? `GSS-API psk-test, ${gssProtection}` : '', useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication';
+  return {
+    ...svc,
+    check: v.check,
+    listen,
+    options,
+    describe,
+    notices,
+    warnings: (where, host) => (open && !isLoopback(host) ? [`${where} is not loopback and needs no authentication: this is an open proxy`] : []),
   };
-  // SIGUSR1: one JSON line of counters on stderr (all listeners together).
-  process.on('SIGUSR1', () => {
-    const total = { accepted: 0, refused: 0, open: 0, tunnels: 0, handoffs: 0, errors: {} as Record<string, number> };
-    for (const s of servers) {
-      const st = s.stats();
-      total.accepted += st.accepted;
-      total.refused += st.refused;
-      total.open += st.open;
-      total.tunnels += st.tunnels;
-      total.handoffs += st.handoffs;
-      for (const [k, n] of Object.entries(st.errors)) total.errors[k] = (total.errors[k] ?? 0) + n;
-    }
-    process.stderr.write(`${PROG}: stats ${JSON.stringify(total)}\n`);
-  });
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+export function main(argv: string[]): Promise<void> {
+  return serviceMain({ prog: PROG, help: HELP, build: () => buildConfig(argv) });
 }
 
 main(process.argv.slice(2)).catch((err) => fail(PROG, err));

@@ -77,6 +77,8 @@ export interface ElectrumTokenAuth {
   onRequest: (ctx: RequestContext) => void;
   /** SOCKS4 carries no password: always refused on a token server. */
   socks4: false;
+  /** The requested hostname may be the token: never put it in access-log records. */
+  redactDestination: true;
   /** The pure decision used by onRequest (for ServerHandshake users and tests). */
   authorize(request: SocksRequest, source?: SocksAddress): ElectrumDecision;
 }
@@ -172,5 +174,5 @@ export function electrumTokenAuth(options: ElectrumTokenOptions): ElectrumTokenA
     }
   };
 
-  return { methods, selectMethod, onRequest, socks4: false, authorize };
+  return { methods, selectMethod, onRequest, socks4: false, redactDestination: true, authorize };
 }

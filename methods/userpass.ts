@@ -13,6 +13,7 @@
  * the verifier's business. STATUS 0 is success; on failure the server sends
  * 01 01 and closes. Passwords are compared in constant time and never logged.
  */
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import createDebug from 'debug';
 import { Method, USERPASS_VERSION, UserPassStatus, Limits } from '../lib/protocol/constants.js';
 import { AuthError, RemoteProtocolError, LocalProtocolError } from '../lib/protocol/errors.js';
@@ -27,7 +28,11 @@ const debug = createDebug('sockskit:method:userpass');
 export type UserPassVerifier = (username: string, password: string, ctx: ServerAuthContext) => unknown;
 
 export interface UserPassOptions {
-  /** Server: static users, compared in constant time. */
+  /**
+   * Server: static users, compared in constant time. A password may be an
+   * scrypt hash from hashPassword() (`$scrypt$N=16384,r=8,p=1$<salt>$<hash>`),
+   * checked asynchronously so the event loop is not held.
+   */
   users?: Record<string, string> | Map<string, string>;
   /** Server: a custom (maybe async) check, used when `users` is not given. */
   verify?: UserPassVerifier;
@@ -75,6 +80,48 @@ export function decodeUserPassRequest(buf: Buffer): { username: string; password
   };
 }
 
+const SCRYPT = /^\$scrypt\$N=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
+
+/** True when `stored` is an scrypt hash (and not a plain password). */
+export function isPasswordHash(stored: string): boolean {
+  return stored.startsWith('$scrypt$');
+}
+
+/** Checks an scrypt hash string's shape and parameters; throws LocalProtocolError. */
+export function parsePasswordHash(stored: string): { N: number; r: number; p: number; salt: Buffer; hash: Buffer } {
+  const m = SCRYPT.exec(stored);
+  if (!m) throw new LocalProtocolError('malformed scrypt hash (want $scrypt$N=16384,r=8,p=1$<salt base64>$<hash base64>)');
+  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  // Bounds keep a hostile users file from asking for gigabytes per login.
+  if (N < 2 || N > 1 << 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) throw new LocalProtocolError('scrypt parameters out of range (N a power of 2 up to 2^20, r <= 32, p <= 16)');
+  const salt = Buffer.from(m[4]!, 'base64');
+  const hash = Buffer.from(m[5]!, 'base64');
+  if (salt.length < 8 || hash.length < 16) throw new LocalProtocolError('scrypt salt or hash too short');
+  return { N, r, p, salt, hash };
+}
+
+function scryptAsync(password: string, salt: Buffer, len: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, len, { ...o, maxmem: 256 * o.N * o.r + (1 << 20) }, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** An scrypt hash of `password` for a users file (N=16384, r=8, p=1, 16-byte salt, 32-byte key). */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const o = { N: 16384, r: 8, p: 1 };
+  const key = await scryptAsync(password, salt, 32, o);
+  return `$scrypt$N=${o.N},r=${o.r},p=${o.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** Checks `password` against an scrypt hash in constant time. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const h = parsePasswordHash(stored);
+  const key = await scryptAsync(password, h.salt, h.hash.length, h);
+  return timingSafeEqual(key, h.hash);
+}
+
+// An unknown user costs one scrypt too when hashed users exist, so timing does not tell them apart.
+const DUMMY_HASH = '$scrypt$N=16384,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
 function toMap(users: UserPassOptions['users']): Map<string, string> | undefined {
   if (!users) return undefined;
   return users instanceof Map ? users : new Map(Object.entries(users));
@@ -82,6 +129,9 @@ function toMap(users: UserPassOptions['users']): Map<string, string> | undefined
 
 export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
   const users = toMap(options.users);
+  const hashed = users ? [...users.values()].some(isPasswordHash) : false;
+  // A malformed hash fails here, at configuration time, not at the first login.
+  if (users) for (const p of users.values()) if (isPasswordHash(p)) parsePasswordHash(p);
   const verify = options.verify;
   const failed = (why: string): AuthStep => {
     debug('authentication failed: %s', why);
@@ -97,6 +147,16 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
         if (!msg) return { kind: 'more' };
         input.skip(msg.length);
         username = msg.username;
+        if (users && hashed) {
+          const expected = users.get(msg.username);
+          const { password } = msg;
+          const check = async (): Promise<unknown> => {
+            if (expected !== undefined && !isPasswordHash(expected)) return safeEqual(password, expected);
+            const ok = await verifyPassword(password, expected ?? DUMMY_HASH);
+            return ok && expected !== undefined;
+          };
+          return { kind: 'verify', check };
+        }
         if (users) {
           // Compare against a dummy when the user is unknown, so timing does
           // not tell unknown users from wrong passwords.

@@ -10,15 +10,16 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
-import { SocksError, TimeoutError, LocalProtocolError, replyFromErrno } from '../protocol/errors.js';
+import { SocksError, TimeoutError, LocalProtocolError, AuthError, replyFromErrno } from '../protocol/errors.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
-import type { Encapsulation, ServerAuthContext } from '../protocol/method.js';
+import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
-import { relay } from '../transport/relay.js';
+import { relay, type RelayCounter } from '../transport/relay.js';
 import { lookupAll, interleave, race, type AnyLookup, type Candidate } from '../transport/happy-eyeballs.js';
-import { allowedBy } from './rules.js';
+import { allowedBy, evaluateRules, evaluateBeforeLookup, type Rule, type RuleInput, type Ruleset } from './rules.js';
+import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
 import type { ConnectionControl, ConnectionHost, ConnInfo, RequestContext, SocksServerOptions } from './types.js';
@@ -60,6 +61,17 @@ export class Connection implements ConnectionControl {
   private finished = false;
   private closers: (() => void)[] = [];
   readonly options: Readonly<SocksServerOptions>;
+  // For the record of this connection ('connectionEnd').
+  private readonly t0 = Date.now();
+  private handshakeMs: number | undefined;
+  private dialled: string | undefined;
+  private replyCode: number | undefined;
+  private how: EndReason | undefined;
+  private errClass: ErrorClass | undefined;
+  private hookFailed = false;
+  private counter: RelayCounter | undefined;
+  private methods: readonly AuthMethod<unknown>[] = [];
+  private authMethod: string | undefined;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -90,6 +102,10 @@ export class Connection implements ConnectionControl {
   start(): void {
     const { socket } = this;
     this.server.track(socket);
+    // The record needs both addresses, and a closed socket no longer has them.
+    if (this.server.listenerCount('connectionEnd') > 0) void (this.source, this.local);
+    const ka = this.options.keepAlive ?? 60000;
+    if (ka !== false) (socket as net.Socket).setKeepAlive?.(true, ka);
     this.timer = setTimeout(this.onDeadline, this.options.handshakeTimeout ?? 10000);
     // PROXY protocol: the header precedes SOCKS and decides source/local,
     // which methods(ctx) may read, so the engine starts only once it is read.
@@ -106,7 +122,7 @@ export class Connection implements ConnectionControl {
     const { server } = this;
     const o = this.options;
     const ctx = new AuthContext(this);
-    const methods = server.methodsFor(ctx);
+    const methods = (this.methods = server.methodsFor(ctx));
     this.engine = new ServerHandshake({
       methods,
       selectMethod: o.selectMethod,
@@ -160,8 +176,16 @@ export class Connection implements ConnectionControl {
     this.finished = true;
     this.clearTimer();
     debug('closing %s: %s', formatAddress(this.source), err.message);
-    this.server.clientError(err, this.source);
+    this.failed(err, err.code === 'ERR_SOCKS_DENIED' ? 'refused' : 'protocol');
     this.socket.destroy();
+  }
+
+  /** Counts and reports an error this connection ends with. */
+  private failed(err: SocksError, how: EndReason): void {
+    this.how ??= how;
+    if (err instanceof AuthError && err.method !== undefined) this.authMethod = this.methods.find((m) => m.code === err.method)?.name ?? `0x${err.method.toString(16)}`;
+    this.errClass ??= errorClass(err, this.hookFailed);
+    this.server.clientError(err, this.source);
   }
 
   private onData = (chunk: Buffer): void => {
@@ -181,6 +205,7 @@ export class Connection implements ConnectionControl {
   private onSocketClose = (): void => {
     this.clearTimer();
     this.server.untrack(this.socket);
+    this.server.ended(this.bytes(), this.counter !== undefined, this.errClass, this);
     if (this.abort && !this.abort.signal.aborted) this.abort.abort(new SocksError('ERR_SOCKS_CLOSED', 'the client connection closed'));
     for (const f of this.closers.splice(0)) f();
   };
@@ -190,12 +215,13 @@ export class Connection implements ConnectionControl {
     if (this.finished) return;
     const err = new TimeoutError('handshake', this.options.handshakeTimeout ?? 10000);
     debug('handshake deadline for %s', formatAddress(this.source));
+    this.how = 'timeout';
     if (this.decided) {
       // The request hook did not decide in time: a reply is due (06; SOCKS4 5B).
       this.deny(Reply.TtlExpired, err);
       return;
     }
-    this.server.clientError(err, this.source);
+    this.failed(err, 'timeout');
     this.socket.destroy();
   };
 
@@ -242,7 +268,7 @@ export class Connection implements ConnectionControl {
           this.finish();
           if (a.error) {
             debug('closing %s: %s', formatAddress(this.source), a.error.message);
-            this.server.clientError(a.error, this.source);
+            this.failed(a.error, a.error.reply !== undefined && this.request ? 'denied' : a.error.code === 'ERR_SOCKS_AUTH_FAILED' || a.error.code === 'ERR_SOCKS_NO_METHOD' ? 'auth' : 'protocol');
           }
           endSoon(this.socket);
           break;
@@ -255,6 +281,7 @@ export class Connection implements ConnectionControl {
 
   private finish(): void {
     this.finished = true;
+    this.handshakeMs ??= Date.now() - this.t0;
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
@@ -328,6 +355,7 @@ export class Connection implements ConnectionControl {
     try {
       result = hook(ctx);
     } catch (err) {
+      this.hookFailed = true;
       if (!settled) this.deny(replyFromErrno(err), err);
       else debug('request hook failed after deciding: %s', (err as Error)?.message);
       return;
@@ -338,6 +366,7 @@ export class Connection implements ConnectionControl {
           if (!settled && !this.socket.destroyed) void this.accept();
         },
         (err) => {
+          this.hookFailed = true;
           if (!settled) this.deny(replyFromErrno(err), err);
           else debug('request hook failed after deciding: %s', (err as Error)?.message);
         },
@@ -356,6 +385,8 @@ export class Connection implements ConnectionControl {
     const o = this.options;
     const enabled = o.commands ? o.commands.includes(cmd) : true;
     try {
+      // BIND and UDP: the rule list decides on the request as given (CONNECT decides in resolve()).
+      if (cmd !== 'connect' && enabled && Array.isArray(o.rules)) this.checkRules(o.rules, undefined);
       if (cmd === 'connect' && enabled) return this.connect();
       const handler = cmd === 'bind' ? (o.bind ?? defaultBind) : cmd === 'udp' ? (o.udp ?? defaultUdp) : undefined;
       if (handler && enabled) return Promise.resolve(handler(this)).catch((err) => this.deny(replyFromErrno(err), err));
@@ -369,11 +400,13 @@ export class Connection implements ConnectionControl {
 
   deny(reply: number, error?: unknown): void {
     if (this.socket.destroyed || this.finished) return;
+    this.replyCode = reply;
     const err = error instanceof SocksError ? error : error ? new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error }) : undefined;
     this.run(this.engine.deny(reply, err));
   }
 
   reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex } {
+    this.replyCode ??= 0;
     this.run(this.engine.accept(bound));
     if (!this.finished) return { established: false, head: EMPTY, socket: this.socket };
     return this.takeStream();
@@ -381,9 +414,26 @@ export class Connection implements ConnectionControl {
 
   handoff(opts?: { reply?: number; bound?: SocksAddress }): { socket: Duplex; head: Buffer } {
     this.run(this.engine.handoff(opts));
+    this.replyCode = opts?.reply;
+    this.how = 'handoff';
     this.server.count('handoffs');
     const { socket, head } = this.takeStream();
+    // The application relays a hand-off itself: the socket's own counters,
+    // from here on (plus the head), give the record its bytes.
+    const raw = this.socket as Partial<net.Socket>;
+    if (typeof raw.bytesRead === 'number') this.handoffMark = { read: raw.bytesRead - head.length, written: raw.bytesWritten ?? 0 };
     return { socket, head };
+  }
+
+  private handoffMark: { read: number; written: number } | undefined;
+
+  /** Bytes each way: the relay's counter, or the socket's counters since a hand-off. */
+  private bytes(): { up: number; down: number } | undefined {
+    if (this.counter) return this.counter;
+    const m = this.handoffMark;
+    if (!m) return undefined;
+    const raw = this.socket as net.Socket;
+    return { up: raw.bytesRead - m.read, down: (raw.bytesWritten ?? 0) - m.written };
   }
 
   /** After established/handoff: the client stream (encapsulated if needed) and the head. */
@@ -398,19 +448,54 @@ export class Connection implements ConnectionControl {
     return { established: true, head, socket };
   }
 
+  /** Applies a rule list to the request (with `dest`, and the address to dial once known); throws the block. */
+  private checkRules(rules: readonly Rule[], address: string | undefined, dest: SocksAddress = this.request.destination, beforeLookup = false): void {
+    const input: RuleInput = {
+      client: this.source.host,
+      method: this.request.method?.name,
+      identity: this.request.identity,
+      command: this.request.command,
+      host: dest.host,
+      hostType: dest.type,
+      port: dest.port,
+      address,
+    };
+    const v = beforeLookup ? evaluateBeforeLookup(rules, input) : evaluateRules(rules, input);
+    if (v?.action === 'block') {
+      throw Object.assign(new SocksError('ERR_SOCKS_DENIED', `${this.request.command} ${formatAddress(dest)} blocked by ${v.index < 0 ? 'no matching rule' : `rule ${v.index}`}`, v.reply), { rule: v.index });
+    }
+  }
+
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
     return this.candidates(dest).then((c) => c[0]!);
   }
 
   /** Every address of the destination that the rules allow, interleaved by family (RFC 8305 §4). */
   private async candidates(dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]> {
+    const rules = this.options.rules;
+    // A block the list decides on the name alone is decided before any DNS query is sent.
+    if (Array.isArray(rules) && dest.type === 'domain') this.checkRules(rules, undefined, dest, true);
     const all = dest.type === 'domain'
       ? await lookupAll(this.options.lookup as AnyLookup | undefined, dest.host, 0, signal)
       : [{ address: dest.host, family: dest.type === 'ipv6' ? 6 as const : 4 as const }];
-    const rules = this.options.rules;
-    const allowed = rules ? all.filter((c) => allowedBy(rules, c.address)) : all;
-    if (allowed.length === 0) {
-      throw new SocksError('ERR_SOCKS_DENIED', `destination ${all.map((c) => c.address).join(', ')} not allowed by ruleset`, Reply.NotAllowedByRuleset);
+    let allowed = all;
+    if (Array.isArray(rules)) {
+      let blocked: unknown;
+      allowed = all.filter((c) => {
+        try {
+          this.checkRules(rules, c.address, dest);
+          return true;
+        } catch (err) {
+          blocked ??= err;
+          return false;
+        }
+      });
+      if (allowed.length === 0) throw blocked;
+    } else if (rules) {
+      allowed = all.filter((c) => allowedBy(rules as Ruleset, c.address));
+      if (allowed.length === 0) {
+        throw new SocksError('ERR_SOCKS_DENIED', `destination ${all.map((c) => c.address).join(', ')} not allowed by ruleset`, Reply.NotAllowedByRuleset);
+      }
     }
     return interleave(allowed);
   }
@@ -443,12 +528,14 @@ export class Connection implements ConnectionControl {
       const timer = setTimeout(() => fail(new TimeoutError('connect', ms)), ms);
       this.onClose(fail);
       this.candidates(dest, ac.signal)
-        .then((candidates) => race({ candidates, port: dest.port, allowHalfOpen: true, attemptDelay: o.happyEyeballsDelay, signal: ac.signal }))
+        .then((candidates) => race({ candidates, port: dest.port, allowHalfOpen: true, attemptDelay: o.happyEyeballsDelay, localAddress: o.outboundAddress, signal: ac.signal }))
         .then((sock) => {
           if (over) return void sock.destroy();
+          this.dialled = formatAddress(fromNodeAddress(sock.remoteAddress!, sock.remotePort!));
           over = true;
           clearTimeout(timer);
           this.offClose(fail);
+          if (o.keepAlive !== false) sock.setKeepAlive(true, o.keepAlive ?? 60000);
           const r = this.reply(fromNodeAddress(sock.localAddress!, sock.localPort!));
           this.relay(r.socket, sock, r.head);
           done();
@@ -457,10 +544,38 @@ export class Connection implements ConnectionControl {
   }
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout });
+    this.counter = { up: 0, down: 0 };
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.counter });
     this.server.trackUpstream(other);
     this.server.count('tunnels');
     if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
+  }
+
+  /** @internal The record of this connection, built when it closes and only if someone listens for 'connectionEnd'. */
+  record(): ConnectionRecord {
+    const req = this.request as SocksRequest | undefined;
+    const c = this.counter;
+    const b = this.bytes();
+    let how = this.how;
+    if (!how) how = this.server.closing ? 'shutdown' : c ? (c.end === 'idle' ? 'idle' : c.end === 'reset' ? 'reset' : 'closed') : 'client-left';
+    const method = req ? (req.version === 4 ? 'socks4' : req.method?.name) : this.authMethod;
+    return {
+      time: new Date().toISOString(),
+      listener: formatAddress(this.local),
+      client: formatAddress(this.source),
+      method,
+      identity: req ? identityOf(method, req.identity) : undefined,
+      command: req?.command,
+      destination: req && !this.options.redactDestination ? formatAddress(req.destination) : undefined,
+      dialled: this.dialled,
+      reply: this.replyCode,
+      bytesUp: b?.up ?? 0,
+      bytesDown: b?.down ?? 0,
+      durationMs: Date.now() - this.t0,
+      handshakeMs: this.handshakeMs,
+      end: how,
+      error: this.errClass,
+    };
   }
 }
 

@@ -5,6 +5,7 @@
 import type { SocksAddress } from '../protocol/codec/address.js';
 import type { SocksRequest } from '../protocol/server-handshake.js';
 import type { SocksError } from '../protocol/errors.js';
+import type { ConnectionRecord } from './access-log.js';
 
 export interface SocksServerEvents {
   /** The listener is bound (net.Server 'listening'). */
@@ -17,4 +18,6 @@ export interface SocksServerEvents {
   tunnel: [request: SocksRequest, source: SocksAddress];
   /** A UDP ASSOCIATE got its relay at `relay`. */
   udp: [request: SocksRequest, source: SocksAddress, relay: SocksAddress];
+  /** Any connection closed: the access-log record (no secret in it). */
+  connectionEnd: [record: ConnectionRecord];
 }

@@ -1,9 +1,18 @@
 /**
- * Destination rules: allow/deny by CIDR, checked on the address actually
- * dialled (after name resolution), so a name cannot smuggle a denied address.
- * Deny rules win; with any allow rule present, only allowed addresses pass.
+ * Rules. Two forms:
+ *  - Ruleset: destination allow/deny by CIDR, checked on the address actually
+ *    dialled (after name resolution), so a name cannot smuggle a denied
+ *    address. Deny rules win; with any allow rule present, only allowed
+ *    addresses pass.
+ *  - Rule[]: an ordered list, first match wins, as Dante's client/socks
+ *    rules. A rule matches when every field it has matches (a field lists
+ *    alternatives): client CIDR, user, binauth key, destination (CIDR on the
+ *    dialled address, exact name, or name suffix such as `.internal` on the
+ *    requested name), port or port range, command. No rule matching blocks
+ *    (02), as in Dante: end a list with `{ action: 'pass' }` to pass the rest.
  */
 import { Address4, Address6 } from 'ip-address';
+import { Reply, type CommandName } from '../protocol/constants.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 
 export interface Cidr {
@@ -63,4 +72,185 @@ export function allowedBy(rules: Ruleset, ip: string): boolean {
   if (rules.deny?.some((c) => c.contains(ip))) return false;
   if (rules.allow && rules.allow.length > 0) return rules.allow.some((c) => c.contains(ip));
   return true;
+}
+
+/** A destination pattern: a CIDR (matches the dialled address), a name, or a `.suffix`. */
+export type DestinationPattern = { cidr: Cidr } | { name: string } | { suffix: string };
+
+export interface Rule {
+  action: 'pass' | 'block';
+  /** Reply for block (default 02, not allowed by ruleset). */
+  reply?: number;
+  client?: readonly Cidr[];
+  /** Usernames (the identity of userpass and similar methods). */
+  user?: readonly string[];
+  /** binauth public keys (hex). */
+  key?: readonly string[];
+  to?: readonly DestinationPattern[];
+  /** Inclusive port ranges. */
+  port?: readonly (readonly [number, number])[];
+  command?: readonly CommandName[];
+}
+
+/** What a rule is matched against. */
+export interface RuleInput {
+  /** The client's address (after the PROXY protocol). */
+  client: string;
+  /** The method's name and identity (a username; binauth: the hex key). */
+  method?: string;
+  identity?: unknown;
+  command: CommandName;
+  /** The destination as requested, and its type. */
+  host: string;
+  hostType: 'ipv4' | 'ipv6' | 'domain';
+  port: number;
+  /** The address to be dialled, once known (a requested IP is its own address). */
+  address?: string;
+}
+
+export interface RuleVerdict {
+  action: 'pass' | 'block';
+  reply: number;
+  /** Index of the matching rule; -1 when none matched. */
+  index: number;
+}
+
+/**
+ * The verdict before the name is resolved: undefined when a rule with a CIDR
+ * destination is reached that could match once the address is known. A block
+ * decided here needs no DNS query (a blocked name is never looked up).
+ */
+export function evaluateBeforeLookup(rules: readonly Rule[], input: RuleInput): RuleVerdict | undefined {
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!;
+    const cidrs = r.to?.some((d) => 'cidr' in d);
+    if (!cidrs) {
+      if (ruleMatches(r, input)) return verdict(r, i);
+      continue;
+    }
+    // Everything but the destination matches, and no name pattern does: the address decides.
+    if (ruleMatches({ ...r, to: undefined }, input)) {
+      if (r.to!.some((d) => !('cidr' in d) && destinationMatches(d, input))) return verdict(r, i);
+      return undefined;
+    }
+  }
+  return { action: 'block', reply: Reply.NotAllowedByRuleset, index: -1 };
+}
+
+function verdict(r: Rule, index: number): RuleVerdict {
+  return { action: r.action, reply: r.action === 'pass' ? Reply.Succeeded : (r.reply ?? Reply.NotAllowedByRuleset), index };
+}
+
+function destinationMatches(d: DestinationPattern, input: RuleInput): boolean {
+  if ('cidr' in d) {
+    const a = input.address ?? (input.hostType === 'domain' ? undefined : input.host);
+    return a !== undefined && d.cidr.contains(a);
+  }
+  if (input.hostType !== 'domain') return false;
+  const h = input.host.toLowerCase().replace(/\.$/, '');
+  if ('name' in d) return h === d.name;
+  return h.endsWith(d.suffix) || h === d.suffix.slice(1);
+}
+
+function ruleMatches(r: Rule, input: RuleInput): boolean {
+  if (r.client && !r.client.some((c) => c.contains(input.client))) return false;
+  if (r.command && !r.command.includes(input.command)) return false;
+  if (r.port && !r.port.some(([lo, hi]) => input.port >= lo && input.port <= hi)) return false;
+  if (r.user && !(input.method !== 'binauth' && typeof input.identity === 'string' ? r.user.includes(input.identity) : false)) {
+    const u = (input.identity as { username?: unknown } | null)?.username;
+    if (!(typeof u === 'string' && r.user.includes(u))) return false;
+  }
+  if (r.key && !(input.method === 'binauth' && typeof input.identity === 'string' && r.key.includes(input.identity.toLowerCase()))) return false;
+  if (r.to && !r.to.some((d) => destinationMatches(d, input))) return false;
+  return true;
+}
+
+/** First match wins; no match blocks with 02. */
+export function evaluateRules(rules: readonly Rule[], input: RuleInput): RuleVerdict {
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!;
+    if (ruleMatches(r, input)) return verdict(r, i);
+  }
+  return { action: 'block', reply: Reply.NotAllowedByRuleset, index: -1 };
+}
+
+const COMMANDS: readonly CommandName[] = ['connect', 'bind', 'udp'];
+const RULE_KEYS = new Set(['action', 'reply', 'client', 'user', 'key', 'to', 'port', 'command']);
+
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : [v];
+}
+
+/** A destination pattern from text: CIDR or IP, `.suffix`, or a name. */
+export function parseDestinationPattern(text: string): DestinationPattern {
+  const t = text.trim().toLowerCase();
+  if (t.startsWith('.')) {
+    if (t.length < 2) throw new LocalProtocolError(`invalid name suffix ${JSON.stringify(text)}`);
+    return { suffix: t };
+  }
+  if (/^[0-9.]+(\/\d+)?$/.test(t) || t.includes(':')) return { cidr: parseCidr(t) };
+  if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/.test(t)) throw new LocalProtocolError(`invalid destination ${JSON.stringify(text)} (a CIDR, a name or a .suffix)`);
+  return { name: t.replace(/\.$/, '') };
+}
+
+function parsePorts(v: unknown): [number, number][] {
+  return list(v).map((p) => {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(String(p).trim());
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m && m[2] !== undefined ? Number(m[2]) : lo;
+    if (!m || lo > 65535 || hi > 65535 || lo > hi) throw new LocalProtocolError(`invalid port or range ${JSON.stringify(p)}`);
+    return [lo, hi];
+  });
+}
+
+/**
+ * A rule list from plain data (a parsed config file): each entry an object
+ * `{ action: pass|block, reply?, client?, user?, key?, to?, port?, command? }`,
+ * list fields as arrays or comma-separated strings, ports as `443` or
+ * `8000-8100`. Errors name the entry and key: `rules[2].port: ...`.
+ */
+export function parseRules(data: unknown, where = 'rules'): Rule[] {
+  if (!Array.isArray(data)) throw new LocalProtocolError(`${where}: expected a list of rules`);
+  return data.map((entry, i) => {
+    const at = `${where}[${i}]`;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new LocalProtocolError(`${at}: expected a mapping with an action`);
+    const e = entry as Record<string, unknown>;
+    for (const k of Object.keys(e)) if (!RULE_KEYS.has(k)) throw new LocalProtocolError(`${at}.${k}: unknown key (known: ${[...RULE_KEYS].join(', ')})`);
+    const field = <T>(k: string, f: (v: unknown) => T): T | undefined => {
+      if (e[k] === undefined || e[k] === null) return undefined;
+      try {
+        return f(e[k]);
+      } catch (err) {
+        throw new LocalProtocolError(`${at}.${k}: ${(err as Error).message}`);
+      }
+    };
+    if (e.action !== 'pass' && e.action !== 'block') throw new LocalProtocolError(`${at}.action: expected pass or block, got ${JSON.stringify(e.action)}`);
+    const rule: Rule = {
+      action: e.action,
+      reply: field('reply', (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`expected a SOCKS5 failure reply code 1..8, got ${JSON.stringify(v)}`);
+        return n;
+      }),
+      client: field('client', (v) => list(v).map((c) => parseCidr(String(c)))),
+      user: field('user', (v) => list(v).map(String)),
+      key: field('key', (v) =>
+        list(v).map((k) => {
+          const s = String(k).toLowerCase();
+          if (!/^[0-9a-f]{64}$/.test(s)) throw new Error(`expected a 64-hex-digit public key, got ${JSON.stringify(k)}`);
+          return s;
+        }),
+      ),
+      to: field('to', (v) => list(v).map((d) => parseDestinationPattern(String(d)))),
+      port: field('port', (v) => parsePorts(v)),
+      command: field('command', (v) =>
+        list(v).map((c) => {
+          if (!COMMANDS.includes(c as CommandName)) throw new Error(`expected connect, bind or udp, got ${JSON.stringify(c)}`);
+          return c as CommandName;
+        }),
+      ),
+    };
+    if (rule.reply !== undefined && rule.action === 'pass') throw new LocalProtocolError(`${at}.reply: only a block rule has a reply`);
+    return rule;
+  });
 }

@@ -23,29 +23,43 @@ import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionH
 import { Connection } from './connection.js';
 import { TypedEventEmitter } from '../transport/typed-events.js';
 import type { SocksServerEvents } from './events.js';
+import { ERROR_CLASSES, type ConnectionRecord, type ErrorClass } from './access-log.js';
 
 export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext, SocksServerEvents };
 
 const debug = createDebug('sockskit:server');
 
 export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements ConnectionHost {
-  readonly options: Readonly<SocksServerOptions>;
+  #options!: Readonly<SocksServerOptions>;
   readonly netServer: net.Server;
   /** Client connections (what maxConnections counts). */
   private readonly open = new Set<Duplex>();
   /** Outbound streams of tunnels, destroyed on close(). */
   private readonly upstreams = new Set<Duplex>();
-  private readonly staticMethods: readonly AuthMethod<unknown>[] | undefined;
-  private readonly socks4Default: boolean;
+  private staticMethods: readonly AuthMethod<unknown>[] | undefined;
+  private socks4Default = false;
 
   constructor(options: SocksServerOptions = {}) {
     super();
-    this.options = options;
-    this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
-    this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
+    this.reconfigure(options);
     this.netServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.handle(s));
     this.netServer.on('error', (err) => this.emit('error', err));
     this.netServer.on('listening', () => this.emit('listening'));
+  }
+
+  get options(): Readonly<SocksServerOptions> {
+    return this.#options;
+  }
+
+  /**
+   * Replaces the options (methods, users, rules, timeouts...) for connections
+   * accepted from now on; open connections and tunnels keep the options they
+   * started with. This is what a configuration reload calls.
+   */
+  reconfigure(options: SocksServerOptions): void {
+    this.#options = options;
+    this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
+    this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
   }
 
   /** Same arguments as net.Server#listen. */
@@ -63,16 +77,22 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     return this.open.size;
   }
 
-  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0 };
+  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0, bytesUp: 0, bytesDown: 0 };
   private readonly errorCounts: Record<string, number> = {};
+  private readonly classCounts = Object.fromEntries(ERROR_CLASSES.map((c) => [c, 0])) as Record<ErrorClass, number>;
+  private tunnelsOpen = 0;
+  closing = false;
 
   /**
    * Counters since the server was created, for metrics: connections accepted
-   * and refused at the limit, open now, tunnels relayed, hand-offs, and
-   * connections that ended in an error, by `SocksError` code.
+   * and refused at the limit, open now, tunnels relayed (and open now),
+   * hand-offs, bytes each way through tunnels that have ended (up: client to
+   * destination), and connections that ended in an error, by `SocksError`
+   * code (`errors`) and by class (`errorClasses`: refused, unreachable,
+   * not-found, timeout, ruleset, hook, auth, protocol, command, limit, other).
    */
-  stats(): { accepted: number; refused: number; open: number; tunnels: number; handoffs: number; errors: Record<string, number> } {
-    return { ...this.counters, open: this.open.size, errors: { ...this.errorCounts } };
+  stats(): SocksServerStats {
+    return { ...this.counters, open: this.open.size, tunnelsOpen: this.tunnelsOpen, errors: { ...this.errorCounts }, errorClasses: { ...this.classCounts } };
   }
 
   /** @internal Counts and reports a connection that ended in an error. */
@@ -83,11 +103,43 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** @internal */
   count(what: 'tunnels' | 'handoffs'): void {
     this.counters[what]++;
+    if (what === 'tunnels') this.tunnelsOpen++;
+  }
+  /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd'. */
+  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void {
+    if (bytes) {
+      this.counters.bytesUp += bytes.up;
+      this.counters.bytesDown += bytes.down;
+    }
+    if (tunnel) this.tunnelsOpen--;
+    if (error) this.classCounts[error]++;
+    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', conn.record());
+  }
+
+  /**
+   * Graceful stop: stops accepting now, lets open connections finish, and
+   * destroys what is still open after `timeoutMs` (0: at once). `cb` runs
+   * when every connection is gone.
+   */
+  drain(timeoutMs: number, cb?: () => void): void {
+    if (this.netServer.listening) this.netServer.close();
+    const t = timeoutMs > 0 ? setTimeout(() => this.close(), timeoutMs) : undefined;
+    const check = (): void => {
+      if (this.open.size > 0) return;
+      if (t) clearTimeout(t);
+      this.removeListener('connectionEnd', check);
+      cb?.();
+    };
+    this.on('connectionEnd', check);
+    if (timeoutMs <= 0) this.close();
+    check();
   }
 
   /** Stops listening and destroys every open connection. */
   close(cb?: (err?: Error) => void): this {
-    this.netServer.close(cb);
+    this.closing = true;
+    if (this.netServer.listening) this.netServer.close(cb);
+    else if (cb) process.nextTick(cb);
     for (const s of this.open) s.destroy();
     for (const s of this.upstreams) s.destroy();
     return this;
@@ -106,6 +158,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
       socket.on('error', noop);
       socket.destroy();
       this.counters.refused++;
+      this.classCounts.limit++;
       this.clientError(new SocksError('ERR_SOCKS_DENIED', 'connection limit reached'), undefined);
       return;
     }
@@ -136,6 +189,19 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     if (this.options.socks4 !== undefined) return this.options.socks4;
     return this.staticMethods ? this.socks4Default : methods.some((m) => m.code === 0x00);
   }
+}
+
+export interface SocksServerStats {
+  accepted: number;
+  refused: number;
+  open: number;
+  tunnels: number;
+  tunnelsOpen: number;
+  handoffs: number;
+  bytesUp: number;
+  bytesDown: number;
+  errors: Record<string, number>;
+  errorClasses: Record<ErrorClass, number>;
 }
 
 export function createServer(options?: SocksServerOptions): SocksServer {

@@ -11,7 +11,8 @@ import type { SocksRequest, MethodSelector, Socks4Identify } from '../protocol/s
 import type { SocksError } from '../protocol/errors.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import type { RequestContext } from '../protocol/request-hook.js';
-import type { Ruleset, Cidr } from './rules.js';
+import type { ConnectionRecord, ErrorClass } from './access-log.js';
+import type { Ruleset, Cidr, Rule } from './rules.js';
 import type { SocksServerEvents } from './events.js';
 import type { TypedEmitter } from '../transport/typed-events.js';
 
@@ -33,8 +34,12 @@ export interface SocksServerOptions {
   onRequest?: (ctx: RequestContext) => void | Promise<void>;
   /** Name resolution for destinations (default dns.lookup). */
   lookup?: LookupFunction;
-  /** Destination rules, applied to the resolved address. */
-  rules?: Ruleset;
+  /**
+   * Rules: a Ruleset (destination allow/deny CIDRs, applied to the resolved
+   * address), or a list of Rule, first match wins (client, identity,
+   * destination, port, command → pass or block); see rules.ts.
+   */
+  rules?: Ruleset | readonly Rule[];
   /** Commands served by the default accept(). Default: connect (plus bind/udp when their handlers are present). */
   commands?: readonly CommandName[];
   /** Milliseconds from accept to the end of the handshake (default 10 000). */
@@ -58,6 +63,16 @@ export interface SocksServerOptions {
    * it. A connection without a valid header is closed. Default false.
    */
   proxyProtocol?: 'v1' | 'v2' | 'any' | false;
+  /**
+   * TCP keepalive on the client socket and CONNECT's outbound socket: the
+   * initial delay in ms (default 60 000), or false. Finds peers that vanished
+   * without a FIN (NAT timeouts, crashed hosts) on idle tunnels.
+   */
+  keepAlive?: number | false;
+  /** Source address of CONNECT's outbound sockets (net.connect localAddress). */
+  outboundAddress?: string;
+  /** Keep the requested destination out of 'connectionEnd' records (it may be a secret, e.g. an Electrum token as hostname). */
+  redactDestination?: boolean;
   /** With proxyProtocol: senders trusted to send the header (the balancers); others are closed. Default: any. */
   proxyProtocolFrom?: readonly Cidr[];
 }
@@ -98,6 +113,8 @@ export interface ConnInfo {
 /** What a connection needs from its server: counting, tracking, method choice. */
 export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly options: Readonly<SocksServerOptions>;
+  /** True once close() has started destroying connections. */
+  readonly closing: boolean;
   track(s: Duplex): void;
   untrack(s: Duplex): void;
   trackUpstream(s: Duplex): void;
@@ -105,4 +122,6 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;
   count(what: 'tunnels' | 'handoffs'): void;
+  /** A connection closed: its bytes (a tunnel's or a hand-off's) and error class are counted, `tunnel` closes a tunnel the server relayed; `conn.record()` builds its 'connectionEnd' record. */
+  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void;
 }

@@ -19,15 +19,26 @@ export interface RelayOptions {
    * wait forever). Bounds a peer that never reads.
    */
   lingerTimeout?: number;
+  /** Byte counters, updated as data moves (a → b is `up`), and why the relay tore both sides down, if it did. */
+  counter?: RelayCounter;
+}
+
+/** Filled in by relay(): bytes each way, and `end` when the relay destroyed the tunnel (idle timeout, error or reset, linger). */
+export interface RelayCounter {
+  up: number;
+  down: number;
+  end?: 'idle' | 'reset' | 'linger';
 }
 
 type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
 
 export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
   let closed = false;
-  const destroyBoth = (): void => {
+  const counter = options.counter;
+  const destroyBoth = (why: 'idle' | 'reset' | 'linger' = 'reset'): void => {
     if (closed) return;
     closed = true;
+    if (counter && !counter.end) counter.end = why;
     a.destroy();
     b.destroy();
   };
@@ -40,10 +51,11 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
     if (linger) clearTimeout(linger);
     if (!(x.readableEnded && x.writableFinished)) return destroyBoth();
     const ms = options.lingerTimeout ?? 30000;
-    if (ms > 0 && !closed && !(x === a ? b : a).destroyed) linger = setTimeout(destroyBoth, ms);
+    if (ms > 0 && !closed && !(x === a ? b : a).destroyed) linger = setTimeout(destroyBoth, ms, 'linger');
   };
-  a.on('error', destroyBoth);
-  b.on('error', destroyBoth);
+  const onError = (): void => destroyBoth('reset');
+  a.on('error', onError);
+  b.on('error', onError);
   a.on('close', () => onClose(a));
   b.on('close', () => onClose(b));
   // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
@@ -51,19 +63,24 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
     destroyBoth();
     return;
   }
-  if (headForB.length) b.write(headForB);
-  pipe(a, b);
-  pipe(b, a);
+  if (headForB.length) {
+    if (counter) counter.up += headForB.length;
+    b.write(headForB);
+  }
+  pipe(a, b, counter, 'up');
+  pipe(b, a, counter, 'down');
   const idle = options.idleTimeout ?? 0;
   if (idle > 0) {
-    (a as Timeoutable).setTimeout?.(idle, destroyBoth);
-    (b as Timeoutable).setTimeout?.(idle, destroyBoth);
+    const onIdle = (): void => destroyBoth('idle');
+    (a as Timeoutable).setTimeout?.(idle, onIdle);
+    (b as Timeoutable).setTimeout?.(idle, onIdle);
   }
 }
 
 /** One direction: data with backpressure, then FIN. */
-function pipe(from: Duplex, to: Duplex): void {
+function pipe(from: Duplex, to: Duplex, counter: RelayCounter | undefined, way: 'up' | 'down'): void {
   from.on('data', (chunk: Buffer) => {
+    if (counter) counter[way] += chunk.length;
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());

@@ -229,7 +229,7 @@ describe('electrum interop: sockskit-electrum-gateway flags', function () {
 
   it('exactly one of --auth-token / --auth-cookie; --backend required', async () => {
     for (const [args, re] of [
-      [['--backend', '127.0.0.1:1'], /exactly one of --auth-token TOKEN or --auth-cookie FILE/],
+      [['--backend', '127.0.0.1:1'], /exactly one of --auth-token TOKEN, --auth-token-file FILE or --auth-cookie FILE/],
       [['--backend', '127.0.0.1:1', '--auth-token', 'a', '--auth-cookie', path.join(dir, 'c')], /exactly one/],
       [['--auth-token', 'a'], /--backend HOST:PORT is required/],
       [['--backend', '127.0.0.1:1', '--auth-token', 'a', '--backend-tls-insecure'], /needs --backend-tls/],

@@ -309,10 +309,10 @@ describe('sockskit-proxy: the program', function () {
     }
   });
 
-  it('exits 0 on SIGTERM, with a tunnel open', async () => {
+  it('exits 0 on SIGTERM, with a tunnel open (closed when --drain-timeout runs out)', async () => {
     const echo = await echoServer();
     try {
-      const { port, daemon } = await startProxy();
+      const { port, daemon } = await startProxy(['--drain-timeout', '500']);
       const c = await RawClient.connect(port);
       c.write(Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), Buffer.from([echo.port >> 8, echo.port & 0xff])]));
       await c.read(12);

@@ -4,21 +4,7 @@ import net from 'node:net';
 import { SocksServer, userpass } from '../../lib/index.js';
 import { hex } from '../support/helpers.js';
 import { PROGRAM } from '../support/paths.js';
-
-function talk(port: number, bytes: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let got = Buffer.alloc(0);
-    const t = setTimeout(() => c.destroy(), 3000);
-    c.on('data', (d) => (got = Buffer.concat([got, d])));
-    c.on('close', () => {
-      clearTimeout(t);
-      resolve(got);
-    });
-    c.on('error', reject);
-    c.end(bytes);
-  });
-}
+import { talk } from '../support/server.js';
 
 const until = async (f: () => boolean) => {
   for (let i = 0; i < 100 && !f(); i++) await new Promise((r) => setTimeout(r, 20));

@@ -240,3 +240,13 @@ export async function echoServer(greeting?: string | Buffer): Promise<{ port: nu
   });
   return state;
 }
+
+/** Waits for a program's "listening on 127.0.0.1:PORT" line and returns PORT (the program's output on failure). */
+export async function listeningPort(d: Daemon, timeout = 20000): Promise<number> {
+  const re = /listening on 127\.0\.0\.1:(\d+)/;
+  const end = Date.now() + timeout;
+  while (Date.now() < end && !re.test(d.output()) && d.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  const m = re.exec(d.output());
+  if (!m) throw new Error(`no listening line within ${timeout} ms:\n${d.output()}`);
+  return Number(m[1]);
+}

@@ -181,3 +181,20 @@ export async function fullBacklog(): Promise<{ port: number; ok: boolean; close(
     },
   };
 }
+
+/** Writes `bytes` to a new connection, ends it after `keepOpenMs`, and resolves with everything read until close (3 s at most). */
+export function talk(port: number, bytes: Buffer, keepOpenMs = 0): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    const t = setTimeout(() => c.destroy(), 3000);
+    c.on('data', (d) => (got = Buffer.concat([got, d])));
+    c.on('close', () => {
+      clearTimeout(t);
+      resolve(got);
+    });
+    c.on('error', reject);
+    c.write(bytes);
+    setTimeout(() => c.end(), keepOpenMs);
+  });
+}

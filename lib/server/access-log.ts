@@ -1,0 +1,129 @@
+/**
+ * The record of one finished connection (SocksServer 'connectionEnd'), the
+ * error classes operators count, and the two access-log line formats.
+ *
+ * Everything a peer chose (host names, usernames) is escaped in the text
+ * format: a CR/LF, a space or a quote in a hostname cannot start a new line or
+ * forge a field. JSON escapes by construction.
+ */
+import { Reply } from '../protocol/constants.js';
+import { SocksError, AuthError, TimeoutError } from '../protocol/errors.js';
+
+/**
+ * Why a connection counted as failed, one class per operator question:
+ * refused (05), unreachable (03/04: no route), not-found (04: the name does not
+ * resolve), timeout (06 and deadlines), ruleset (02), hook (the request hook
+ * threw: 01), auth, protocol (bytes that break SOCKS), command (07),
+ * limit (refused at --max-connections), other.
+ */
+export type ErrorClass = 'refused' | 'unreachable' | 'not-found' | 'timeout' | 'ruleset' | 'hook' | 'auth' | 'protocol' | 'command' | 'limit' | 'other';
+
+export const ERROR_CLASSES: readonly ErrorClass[] = ['refused', 'unreachable', 'not-found', 'timeout', 'ruleset', 'hook', 'auth', 'protocol', 'command', 'limit', 'other'];
+
+const NOT_FOUND = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA', 'EAI_AGAIN', 'EAI_FAIL']);
+
+/** The class of an error a connection ended with. `hook`: it came from the request hook. */
+export function errorClass(err: unknown, hook = false): ErrorClass {
+  if (hook) return 'hook';
+  if (err instanceof AuthError) return 'auth';
+  if (err instanceof TimeoutError) return 'timeout';
+  const e = err as (SocksError & { cause?: unknown }) | undefined;
+  const cause = e?.cause as { code?: unknown } | undefined;
+  const errno = typeof cause?.code === 'string' ? cause.code : typeof e?.code === 'string' ? e.code : undefined;
+  if (errno && NOT_FOUND.has(errno)) return 'not-found';
+  if (errno === 'ERR_SOCKS_TIMEOUT' || errno === 'ETIMEDOUT') return 'timeout';
+  if (errno === 'ERR_SOCKS_NO_METHOD') return 'auth';
+  if (errno === 'ERR_SOCKS_LIMIT') return 'limit';
+  switch (e?.reply) {
+    case Reply.ConnectionRefused: return 'refused';
+    case Reply.NetworkUnreachable:
+    case Reply.HostUnreachable: return 'unreachable';
+    case Reply.TtlExpired: return 'timeout';
+    case Reply.NotAllowedByRuleset: return 'ruleset';
+    case Reply.CommandNotSupported: return 'command';
+    case Reply.AddressTypeNotSupported: return 'protocol';
+  }
+  if (e instanceof SocksError && e.code !== 'ERR_SOCKS_DENIED' && e.code !== 'ERR_SOCKS_CLOSED') return 'protocol';
+  return 'other';
+}
+
+/**
+ * How a connection ended: closed (a tunnel, both sides done), denied (a
+ * failure reply), handoff (given to the application), auth (authentication
+ * failed), protocol (bad bytes), timeout (handshake deadline), idle (idle
+ * timeout), reset (an error on either side of a tunnel), client-left (closed
+ * during the handshake), shutdown (server closed).
+ */
+export type EndReason = 'closed' | 'denied' | 'handoff' | 'auth' | 'protocol' | 'timeout' | 'idle' | 'reset' | 'client-left' | 'shutdown' | 'refused';
+
+/** One finished connection. Never holds a password, token or secret hostname (see `secretDestination`). */
+export interface ConnectionRecord {
+  /** When it ended (ISO 8601). */
+  time: string;
+  /** The local address the client reached (after the PROXY protocol: the address it asked the balancer for). */
+  listener: string;
+  /** The client's address (after the PROXY protocol: the real client). */
+  client: string;
+  /** Negotiated method name (none, userpass, binauth, gssapi, ...), `socks4`, or undefined before one was chosen. */
+  method: string | undefined;
+  /** Who: the username, `key:<hex public key>` for binauth, or undefined. */
+  identity: string | undefined;
+  command: string | undefined;
+  /** The destination as the client requested it (a name stays a name). */
+  destination: string | undefined;
+  /** The address actually dialled (CONNECT), when there was one. */
+  dialled: string | undefined;
+  /** The SOCKS5 reply code sent (0 success), or undefined when none was sent. */
+  reply: number | undefined;
+  /** Bytes client → destination, and destination → client (tunnels relayed by the server). */
+  bytesUp: number;
+  bytesDown: number;
+  /** Milliseconds from accept to close. */
+  durationMs: number;
+  /** Milliseconds from accept to the end of the handshake (undefined when it never finished). */
+  handshakeMs: number | undefined;
+  end: EndReason;
+  /** The error class when it ended in an error. */
+  error: ErrorClass | undefined;
+  /** The worker (process) that served it, for multi-process servers. */
+  worker?: number | string;
+}
+
+/** Escapes a peer-supplied string for the text format: printable ASCII other than space, quote and backslash stays; the rest is \xHH. */
+export function escapeField(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c > 0x20 && c < 0x7f && ch !== '"' && ch !== '\\') out += ch;
+    else if (c < 0x80) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else out += [...Buffer.from(ch, 'utf8')].map((b) => `\\x${b.toString(16)}`).join('');
+  }
+  return out;
+}
+
+const TEXT_FIELDS: readonly (keyof ConnectionRecord)[] = ['listener', 'client', 'method', 'identity', 'command', 'destination', 'dialled', 'reply', 'bytesUp', 'bytesDown', 'durationMs', 'end', 'error', 'worker'];
+const TEXT_NAMES: Partial<Record<keyof ConnectionRecord, string>> = { bytesUp: 'up', bytesDown: 'down', durationMs: 'ms' };
+
+/** `TIME key=value ...`, one line, absent fields as `-`, empty ones as `""`, peer strings escaped. */
+export function formatText(r: ConnectionRecord): string {
+  const parts = [r.time];
+  for (const k of TEXT_FIELDS) {
+    const v = r[k];
+    if (k === 'worker' && v === undefined) continue;
+    // Absent is '-', empty is "" (a quote in a value is always escaped, so neither can be forged).
+    parts.push(`${TEXT_NAMES[k] ?? k}=${v === undefined ? '-' : v === '' ? '""' : escapeField(String(v))}`);
+  }
+  return parts.join(' ') + '\n';
+}
+
+/** One JSON object per line (JSON.stringify escapes control characters). */
+export function formatJson(r: ConnectionRecord): string {
+  return JSON.stringify(r) + '\n';
+}
+
+/** The identity as logged: a string identity (username), binauth's key, an object's `username`; never anything else. */
+export function identityOf(method: string | undefined, identity: unknown): string | undefined {
+  if (typeof identity === 'string') return method === 'binauth' ? `key:${identity}` : identity;
+  const u = (identity as { username?: unknown } | null)?.username;
+  return typeof u === 'string' ? u : undefined;
+}
