@@ -3,7 +3,6 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { SocksServer, userpass } from '../../lib/index.js';
 import { hex } from '../support/helpers.js';
-import { PROGRAM } from '../support/paths.js';
 
 function talk(port: number, bytes: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -53,31 +52,6 @@ describe('SocksServer.stats()', () => {
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
       target.close();
-    }
-  });
-});
-
-describe('sockskit-proxy SIGUSR1', () => {
-  it('prints one JSON line of counters on stderr', async function () {
-    this.timeout(10000);
-    const { spawn } = await import('node:child_process');
-    const proxy = PROGRAM.proxy;
-    const child = spawn(process.execPath, [proxy, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    try {
-      await until(() => /listening on 127\.0\.0\.1:\d+/.test(err));
-      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(err)![1]);
-      await talk(port, hex('05 01 02')); // no acceptable method: one error
-      child.kill('SIGUSR1');
-      await until(() => /stats \{.*\}\n/.test(err));
-      const line = /sockskit-proxy: stats (\{.*\})\n/.exec(err);
-      expect(line, err).to.not.equal(null);
-      const stats = JSON.parse(line![1]!);
-      expect(stats).to.deep.include({ accepted: 1, refused: 0, open: 0, tunnels: 0, handoffs: 0 });
-      expect(stats.errors).to.deep.equal({ ERR_SOCKS_AUTH_FAILED: 1 });
-    } finally {
-      child.kill('SIGKILL');
     }
   });
 });

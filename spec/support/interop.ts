@@ -31,6 +31,8 @@ export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout as bytes, for binary payloads. */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -50,9 +52,9 @@ export function runProgram(
     const stdin = options.input === undefined ? 'ignore' : 'pipe';
     const child = spawn(cmd, args, { env: options.env ?? cleanEnv(), stdio: [stdin, 'pipe', 'pipe'] });
     runs.add(child);
-    let stdout = '';
+    const out: Buffer[] = [];
     let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d) => (stderr += d));
     const t = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 15000);
     const done = () => {
@@ -65,7 +67,8 @@ export function runProgram(
     });
     child.on('close', (code, signal) => {
       done();
-      resolve({ code, signal, stdout, stderr });
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, signal, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
     });
     if (child.stdin) {
       child.stdin.on('error', () => {});
