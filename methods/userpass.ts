@@ -61,7 +61,7 @@ export function encodeUserPassRequest(username: string, password: string): Buffe
 export function decodeUserPassRequest(buf: Buffer): { username: string; password: string; length: number } | undefined {
   if (buf.length < 2) return undefined;
   if (buf[0] !== USERPASS_VERSION) {
-    throw new RemoteProtocolError(`username/password version 0x${buf[0]!.toString(16)} (RFC 1929 wants 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+    throw new RemoteProtocolError(`username/password version 0x${buf[0]!.toString(16)} (RFC 1929 wants 0x01)`, { code: 'ERR_SOCKS_BAD_VERSION' });
   }
   const ulen = buf[1]!;
   if (buf.length < 3 + ulen) return undefined;

@@ -314,11 +314,11 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> 
     };
     const onError = (err: NodeJS.ErrnoException): void => {
       off();
-      reject(new RemoteProtocolError(`${phase}: ${err.code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
+      reject(new RemoteProtocolError(`${phase}: ${err.code ?? err.message}`, { code: 'ERR_SOCKS_CLOSED' }));
     };
     const onClose = (): void => {
       off();
-      reject(new RemoteProtocolError(`${phase}: the proxy closed the connection`, 'ERR_SOCKS_CLOSED'));
+      reject(new RemoteProtocolError(`${phase}: the proxy closed the connection`, { code: 'ERR_SOCKS_CLOSED' }));
     };
     if (stream.destroyed) return onClose();
     stream.on('error', onError);
@@ -440,7 +440,7 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
       while (!settled && (chunk = stream.read() as Buffer | null) !== null) apply(hs.receive(chunk));
     };
     const onEnd = () => apply(hs.end());
-    const onError = (err: Error) => finish(err instanceof SocksError ? err : new RemoteProtocolError(`${o.phase}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
+    const onError = (err: Error) => finish(err instanceof SocksError ? err : new RemoteProtocolError(`${o.phase}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { code: 'ERR_SOCKS_CLOSED' }));
     const onAbort = () => finish(o.signal!.reason);
     if (o.signal?.aborted) return finish(o.signal.reason);
     stream.on('readable', onReadable);

@@ -263,7 +263,7 @@ export class LineReader {
   }
 
   private tooLong(): SocksError {
-    return new RemoteProtocolError(`JSON-RPC line longer than ${this.maxLine} bytes`, 'ERR_SOCKS_BUFFER_LIMIT', undefined);
+    return new RemoteProtocolError(`JSON-RPC line longer than ${this.maxLine} bytes`, { code: 'ERR_SOCKS_BUFFER_LIMIT', reply: 'none' });
   }
 }
 
@@ -331,7 +331,7 @@ export class ElectrumSession extends EventEmitter {
       try {
         msg = JSON.parse(line.toString('utf8'));
       } catch {
-        this.fail(new RemoteProtocolError('the server sent a line that is not JSON', 'ERR_SOCKS_PROTOCOL', undefined));
+        this.fail(new RemoteProtocolError('the server sent a line that is not JSON', { reply: 'none' }));
         this.socket.destroy();
         return;
       }

@@ -106,10 +106,10 @@ export function takeBinauthFrame(input: ByteQueue, maxMessage: number): { type: 
   if (input.length < HEADER) return undefined;
   const head = input.peek(HEADER);
   if (head[0] !== BINAUTH_FRAME_VERSION) {
-    throw new RemoteProtocolError(`binauth frame version 0x${hex(head[0]!)} (want 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+    throw new RemoteProtocolError(`binauth frame version 0x${hex(head[0]!)} (want 0x01)`, { code: 'ERR_SOCKS_BAD_VERSION' });
   }
   const len = head.readUInt16BE(2);
-  if (HEADER + len > maxMessage) throw new RemoteProtocolError(`binauth frame of ${HEADER + len} bytes exceeds ${maxMessage}`, 'ERR_SOCKS_BUFFER_LIMIT');
+  if (HEADER + len > maxMessage) throw new RemoteProtocolError(`binauth frame of ${HEADER + len} bytes exceeds ${maxMessage}`, { code: 'ERR_SOCKS_BUFFER_LIMIT' });
   if (input.length < HEADER + len) return undefined;
   const type = head[1]!;
   input.skip(HEADER);

@@ -220,7 +220,7 @@ export function gssapi(options: GssapiOptions): AuthMethod<unknown> {
     } catch (err) {
       throw err instanceof SocksError ? err : new AuthError('GSS-API: protection-level token failed to unwrap', Method.GssApi, { cause: err });
     }
-    if (data.length !== 1 || data[0]! < 1 || data[0]! > 3) throw new RemoteProtocolError('GSS-API: malformed protection-level message', 'ERR_SOCKS_PROTOCOL');
+    if (data.length !== 1 || data[0]! < 1 || data[0]! > 3) throw new RemoteProtocolError('GSS-API: malformed protection-level message', { code: 'ERR_SOCKS_PROTOCOL' });
     return data[0] as 1 | 2 | 3;
   };
 

@@ -66,7 +66,7 @@ export interface ProxyDecodeOptions {
 }
 
 function bad(message: string, code: SocksErrorCode = 'ERR_SOCKS_PROTOCOL'): RemoteProtocolError {
-  return new RemoteProtocolError(`PROXY protocol: ${message}`, code, undefined);
+  return new RemoteProtocolError(`PROXY protocol: ${message}`, { code, reply: 'none' });
 }
 
 /** The first `n` bytes of `buf` agree with the first `n` of `prefix`. */

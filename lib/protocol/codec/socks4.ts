@@ -55,7 +55,7 @@ export function encodeSocks4Request(command: number, destination: SocksAddress, 
 /** Decodes a SOCKS4/4a request; undefined means "need more". */
 export function decodeSocks4Request(buf: Buffer): { request: Socks4Request; length: number } | undefined {
   if (buf.length < 9) return undefined;
-  if (buf[0] !== SOCKS4_VERSION) throw new RemoteProtocolError(`SOCKS4 version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION', Socks4Reply.Rejected);
+  if (buf[0] !== SOCKS4_VERSION) throw new RemoteProtocolError(`SOCKS4 version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION', reply: Socks4Reply.Rejected });
   const userEnd = findNul(buf, 8, Limits.socks4Field, 'USERID');
   if (userEnd < 0) return undefined;
   const port = buf.readUInt16BE(2);
@@ -67,7 +67,7 @@ export function decodeSocks4Request(buf: Buffer): { request: Socks4Request; leng
   }
   const hostEnd = findNul(buf, userEnd + 1, Limits.socks4Field, 'SOCKS4a hostname');
   if (hostEnd < 0) return undefined;
-  if (hostEnd === userEnd + 1) throw new RemoteProtocolError('empty SOCKS4a hostname', 'ERR_SOCKS_BAD_ADDRESS', Socks4Reply.Rejected);
+  if (hostEnd === userEnd + 1) throw new RemoteProtocolError('empty SOCKS4a hostname', { code: 'ERR_SOCKS_BAD_ADDRESS', reply: Socks4Reply.Rejected });
   const host = buf.toString('utf8', userEnd + 1, hostEnd);
   return { request: { command: buf[1]!, destination: { type: 'domain', host, port }, userId, socks4a: true }, length: hostEnd + 1 };
 }
@@ -77,7 +77,7 @@ function findNul(buf: Buffer, start: number, max: number, what: string): number 
   const end = buf.indexOf(0, start);
   if (end >= 0 && end - start <= max) return end;
   if ((end < 0 ? buf.length - start : end - start) > max) {
-    throw new RemoteProtocolError(`${what} longer than ${max} bytes`, 'ERR_SOCKS_BUFFER_LIMIT', Socks4Reply.Rejected);
+    throw new RemoteProtocolError(`${what} longer than ${max} bytes`, { code: 'ERR_SOCKS_BUFFER_LIMIT', reply: Socks4Reply.Rejected });
   }
   return -1;
 }
@@ -95,7 +95,7 @@ export function encodeSocks4Reply(code: number, bound?: SocksAddress): Buffer {
 
 export function decodeSocks4Reply(buf: Buffer): { reply: number; bound: SocksAddress; length: 8 } | undefined {
   if (buf.length < 8) return undefined;
-  if (buf[0] !== SOCKS4_REPLY_VERSION) throw new RemoteProtocolError(`SOCKS4 reply version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION');
+  if (buf[0] !== SOCKS4_REPLY_VERSION) throw new RemoteProtocolError(`SOCKS4 reply version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION' });
   const host = `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`;
   return { reply: buf[1]!, bound: { type: 'ipv4', host, port: buf.readUInt16BE(2) }, length: 8 };
 }
