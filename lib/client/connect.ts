@@ -24,7 +24,7 @@ import { ClientHandshake, ClientAction, ClientVersion } from '../protocol/client
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
-import type { AuthMethod, Encapsulation } from '../protocol/method.js';
+import { runCheck, type AuthMethod, type Encapsulation } from '../protocol/method.js';
 
 const debug = createDebug('sockskit:client');
 
@@ -410,10 +410,7 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
             stream.write(a.data);
             break;
           case 'verify':
-            Promise.resolve()
-              .then(a.check)
-              .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
-              .then((r) => { if (!settled) apply(hs.verified(r)); });
+            void runCheck(a.check).then((r) => { if (!settled) apply(hs.verified(r)); });
             break;
           case 'reply':
             arm(o.acceptTimeout, `${o.phase}: waiting for the BIND peer`);
