@@ -26,6 +26,7 @@
  * lowercase hex string. Tokens are bearer secrets: never logged.
  */
 import createDebug from 'debug';
+import { SmartBuffer } from 'smart-buffer';
 import { Method } from '../../lib/protocol/constants.js';
 import { AuthError, LocalProtocolError, RemoteProtocolError, SocksError } from '../../lib/protocol/errors.js';
 import {
@@ -89,12 +90,12 @@ export function binauthStatusText(status: number): string {
 
 export function encodeBinauthFrame(type: number, body: Buffer = Buffer.alloc(0)): Buffer {
   if (body.length > 0xffff) throw new LocalProtocolError('binauth frame body exceeds 65535 bytes');
-  const out = Buffer.allocUnsafe(HEADER + body.length);
-  out[0] = BINAUTH_FRAME_VERSION;
-  out[1] = type;
-  out.writeUInt16BE(body.length, 2);
-  body.copy(out, HEADER);
-  return out;
+  return new SmartBuffer({ size: HEADER + body.length })
+    .writeUInt8(BINAUTH_FRAME_VERSION)
+    .writeUInt8(type)
+    .writeUInt16BE(body.length)
+    .writeBuffer(body)
+    .toBuffer();
 }
 
 /**

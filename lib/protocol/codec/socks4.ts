@@ -19,6 +19,7 @@
  * 255 bytes so a client cannot make us buffer without end.
  */
 import { SOCKS4_VERSION, SOCKS4_REPLY_VERSION, Limits, Socks4Reply } from '../constants.js';
+import { SmartBuffer } from 'smart-buffer';
 import { RemoteProtocolError, LocalProtocolError } from '../errors.js';
 import { SocksAddress, writeIPv4 } from './address.js';
 
@@ -38,18 +39,22 @@ export function encodeSocks4Request(command: number, destination: SocksAddress, 
   if (host && (host.length === 0 || host.includes(0) || host.length > Limits.socks4Field)) {
     throw new LocalProtocolError('SOCKS4a hostname must be 1 to 255 bytes without NUL');
   }
-  const out = Buffer.alloc(8 + user.length + 1 + (host ? host.length + 1 : 0));
-  out[0] = SOCKS4_VERSION;
-  out[1] = command;
-  out.writeUInt16BE(destination.port, 2);
-  if (host) {
-    out[7] = 1; // 0.0.0.1: the 4a marker
-  } else {
-    writeIPv4(out, 4, destination.host);
-  }
-  user.copy(out, 8);
-  if (host) host.copy(out, 8 + user.length + 1);
-  return out;
+  // Variable length (two NUL-terminated fields): built with SmartBuffer.
+  const out = new SmartBuffer({ size: 9 + user.length + (host ? host.length + 1 : 0) });
+  out.writeUInt8(SOCKS4_VERSION).writeUInt8(command).writeUInt16BE(destination.port);
+  out.writeBuffer(host ? SOCKS4A_MARKER : ipv4Bytes(destination.host));
+  out.writeBuffer(user).writeUInt8(0);
+  if (host) out.writeBuffer(host).writeUInt8(0);
+  return out.toBuffer();
+}
+
+/** DSTIP 0.0.0.1 (any 0.0.0.x, x ≠ 0): "the host name follows the USERID" (SOCKS4a). */
+const SOCKS4A_MARKER = Buffer.from([0, 0, 0, 1]);
+
+function ipv4Bytes(host: string): Buffer {
+  const b = Buffer.alloc(4);
+  writeIPv4(b, 0, host);
+  return b;
 }
 
 /** Decodes a SOCKS4/4a request; undefined means "need more". */
