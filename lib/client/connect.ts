@@ -1,5 +1,5 @@
 /**
- * The client adapter: drives lib/client-handshake.ts over a TCP socket (or any
+ * The client adapter: drives lib/protocol/client-handshake.ts over a TCP socket (or any
  * Duplex), through one proxy or a chain of them.
  *
  *   connect({ proxy, destination }) ─▶ dial first proxy ─▶ for each hop:

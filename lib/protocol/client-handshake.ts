@@ -1,6 +1,6 @@
 /**
  * The client side of a SOCKS handshake, sans-I/O: bytes in, actions out. The
- * mirror of lib/server-handshake.ts; lib/client.ts is the Node adapter.
+ * mirror of lib/protocol/server-handshake.ts; lib/client/connect.ts is the Node adapter.
  *
  *   start() / receive(bytes) / verified(result) / end()
  *        ─▶ [write | verify | reply | established | error]

@@ -1,6 +1,6 @@
 /**
  * Method 0x80 (private, configurable): binauth, stateless Ed25519
- * challenge/token authentication (lib/binauth.ts) carried in small frames.
+ * challenge/token authentication (methods/binauth/core.ts) carried in small frames.
  * Full description with byte diagrams: docs/binauth.md.
  *
  *   every message

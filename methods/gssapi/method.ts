@@ -1,6 +1,6 @@
 /**
  * Method 0x01, GSS-API: RFC 1961, both halves, over a pluggable mechanism
- * (methods/gssapi-mechanism.ts). Frames: lib/codec/gssapi-frame.ts.
+ * (methods/gssapi/mechanism.ts). Frames: methods/gssapi/frame.ts.
  *
  *   client                                          server
  *   01 01 LEN token (initSecContext)      ──▶

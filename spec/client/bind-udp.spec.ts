@@ -1,4 +1,4 @@
-/** sockskit's own client (lib/client.ts, lib/client-udp.ts) against the server's BIND and UDP ASSOCIATE. */
+/** sockskit's own client (lib/client/connect.ts, lib/client/udp.ts) against the server's BIND and UDP ASSOCIATE. */
 import { expect } from 'chai';
 import type { Duplex } from 'node:stream';
 import { startServer, Conn, udpEcho } from '../support/udp-bind.js';

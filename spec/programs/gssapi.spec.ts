@@ -1,6 +1,6 @@
 /**
  * GSS-API (RFC 1961, shared-key test mechanism) end to end on 127.0.0.1:
- * SocksServer ⇄ lib/client.ts connect(), curl and a raw socket against a
+ * SocksServer ⇄ lib/client/connect.ts connect(), curl and a raw socket against a
  * GSS-API-only server, and a packet capture (tshark) proving the payload never
  * crosses the wire in clear (with the no-auth control that finds it).
  */

@@ -1,7 +1,7 @@
 /**
  * Test helpers for the Electrum specs: a stand-in Electrum server, a raw TCP
  * exchange with bounded waits, and spawned programs whose output tests wait
- * on (finding programs and skipping is spec/interop-helpers.ts).
+ * on (finding programs and skipping is spec/support/interop.ts).
  */
 import net from 'node:net';
 import tls from 'node:tls';
