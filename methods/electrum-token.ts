@@ -1,6 +1,6 @@
 /**
  * Electrum token authentication: bwt's "SOCKS5 as an auth wrapper" trick
- * (PROTOCOLS.md §2), as one plugin for SocksServer. Nothing is dialled: the
+ * (docs/protocols.md §3), as one plugin for SocksServer. Nothing is dialled: the
  * SOCKS handshake only proves knowledge of a token, then the socket (with any
  * bytes already read) goes to the application, e.g. a relay to an Electrum
  * server.

@@ -1,7 +1,7 @@
 /**
  * The Electrum connector: authenticate to a token-protected Electrum port
  * (bwt with --electrum-socks-auth, or sockskit-electrum-gateway) and speak
- * newline-delimited JSON-RPC over it (PROTOCOLS.md §2.3, §4).
+ * newline-delimited JSON-RPC over it (docs/protocols.md §3, §4).
  *
  *   via 'password'  SOCKS5 + RFC 1929 through connect() (any username, token as password)
  *   via 'hostname'  SOCKS5 no-auth, CONNECT to the token as a DOMAINNAME (12 bytes back)

@@ -1,6 +1,6 @@
 /**
  * The Electrum token plugin (methods/electrum-token.ts) against the byte
- * sequences of PROTOCOLS.md §2.3, through the sans-I/O engine at every split
+ * sequences of docs/protocols.md §3, through the sans-I/O engine at every split
  * and through a real SocksServer on 127.0.0.1.
  */
 import net from 'node:net';
@@ -25,7 +25,7 @@ interface Fixture {
   username?: string;
 }
 
-// PROTOCOLS.md §2.3, plus the variants real clients send (§3.9).
+// docs/protocols.md §3, plus the variants real clients send (§4).
 const GOOD: Fixture[] = [
   {
     name: 'raw documented sequence (password path, ULEN 0)',
