@@ -1,27 +1,8 @@
 /** sockskit-proxy: SIGUSR1 prints SocksServer.stats() as one JSON line. */
 import { expect } from 'chai';
-import net from 'node:net';
-import { hex } from '../support/helpers.js';
+import { hex, waitFor } from '../support/helpers.js';
+import { talk } from '../support/server.js';
 import { PROGRAM } from '../support/paths.js';
-
-function talk(port: number, bytes: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let got = Buffer.alloc(0);
-    const t = setTimeout(() => c.destroy(), 3000);
-    c.on('data', (d) => (got = Buffer.concat([got, d])));
-    c.on('close', () => {
-      clearTimeout(t);
-      resolve(got);
-    });
-    c.on('error', reject);
-    c.end(bytes);
-  });
-}
-
-const until = async (f: () => boolean) => {
-  for (let i = 0; i < 100 && !f(); i++) await new Promise((r) => setTimeout(r, 20));
-};
 
 describe('sockskit-proxy SIGUSR1', () => {
   it('prints one JSON line of counters on stderr', async function () {
@@ -32,11 +13,11 @@ describe('sockskit-proxy SIGUSR1', () => {
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     try {
-      await until(() => /listening on 127\.0\.0\.1:\d+/.test(err));
+      await waitFor(() => /listening on 127\.0\.0\.1:\d+/.test(err), 10000, 'the listening line');
       const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(err)![1]);
       await talk(port, hex('05 01 02')); // no acceptable method: one error
       child.kill('SIGUSR1');
-      await until(() => /stats \{.*\}\n/.test(err));
+      await waitFor(() => /stats \{.*\}\n/.test(err), 5000, 'the stats line');
       const line = /sockskit-proxy: stats (\{.*\})\n/.exec(err);
       expect(line, err).to.not.equal(null);
       const stats = JSON.parse(line![1]!);

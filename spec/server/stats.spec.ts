@@ -2,26 +2,8 @@
 import { expect } from 'chai';
 import net from 'node:net';
 import { SocksServer, userpass } from '../../lib/index.js';
-import { hex } from '../support/helpers.js';
-
-function talk(port: number, bytes: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let got = Buffer.alloc(0);
-    const t = setTimeout(() => c.destroy(), 3000);
-    c.on('data', (d) => (got = Buffer.concat([got, d])));
-    c.on('close', () => {
-      clearTimeout(t);
-      resolve(got);
-    });
-    c.on('error', reject);
-    c.end(bytes);
-  });
-}
-
-const until = async (f: () => boolean) => {
-  for (let i = 0; i < 100 && !f(); i++) await new Promise((r) => setTimeout(r, 20));
-};
+import { hex, waitFor } from '../support/helpers.js';
+import { talk } from '../support/server.js';
 
 describe('SocksServer.stats()', () => {
   it('counts accepted connections, tunnels, hand-offs and errors by code', async () => {
@@ -42,7 +24,7 @@ describe('SocksServer.stats()', () => {
       await talk(port, Buffer.concat([auth, hex('05 01 00 01 7f 00 00 01 00 01')])); // hand-off
       await talk(port, hex('05 01 02 01 05 616c696365 05 77726f6e67')); // wrong password
       await talk(port, hex('05 01 00')); // no acceptable method
-      await until(() => server.connections === 0);
+      await waitFor(() => server.connections === 0, 2000, 'every connection closed');
       const s = server.stats();
       expect(s).to.deep.include({ accepted: 4, refused: 0, open: 0, tunnels: 1, handoffs: 1 });
       expect(s.errors).to.deep.equal({ ERR_SOCKS_AUTH_FAILED: 2 });

@@ -175,3 +175,19 @@ export async function fullBacklog(): Promise<{ port: number; ok: boolean; close(
     },
   };
 }
+
+/** Sends `bytes` and half-closes; resolves with all that arrives until the close (3 s at most). */
+export function talk(port: number, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    const t = setTimeout(() => c.destroy(), 3000);
+    c.on('data', (d) => (got = Buffer.concat([got, d])));
+    c.on('close', () => {
+      clearTimeout(t);
+      resolve(got);
+    });
+    c.on('error', reject);
+    c.end(bytes);
+  });
+}
