@@ -238,6 +238,17 @@ function nextFrame(input: ByteQueue, maxToken: number, who: string): { frame: { 
   return { frame: { type: f.type, token: Buffer.from(f.token) } };
 }
 
+/** Reads the next frame and runs the current state's handler on it; a throw aborts (01 FF). */
+function dispatchFrame(input: ByteQueue, maxToken: number, who: string, handler: (type: number, token: Buffer) => AuthStep): AuthStep {
+  const next = nextFrame(input, maxToken, who);
+  if ('step' in next) return next.step;
+  try {
+    return handler(next.frame.type, next.frame.token);
+  } catch (err) {
+    return abort(err);
+  }
+}
+
 /** The one-byte protection level inside a wrapped MTYP 02 token (RFC 1961 §4.3). */
 function readLevel(ctx: GssSecurityContext, token: Buffer): 1 | 2 | 3 {
   let data: Buffer;
@@ -279,13 +290,7 @@ class GssServerSession implements ServerAuthSession {
   }
 
   receive(input: ByteQueue): AuthStep {
-    const next = nextFrame(input, this.config.maxToken, 'client');
-    if ('step' in next) return next.step;
-    try {
-      return this.handlers[this.state](next.frame.type, next.frame.token);
-    } catch (err) {
-      return abort(err);
-    }
+    return dispatchFrame(input, this.config.maxToken, 'client', this.handlers[this.state]);
   }
 
   verified(result: VerifyResult): AuthStep {
@@ -355,13 +360,7 @@ class GssClientSession implements ClientAuthSession {
   }
 
   receive(input: ByteQueue): AuthStep {
-    const next = nextFrame(input, this.config.maxToken, 'server');
-    if ('step' in next) return next.step;
-    try {
-      return this.handlers[this.state](next.frame.type, next.frame.token);
-    } catch (err) {
-      return abort(err);
-    }
+    return dispatchFrame(input, this.config.maxToken, 'server', this.handlers[this.state]);
   }
 
   verified(result: VerifyResult): AuthStep {
