@@ -167,18 +167,19 @@ export class ClientHandshake {
    * the next phase should run now.
    */
   private advance(out: ClientAction[]): void {
-    while (this.handlers[this.state](out)) {
+    while (ClientHandshake.handlers[this.state](this, out)) {
       /* next phase */
     }
   }
 
-  private readonly handlers: Record<ClientPhase, (out: ClientAction[]) => boolean> = {
-    method: (out) => this.onMethodSelection(out),
-    auth: (out) => this.onAuth(out),
-    reply5: (out) => this.onReply5(out),
-    reply4: (out) => this.onReply4(out),
+  /** One handler per phase; static, so no closures are made per connection. */
+  private static readonly handlers: Record<ClientPhase, (h: ClientHandshake, out: ClientAction[]) => boolean> = {
+    method: (h, out) => h.onMethodSelection(out),
+    auth: (h, out) => h.onAuth(out),
+    reply5: (h, out) => h.onReply5(out),
+    reply4: (h, out) => h.onReply4(out),
     // The server may already be answering (pipelined); keep it, bounded.
-    'auth-verify': () => this.needMoreWithin(MAX_EARLY),
+    'auth-verify': (h) => h.needMoreWithin(MAX_EARLY),
     idle: () => false,
     done: () => false,
     closed: () => false,

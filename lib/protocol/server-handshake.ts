@@ -207,21 +207,22 @@ export class ServerHandshake {
    * message and returns true when the next phase should run now.
    */
   private advance(out: ServerAction[]): void {
-    while (this.handlers[this.state](out)) {
+    while (ServerHandshake.handlers[this.state](this, out)) {
       /* next phase */
     }
   }
 
-  private readonly handlers: Record<ServerPhase, (out: ServerAction[]) => boolean> = {
-    version: (out) => this.onVersion(out),
-    greeting: (out) => this.onGreeting(out),
-    auth: (out) => this.onAuth(out),
-    request5: (out) => this.onRequest5(out),
-    request4: (out) => this.onRequest4(out),
-    'auth-verify': () => this.holdEarlyData(),
-    identify: () => this.holdEarlyData(),
-    decide: () => this.holdEarlyData(),
-    bind: () => this.holdEarlyData(),
+  /** One handler per phase; static, so no closures are made per connection. */
+  private static readonly handlers: Record<ServerPhase, (h: ServerHandshake, out: ServerAction[]) => boolean> = {
+    version: (h, out) => h.onVersion(out),
+    greeting: (h, out) => h.onGreeting(out),
+    auth: (h, out) => h.onAuth(out),
+    request5: (h, out) => h.onRequest5(out),
+    request4: (h, out) => h.onRequest4(out),
+    'auth-verify': (h) => h.holdEarlyData(),
+    identify: (h) => h.holdEarlyData(),
+    decide: (h) => h.holdEarlyData(),
+    bind: (h) => h.holdEarlyData(),
     done: () => false,
     closed: () => false,
   };
