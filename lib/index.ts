@@ -13,6 +13,7 @@ export * from './protocol/server-handshake.js';
 export * from './protocol/client-handshake.js';
 export * from './protocol/udp-reassembly.js';
 export type * from './protocol/method.js';
+export { runCheck } from './protocol/method.js';
 export { decodeProxyHeader, encodeProxyHeaderV1, encodeProxyHeaderV2, PROXY_V2_SIGNATURE, PROXY_V1_MAX, PROXY_V2_DEFAULT_MAX } from './protocol/codec/proxy-protocol.js';
 export type { ProxyHeader, ProxyHeaderInit, ProxyDecodeOptions, ProxyVersions } from './protocol/codec/proxy-protocol.js';
 

@@ -1,6 +1,6 @@
 /**
  * Electrum token authentication: bwt's "SOCKS5 as an auth wrapper" trick
- * (PROTOCOLS.md §2), as one plugin for SocksServer. Nothing is dialled: the
+ * (docs/protocols.md §3), as one plugin for SocksServer. Nothing is dialled: the
  * SOCKS handshake only proves knowledge of a token, then the socket (with any
  * bytes already read) goes to the application, e.g. a relay to an Electrum
  * server.
@@ -95,49 +95,62 @@ const USERPASS_FAIL = Buffer.from([USERPASS_VERSION, UserPassStatus.Failure]);
 
 export function electrumTokenAuth(options: ElectrumTokenOptions): ElectrumTokenAuth {
   checkToken(options.token);
-  const token = options.token;
-  const allowHostname = options.hostname !== false;
-  const failed = (reason: ElectrumAuthFailure, source?: SocksAddress) => {
-    debug('refused (%s)', reason);
-    options.onAuthFailure?.(reason, source);
-  };
+  const gate = new ElectrumTokenGate(options, options.token);
+  return { methods: gate.methods, selectMethod: gate.selectMethod, onRequest: gate.onRequest, socks4: false, redactDestination: true, authorize: gate.authorize };
+}
 
+/**
+ * One token gate, one handler per step of the exchange: the method selection
+ * (selectMethod), the RFC 1929 message on the password path (onPassword), and
+ * the request (authorize, then onRequest hands the connection over). The
+ * handlers SocksServer calls detached are arrow properties.
+ */
+class ElectrumTokenGate {
+  readonly methods: readonly AuthMethod<unknown>[];
+  private readonly allowHostname: boolean;
   // Password path: RFC 1929 with any username (ULEN 0 included); the
   // password is the token. Own session rather than userpass(): userpass logs
   // usernames, and a client that swaps the fields would put the token there.
-  const password: AuthMethod<unknown> = {
+  private readonly password: AuthMethod<unknown> = {
     code: Method.UsernamePassword,
     name: 'electrum-token-password',
-    server: (ctx: ServerAuthContext) => ({
-      maxMessage: Limits.userpass,
-      receive(input: ByteQueue): AuthStep {
-        const msg = decodeUserPassRequest(input.peek());
-        if (!msg) return { kind: 'more' };
-        input.skip(msg.length);
-        if (safeEqual(msg.password, token)) {
-          return { kind: 'done', identity: { [PASSWORD_IDENTITY]: true, username: msg.username }, write: USERPASS_OK };
-        }
-        failed('password', ctx.source);
-        return { kind: 'fail', error: new AuthError('wrong Electrum token (password)', Method.UsernamePassword), write: USERPASS_FAIL };
-      },
-    }),
+    server: (ctx: ServerAuthContext) => ({ maxMessage: Limits.userpass, receive: (input: ByteQueue) => this.onPassword(input, ctx) }),
   };
-  const noAuth = none();
-  const methods: readonly AuthMethod<unknown>[] = allowHostname ? [password, noAuth] : [password];
+  private readonly noAuth = none();
+
+  constructor(
+    private readonly options: ElectrumTokenOptions,
+    private readonly token: string,
+  ) {
+    this.allowHostname = options.hostname !== false;
+    this.methods = this.allowHostname ? [this.password, this.noAuth] : [this.password];
+  }
 
   // 02 wins whenever offered (Electrum offers 00 02); 00 only for the
   // hostname path; nothing else is ever selected (the engine sends 05 FF).
-  const selectMethod: MethodSelector = (offered, _methods, ctx: ServerAuthContext) => {
-    if (offered.includes(Method.UsernamePassword)) return password;
-    if (allowHostname && offered.includes(Method.NoAuth)) return noAuth;
-    failed('no-method', ctx.source);
+  readonly selectMethod: MethodSelector = (offered, _methods, ctx: ServerAuthContext) => {
+    if (offered.includes(Method.UsernamePassword)) return this.password;
+    if (this.allowHostname && offered.includes(Method.NoAuth)) return this.noAuth;
+    this.failed('no-method', ctx.source);
     return undefined;
   };
 
-  const authorize = (request: SocksRequest, source?: SocksAddress): ElectrumDecision => {
+  /** VER ULEN UNAME PLEN PASSWD: the password must be the token; the username is kept, never checked. */
+  private onPassword(input: ByteQueue, ctx: ServerAuthContext): AuthStep {
+    const msg = decodeUserPassRequest(input.peek());
+    if (!msg) return { kind: 'more' };
+    input.skip(msg.length);
+    if (safeEqual(msg.password, this.token)) {
+      return { kind: 'done', identity: { [PASSWORD_IDENTITY]: true, username: msg.username }, write: USERPASS_OK };
+    }
+    this.failed('password', ctx.source);
+    return { kind: 'fail', error: new AuthError('wrong Electrum token (password)', Method.UsernamePassword), write: USERPASS_FAIL };
+  }
+
+  readonly authorize = (request: SocksRequest, source?: SocksAddress): ElectrumDecision => {
     const id = request.identity as { [PASSWORD_IDENTITY]?: boolean; username?: string } | null;
     if (request.version !== 5 || request.command !== 'connect') {
-      failed('command', source);
+      this.failed('command', source);
       return { ok: false, reply: Reply.CommandNotSupported, reason: 'command' };
     }
     if (id && id[PASSWORD_IDENTITY] === true) {
@@ -147,14 +160,14 @@ export function electrumTokenAuth(options: ElectrumTokenOptions): ElectrumTokenA
     const dest = request.destination;
     // Compare even for non-domain destinations so a miss costs the same; the
     // host is never logged (a near-miss could be most of the token).
-    const match = safeEqual(dest.type === 'domain' ? dest.host : '\u0000', token) && dest.type === 'domain';
-    if (allowHostname && match) return { ok: true, identity: { path: 'hostname' } };
-    failed('hostname', source);
+    const match = safeEqual(dest.type === 'domain' ? dest.host : '\u0000', this.token) && dest.type === 'domain';
+    if (this.allowHostname && match) return { ok: true, identity: { path: 'hostname' } };
+    this.failed('hostname', source);
     return { ok: false, reply: Reply.NotAllowedByRuleset, reason: 'hostname' };
   };
 
-  const onRequest = (ctx: RequestContext): void => {
-    const decision = authorize(ctx.request, ctx.source);
+  readonly onRequest = (ctx: RequestContext): void => {
+    const decision = this.authorize(ctx.request, ctx.source);
     if (!decision.ok) {
       ctx.deny(decision.reply);
       return;
@@ -162,17 +175,21 @@ export function electrumTokenAuth(options: ElectrumTokenOptions): ElectrumTokenA
     debug('authenticated on the %s path', decision.identity.path);
     // 05 00 00 01 00000000 0000: the fixed 10-byte reply clients discard.
     const { socket, head } = ctx.handoff({ reply: Reply.Succeeded });
-    if (!options.onConnection) {
+    const onConnection = this.options.onConnection;
+    if (!onConnection) {
       socket.end();
       return;
     }
     try {
-      options.onConnection({ socket, head, identity: decision.identity, request: ctx.request, source: ctx.source });
+      onConnection({ socket, head, identity: decision.identity, request: ctx.request, source: ctx.source });
     } catch (err) {
       debug('onConnection threw: %s', (err as Error)?.message);
       socket.destroy();
     }
   };
 
-  return { methods, selectMethod, onRequest, socks4: false, redactDestination: true, authorize };
+  private failed(reason: ElectrumAuthFailure, source?: SocksAddress): void {
+    debug('refused (%s)', reason);
+    this.options.onAuthFailure?.(reason, source);
+  }
 }

@@ -15,6 +15,7 @@
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import createDebug from 'debug';
+import { SmartBuffer } from 'smart-buffer';
 import { Method, USERPASS_VERSION, UserPassStatus, Limits } from '../lib/protocol/constants.js';
 import { AuthError, RemoteProtocolError, LocalProtocolError } from '../lib/protocol/errors.js';
 import { safeEqual } from '../lib/protocol/secret.js';
@@ -53,20 +54,21 @@ export function encodeUserPassRequest(username: string, password: string): Buffe
   const u = Buffer.from(username, 'utf8');
   const p = Buffer.from(password, 'utf8');
   if (u.length > 255 || p.length > 255) throw new LocalProtocolError('RFC 1929 username and password are at most 255 bytes');
-  const out = Buffer.allocUnsafe(3 + u.length + p.length);
-  out[0] = USERPASS_VERSION;
-  out[1] = u.length;
-  u.copy(out, 2);
-  out[2 + u.length] = p.length;
-  p.copy(out, 3 + u.length);
-  return out;
+  // VER ULEN UNAME PLEN PASSWD (RFC 1929 §2).
+  return new SmartBuffer({ size: 3 + u.length + p.length })
+    .writeUInt8(USERPASS_VERSION)
+    .writeUInt8(u.length)
+    .writeBuffer(u)
+    .writeUInt8(p.length)
+    .writeBuffer(p)
+    .toBuffer();
 }
 
 /** Decodes an RFC 1929 request; undefined means "need more". */
 export function decodeUserPassRequest(buf: Buffer): { username: string; password: string; length: number } | undefined {
   if (buf.length < 2) return undefined;
   if (buf[0] !== USERPASS_VERSION) {
-    throw new RemoteProtocolError(`username/password version 0x${buf[0]!.toString(16)} (RFC 1929 wants 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+    throw new RemoteProtocolError(`username/password version 0x${buf[0]!.toString(16)} (RFC 1929 wants 0x01)`, { code: 'ERR_SOCKS_BAD_VERSION' });
   }
   const ulen = buf[1]!;
   if (buf.length < 3 + ulen) return undefined;

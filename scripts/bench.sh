@@ -6,7 +6,8 @@
 #   npm run bench -- full [ARGS]   run.sh: the full benchmark, sockskit vs all peers
 #                                  of servers.list (BENCH_PEERS="a b" to choose);
 #                                  ARGS go to run.sh (e.g. --reps 3 --tests up1,cN)
-# The harness is ../shared/bench beside the repository, or $SOCKSKIT_BENCH_DIR.
+# The harness is not part of the repository: $SOCKSKIT_BENCH_DIR, by default
+# the folder named below beside the repository (docs/bench.md says what it must hold).
 # quick.sh takes no options; set BENCH_REF / BENCH_OUT in the environment instead.
 # SOCKSKIT_BENCH_DRY_RUN=1 prints the command instead of running it.
 set -euo pipefail
@@ -14,7 +15,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 BENCH_DIR="${SOCKSKIT_BENCH_DIR:-$ROOT/../shared/bench}"
 if [ ! -x "$BENCH_DIR/quick.sh" ] || [ ! -x "$BENCH_DIR/run.sh" ]; then
-  echo "bench: no benchmark harness in $BENCH_DIR (set SOCKSKIT_BENCH_DIR)" >&2
+  cat >&2 <<EOF
+bench: no benchmark harness in $BENCH_DIR
+  npm run bench needs the external SOCKS benchmark harness: a folder with the
+  executables quick.sh (a run under a minute) and run.sh (the full run) and
+  the peer list servers.list. It is not part of this repository.
+  Point SOCKSKIT_BENCH_DIR at it, e.g.
+    SOCKSKIT_BENCH_DIR=/path/to/bench npm run bench
+  See docs/bench.md.
+EOF
   exit 1
 fi
 

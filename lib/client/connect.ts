@@ -1,5 +1,5 @@
 /**
- * The client adapter: drives lib/client-handshake.ts over a TCP socket (or any
+ * The client adapter: drives lib/protocol/client-handshake.ts over a TCP socket (or any
  * Duplex), through one proxy or a chain of them.
  *
  *   connect({ proxy, destination }) ─▶ dial first proxy ─▶ for each hop:
@@ -24,7 +24,7 @@ import { encapsulate } from '../transport/encapsulation-stream.js';
 import { lookupAll, interleave, race, type AnyLookup, type SocketOptions } from '../transport/happy-eyeballs.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
-import type { AuthMethod, Encapsulation } from '../protocol/method.js';
+import { runCheck, type AuthMethod, type Encapsulation } from '../protocol/method.js';
 
 const debug = createDebug('sockskit:client');
 
@@ -338,11 +338,11 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> 
     };
     const onError = (err: NodeJS.ErrnoException): void => {
       off();
-      reject(new RemoteProtocolError(`${phase}: ${err.code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
+      reject(new RemoteProtocolError(`${phase}: ${err.code ?? err.message}`, { code: 'ERR_SOCKS_CLOSED' }));
     };
     const onClose = (): void => {
       off();
-      reject(new RemoteProtocolError(`${phase}: the proxy closed the connection`, 'ERR_SOCKS_CLOSED'));
+      reject(new RemoteProtocolError(`${phase}: the proxy closed the connection`, { code: 'ERR_SOCKS_CLOSED' }));
     };
     if (stream.destroyed) return onClose();
     stream.on('error', onError);
@@ -433,10 +433,7 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
             stream.write(a.data);
             break;
           case 'verify':
-            Promise.resolve()
-              .then(a.check)
-              .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
-              .then((r) => { if (!settled) apply(hs.verified(r)); });
+            void runCheck(a.check).then((r) => { if (!settled) apply(hs.verified(r)); });
             break;
           case 'reply':
             arm(o.acceptTimeout, `${o.phase}: waiting for the BIND peer`);
@@ -463,7 +460,7 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
       while (!settled && (chunk = stream.read() as Buffer | null) !== null) apply(hs.receive(chunk));
     };
     const onEnd = () => apply(hs.end());
-    const onError = (err: Error) => finish(err instanceof SocksError ? err : new RemoteProtocolError(`${o.phase}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, 'ERR_SOCKS_CLOSED'));
+    const onError = (err: Error) => finish(err instanceof SocksError ? err : new RemoteProtocolError(`${o.phase}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { code: 'ERR_SOCKS_CLOSED' }));
     const onAbort = () => finish(o.signal!.reason);
     if (o.signal?.aborted) return finish(o.signal.reason);
     stream.on('readable', onReadable);

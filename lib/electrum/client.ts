@@ -1,7 +1,7 @@
 /**
  * The Electrum connector: authenticate to a token-protected Electrum port
  * (bwt with --electrum-socks-auth, or sockskit-electrum-gateway) and speak
- * newline-delimited JSON-RPC over it (PROTOCOLS.md §2.3, §4).
+ * newline-delimited JSON-RPC over it (docs/protocols.md §3, §4).
  *
  *   via 'password'  SOCKS5 + RFC 1929 through connect() (any username, token as password)
  *   via 'hostname'  SOCKS5 no-auth, CONNECT to the token as a DOMAINNAME (12 bytes back)
@@ -263,7 +263,7 @@ export class LineReader {
   }
 
   private tooLong(): SocksError {
-    return new RemoteProtocolError(`JSON-RPC line longer than ${this.maxLine} bytes`, 'ERR_SOCKS_BUFFER_LIMIT', undefined);
+    return new RemoteProtocolError(`JSON-RPC line longer than ${this.maxLine} bytes`, { code: 'ERR_SOCKS_BUFFER_LIMIT', reply: 'none' });
   }
 }
 
@@ -337,7 +337,7 @@ export class ElectrumSession extends TypedEventEmitter<ElectrumSessionEvents> {
       try {
         msg = JSON.parse(line.toString('utf8'));
       } catch {
-        this.fail(new RemoteProtocolError('the server sent a line that is not JSON', 'ERR_SOCKS_PROTOCOL', undefined));
+        this.fail(new RemoteProtocolError('the server sent a line that is not JSON', { reply: 'none' }));
         this.socket.destroy();
         return;
       }

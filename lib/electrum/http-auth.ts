@@ -1,6 +1,6 @@
 /**
- * HTTP Basic authentication with the Electrum gateway's token (PROTOCOLS.md
- * §2.6, as bwt does it): any username, the token as password, e.g.
+ * HTTP Basic authentication with the Electrum gateway's token (docs/protocols.md
+ * §3, as bwt does it): any username, the token as password, e.g.
  * `curl -u :TOKEN http://127.0.0.1:3060/`. Compared in constant time;
  * anything else gets 401 with a challenge.
  */

@@ -1,5 +1,5 @@
 /**
- * Access tokens for the Electrum gateway (PROTOCOLS.md §2.5), bwt-compatible:
+ * Access tokens for the Electrum gateway (docs/protocols.md §3), bwt-compatible:
  * `--auth-token TOKEN`, or `--auth-cookie FILE` whose content is the token
  * (created with a fresh random token when missing).
  *

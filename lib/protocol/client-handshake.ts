@@ -1,6 +1,6 @@
 /**
  * The client side of a SOCKS handshake, sans-I/O: bytes in, actions out. The
- * mirror of lib/server-handshake.ts; lib/client.ts is the Node adapter.
+ * mirror of lib/protocol/server-handshake.ts; lib/client/connect.ts is the Node adapter.
  *
  *   start() / receive(bytes) / verified(result) / end()
  *        ─▶ [write | verify | reply | established | error]
@@ -56,7 +56,8 @@ export interface ClientHandshakeOptions {
   context?: ClientAuthContext;
 }
 
-type State =
+/** Where the client engine is, i.e. what it waits for next; `done` and `closed` are final. */
+export type ClientPhase =
   | 'idle' | 'method' | 'auth' | 'auth-verify' | 'reply5' | 'reply4'
   | 'done' | 'closed';
 
@@ -66,7 +67,7 @@ const MAX_REPLY5 = 4 + 1 + 255 + 2;
 const MAX_EARLY = 65536;
 
 export class ClientHandshake {
-  private state: State = 'idle';
+  private state: ClientPhase = 'idle';
   private readonly queue = new ByteQueue();
   private readonly opts: ClientHandshakeOptions;
   private readonly offered: AuthMethod<unknown>[];
@@ -84,7 +85,7 @@ export class ClientHandshake {
   }
 
   /** The current state, for diagnostics and error messages. */
-  get phase(): string {
+  get phase(): ClientPhase {
     return this.state;
   }
 
@@ -154,65 +155,79 @@ export class ClientHandshake {
     const out: ClientAction[] = [];
     const what = this.state === 'idle' ? 'before the handshake' : `while waiting for ${WAITING[this.state]}`;
     const partial = this.queue.length ? ` (${this.queue.length} bytes of a truncated message)` : '';
-    this.fail(out, new RemoteProtocolError(`proxy closed the connection ${what}${partial}`, 'ERR_SOCKS_CLOSED'));
+    this.fail(out, new RemoteProtocolError(`proxy closed the connection ${what}${partial}`, { code: 'ERR_SOCKS_CLOSED' }));
     return out;
   }
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The parser loop: runs the current phase's handler until one needs more
+   * input. Each handler consumes at most one message and returns true when
+   * the next phase should run now.
+   */
   private advance(out: ClientAction[]): void {
-    for (;;) {
-      switch (this.state) {
-        case 'method': {
-          const sel = decodeMethodSelection(this.queue.peek());
-          if (!sel) return;
-          this.queue.skip(sel.length);
-          if (sel.method === Method.NoAcceptable) {
-            const names = this.offered.length ? this.offered.map((m) => m.name).join(', ') : 'none';
-            throw new AuthError(`proxy accepted none of the offered methods (${names}): 05 FF`);
-          }
-          const m = this.offered.find((x) => x.code === sel.method)
-            ?? (this.offered.length === 0 && sel.method === Method.NoAuth ? NONE : undefined);
-          if (!m) throw new RemoteProtocolError(`proxy selected method 0x${hex(sel.method)}, which was not offered`, 'ERR_SOCKS_NO_METHOD');
-          this.method = m;
-          this.session = m.client!(this.opts.context ?? {});
-          this.state = 'auth';
-          if (this.session.start) this.step(out, this.session.start());
-          break;
-        }
-        case 'auth': {
-          const before = this.queue.length;
-          this.step(out, this.session!.receive(this.queue));
-          if (this.state === 'auth' && this.queue.length === before) {
-            return this.bound(this.session!.maxMessage ?? Limits.userpass);
-          }
-          break;
-        }
-        case 'reply5': {
-          const r = decodeReply(this.queue.peek());
-          if (!r) return this.bound(MAX_REPLY5);
-          this.queue.skip(r.length);
-          if (r.reply !== Reply.Succeeded) throw new ReplyError(r.reply, 5);
-          if (this.onSuccess(out, r.bound)) return;
-          break;
-        }
-        case 'reply4': {
-          const r = decodeSocks4Reply(this.queue.peek());
-          if (!r) return;
-          this.queue.skip(r.length);
-          if (r.reply !== Socks4Reply.Granted) throw new ReplyError(r.reply, 4);
-          if (this.onSuccess(out, r.bound)) return;
-          break;
-        }
-        case 'auth-verify':
-          // The server may already be answering (pipelined); keep it, bounded.
-          return this.bound(MAX_EARLY);
-        case 'idle':
-        case 'done':
-        case 'closed':
-          return;
-      }
+    while (ClientHandshake.handlers[this.state](this, out)) {
+      /* next phase */
     }
+  }
+
+  /** One handler per phase; static, so no closures are made per connection. */
+  private static readonly handlers: Record<ClientPhase, (h: ClientHandshake, out: ClientAction[]) => boolean> = {
+    method: (h, out) => h.onMethodSelection(out),
+    auth: (h, out) => h.onAuth(out),
+    reply5: (h, out) => h.onReply5(out),
+    reply4: (h, out) => h.onReply4(out),
+    // The server may already be answering (pipelined); keep it, bounded.
+    'auth-verify': (h) => h.needMoreWithin(MAX_EARLY),
+    idle: () => false,
+    done: () => false,
+    closed: () => false,
+  };
+
+  /** VER METHOD: the proxy's choice among the offered methods; start its session. */
+  private onMethodSelection(out: ClientAction[]): boolean {
+    const sel = decodeMethodSelection(this.queue.peek());
+    if (!sel) return false;
+    this.queue.skip(sel.length);
+    if (sel.method === Method.NoAcceptable) {
+      const names = this.offered.length ? this.offered.map((m) => m.name).join(', ') : 'none';
+      throw new AuthError(`proxy accepted none of the offered methods (${names}): 05 FF`);
+    }
+    const m = this.offered.find((x) => x.code === sel.method)
+      ?? (this.offered.length === 0 && sel.method === Method.NoAuth ? NONE : undefined);
+    if (!m) throw new RemoteProtocolError(`proxy selected method 0x${hex(sel.method)}, which was not offered`, { code: 'ERR_SOCKS_NO_METHOD' });
+    this.method = m;
+    this.session = m.client!(this.opts.context ?? {});
+    this.state = 'auth';
+    if (this.session.start) this.step(out, this.session.start());
+    return true;
+  }
+
+  /** One round of the method's sub-negotiation. */
+  private onAuth(out: ClientAction[]): boolean {
+    const before = this.queue.length;
+    this.step(out, this.session!.receive(this.queue));
+    if (this.state === 'auth' && this.queue.length === before) return this.needMoreWithin(this.session!.maxMessage ?? Limits.userpass);
+    return true;
+  }
+
+  /** VER REP RSV ATYP BND.ADDR BND.PORT (RFC 1928 §6). */
+  private onReply5(out: ClientAction[]): boolean {
+    const r = decodeReply(this.queue.peek());
+    if (!r) return this.needMoreWithin(MAX_REPLY5);
+    this.queue.skip(r.length);
+    if (r.reply !== Reply.Succeeded) throw new ReplyError(r.reply, 5);
+    return !this.onSuccess(out, r.bound);
+  }
+
+  /** VN CD DSTPORT DSTIP: eight bytes, CD 5A is success. */
+  private onReply4(out: ClientAction[]): boolean {
+    const r = decodeSocks4Reply(this.queue.peek());
+    if (!r) return false;
+    this.queue.skip(r.length);
+    if (r.reply !== Socks4Reply.Granted) throw new ReplyError(r.reply, 4);
+    return !this.onSuccess(out, r.bound);
   }
 
   /** A success reply. Returns true when the handshake is over. */
@@ -262,11 +277,15 @@ export class ClientHandshake {
     return encodeSocks4Request(commandCode(this.command), d, this.opts.userId ?? '');
   }
 
-  /** "Need more": bounds what one message may make us buffer. */
-  private bound(max: number): void {
+  /**
+   * The current message is incomplete: wait for more bytes unless what is
+   * buffered already fills `max`. Returns false (stop).
+   */
+  private needMoreWithin(max: number): false {
     if (this.queue.length >= max) {
-      throw new RemoteProtocolError(`proxy sent more than ${max} bytes in state ${this.state}`, 'ERR_SOCKS_BUFFER_LIMIT');
+      throw new RemoteProtocolError(`proxy sent more than ${max} bytes in state ${this.state}`, { code: 'ERR_SOCKS_BUFFER_LIMIT' });
     }
+    return false;
   }
 
   private write(out: ClientAction[], data: Buffer): void {
@@ -280,7 +299,7 @@ export class ClientHandshake {
   }
 }
 
-const WAITING: Record<State, string> = {
+const WAITING: Record<ClientPhase, string> = {
   idle: 'nothing',
   method: 'the method selection',
   auth: 'the authentication reply',

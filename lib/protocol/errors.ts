@@ -39,11 +39,22 @@ export class SocksError extends Error {
   }
 }
 
+/** Spelled-out "answer with no reply": the connection is only closed. */
+export const NO_REPLY = 'none';
+
+export interface RemoteProtocolErrorOptions {
+  /** Default ERR_SOCKS_PROTOCOL. */
+  code?: SocksErrorCode;
+  /** The reply code to answer with (default 01, general failure), or NO_REPLY ('none'). */
+  reply?: number | typeof NO_REPLY;
+  cause?: unknown;
+}
+
 /** The remote peer sent bytes that break the protocol. */
 export class RemoteProtocolError extends SocksError {
-  /** `reply` defaults to 01; an explicit `undefined` means "no reply is sent". */
-  constructor(message: string, code: SocksErrorCode = 'ERR_SOCKS_PROTOCOL', ...reply: [reply?: number | undefined]) {
-    super(code, message, reply.length > 0 ? reply[0] : Reply.GeneralFailure);
+  constructor(message: string, options: RemoteProtocolErrorOptions = {}) {
+    const reply = options.reply ?? Reply.GeneralFailure;
+    super(options.code ?? 'ERR_SOCKS_PROTOCOL', message, reply === NO_REPLY ? undefined : reply, options.cause === undefined ? undefined : { cause: options.cause });
   }
 }
 
@@ -144,7 +155,18 @@ export function toSocksError(err: unknown, reply?: number): SocksError {
   return new SocksError('ERR_SOCKS_PROTOCOL', err instanceof Error ? err.message : String(err), reply, { cause: err });
 }
 
-/** SOCKS4 has one failure code for everything but ident trouble. */
+/** SOCKS4 has one failure code for everything but ident trouble: a SOCKS5 REP as a SOCKS4 CD. */
 export function socks4ReplyFrom(reply5: number): number {
   return reply5 === 0x00 ? 0x5a : 0x5b;
+}
+
+/**
+ * The reply code a failure is answered with. SOCKS5: the error's REP when it
+ * is a failure code (01..FF), else 01. SOCKS4: the error's CD when it is in
+ * the SOCKS4 table (5A..5D), else 5B. Used by the server engine for every
+ * failure reply (a hook's deny(), a protocol error, a failed identify).
+ */
+export function failureCode(version: 4 | 5, reply: number | undefined): number {
+  if (version === 4) return reply !== undefined && reply >= 0x5a && reply <= 0x5d ? reply : 0x5b;
+  return reply !== undefined && reply > 0x00 && reply <= 0xff ? reply : Reply.GeneralFailure;
 }

@@ -36,6 +36,25 @@ export interface Encapsulation {
 
 export type VerifyResult = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/**
+ * Runs a `verify` action's check and resolves with its outcome, ready for
+ * the engine's verified(). The check may return a value or a promise; a
+ * throw counts as a rejection. Never rejects. The server and client adapters
+ * and the specs all run checks through this one function.
+ */
+export function runCheck(check: () => unknown): Promise<VerifyResult> {
+  let p: Promise<unknown>;
+  try {
+    p = Promise.resolve(check());
+  } catch (err) {
+    p = Promise.reject(err);
+  }
+  return p.then(
+    (value): VerifyResult => ({ ok: true, value }),
+    (error: unknown): VerifyResult => ({ ok: false, error }),
+  );
+}
+
 export type AuthStep<Id = unknown> =
   /** Need more input; `write` (if any) goes to the peer first. */
   | { kind: 'more'; write?: Buffer }

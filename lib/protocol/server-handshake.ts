@@ -1,6 +1,6 @@
 /**
  * The server side of a SOCKS handshake, sans-I/O: bytes in, actions out.
- * No sockets, timers or DNS here; lib/server.ts is the Node adapter.
+ * No sockets, timers or DNS here; lib/server/connection.ts is the Node adapter.
  *
  *   receive(bytes) ─▶ [write | verify | request | established | handoff | close]
  *
@@ -17,7 +17,8 @@
  * throws: a protocol error becomes the exact failure bytes and a `close`.
  */
 import { SOCKS4_VERSION, SOCKS5_VERSION, Method, Reply, Socks4Reply, Limits, commandName, CommandName } from './constants.js';
-import { SocksError, toSocksError, RemoteProtocolError, LocalProtocolError, AuthError, socks4ReplyFrom } from './errors.js';
+import { SocksError, toSocksError, RemoteProtocolError, LocalProtocolError, AuthError } from './errors.js';
+import { encodeFailureReply } from './codec/failure.js';
 import { ByteQueue } from './codec/byte-queue.js';
 import { SocksAddress, ANY_IPV4, hex } from './codec/address.js';
 import { decodeGreeting, encodeMethodSelection } from './codec/greeting.js';
@@ -77,14 +78,22 @@ export const preferServerOrder: MethodSelector = (offered, methods) => {
   return undefined;
 };
 
-type State =
+/**
+ * Where the server engine is, i.e. what it waits for next. `auth-verify`,
+ * `identify`, `decide` and `bind` wait for the adapter (verified(), accept(),
+ * deny(), handoff()); `done` and `closed` are final.
+ */
+export type ServerPhase =
   | 'version' | 'greeting' | 'auth' | 'auth-verify' | 'request5' | 'request4'
   | 'identify' | 'decide' | 'bind' | 'done' | 'closed';
 
 const NO_ACCEPTABLE = encodeMethodSelection(Method.NoAcceptable);
 
+/** Phases in which a failure is answered with a reply (SOCKS5 REP or SOCKS4 CD). */
+const REPLY_EXPECTED: ReadonlySet<ServerPhase> = new Set(['request5', 'request4', 'identify', 'decide', 'bind']);
+
 export class ServerHandshake {
-  private state: State = 'version';
+  private state: ServerPhase = 'version';
   private readonly queue = new ByteQueue();
   private readonly opts: ServerHandshakeOptions;
   private readonly ctx: ServerAuthContext;
@@ -102,7 +111,7 @@ export class ServerHandshake {
   }
 
   /** The current state, for diagnostics and tests. */
-  get phase(): string {
+  get phase(): ServerPhase {
     return this.state;
   }
 
@@ -168,10 +177,8 @@ export class ServerHandshake {
   deny(reply: number = Reply.GeneralFailure, error?: SocksError): ServerAction[] {
     if (this.state !== 'decide' && this.state !== 'bind') throw new LocalProtocolError(`deny() in state ${this.state}`);
     const out: ServerAction[] = [];
-    this.write(out, this.failureReply(reply));
-    this.state = 'closed';
-    this.queue.clear();
-    out.push({ type: 'close', error: error ?? new SocksError('ERR_SOCKS_DENIED', 'request denied', reply) });
+    this.write(out, encodeFailureReply(this.version, reply));
+    this.close(out, error ?? new SocksError('ERR_SOCKS_DENIED', 'request denied', reply));
     return out;
   }
 
@@ -185,7 +192,7 @@ export class ServerHandshake {
     const out: ServerAction[] = [];
     if (options.reply !== undefined) {
       const ok = options.reply === Reply.Succeeded || options.reply === Socks4Reply.Granted;
-      this.write(out, ok ? this.successReply(options.bound ?? ANY_IPV4) : this.failureReply(options.reply));
+      this.write(out, ok ? this.successReply(options.bound ?? ANY_IPV4) : encodeFailureReply(this.version, options.reply));
     }
     this.state = 'done';
     out.push({ type: 'handoff', head: this.queue.takeAll(), encapsulation: this.encapsulation });
@@ -194,107 +201,129 @@ export class ServerHandshake {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The parser loop: runs the current phase's handler until one needs more
+   * input (or waits for the adapter). Each handler consumes at most one
+   * message and returns true when the next phase should run now.
+   */
   private advance(out: ServerAction[]): void {
-    for (;;) {
-      switch (this.state) {
-        case 'version': {
-          if (this.queue.length === 0) return;
-          const v = this.queue.at(0);
-          if (v === SOCKS5_VERSION) {
-            this.state = 'greeting';
-          } else if (v === SOCKS4_VERSION) {
-            // Even when SOCKS4 is disabled the request is read, so the client gets a 5B.
-            this.version = 4;
-            this.state = 'request4';
-          } else {
-            this.state = 'closed';
-            this.queue.clear();
-            out.push({ type: 'close', error: new RemoteProtocolError(`not a SOCKS client (first byte 0x${hex(v)})`, 'ERR_SOCKS_BAD_VERSION', undefined) });
-            return;
-          }
-          break;
-        }
-        case 'greeting': {
-          const g = decodeGreeting(this.queue.peek());
-          if (!g) return this.bound(Limits.greeting);
-          this.queue.skip(g.length);
-          const select = this.opts.selectMethod ?? preferServerOrder;
-          const m = select(g.methods, this.opts.methods, this.ctx);
-          if (!m || !m.server || !g.methods.includes(m.code)) {
-            out.push({ type: 'write', data: NO_ACCEPTABLE });
-            this.state = 'closed';
-            this.queue.clear();
-            out.push({ type: 'close', error: new AuthError(`no acceptable method among [${g.methods.map((c) => '0x' + hex(c)).join(', ')}]`) });
-            return;
-          }
-          this.method = m;
-          this.session = m.server(this.ctx);
-          out.push({ type: 'write', data: encodeMethodSelection(m.code) });
-          this.state = 'auth';
-          if (this.session.start) {
-            this.step(out, this.session.start());
-            if (this.state !== 'auth') break;
-          }
-          break;
-        }
-        case 'auth': {
-          const before = this.queue.length;
-          this.step(out, this.session!.receive(this.queue));
-          if (this.state === 'auth' && this.queue.length === before) {
-            return this.bound(this.session!.maxMessage ?? Limits.userpass);
-          }
-          break;
-        }
-        case 'request5': {
-          const r = decodeRequest(this.queue.peek());
-          if (!r) return this.bound(Limits.request5);
-          this.queue.skip(r.length);
-          const command = commandName(r.request.command);
-          if (!command) {
-            throw new RemoteProtocolError(`unsupported command 0x${hex(r.request.command)}`, 'ERR_SOCKS_BAD_COMMAND', Reply.CommandNotSupported);
-          }
-          this.request = { version: 5, command, destination: r.request.destination, method: this.method, identity: this.identity };
-          this.state = 'decide';
-          out.push({ type: 'request', request: this.request });
-          break;
-        }
-        case 'request4': {
-          const r = decodeSocks4Request(this.queue.peek());
-          if (!r) return this.bound(Limits.request4);
-          this.queue.skip(r.length);
-          if (this.opts.socks4 === false) throw new RemoteProtocolError('SOCKS4 is disabled', 'ERR_SOCKS_BAD_VERSION', Socks4Reply.Rejected);
-          const command = commandName(r.request.command);
-          if (!command || command === 'udp') {
-            throw new RemoteProtocolError(`unsupported SOCKS4 command 0x${hex(r.request.command)}`, 'ERR_SOCKS_BAD_COMMAND', Socks4Reply.Rejected);
-          }
-          this.s4request = r.request;
-          const identify = this.opts.socks4Identify;
-          const id = identify ? identify(r.request, this.ctx) : { identity: r.request.userId };
-          if ('check' in id) {
-            this.state = 'identify';
-            out.push({ type: 'verify', check: id.check });
-          } else {
-            this.identity = id.identity;
-            this.decideSocks4(out);
-          }
-          break;
-        }
-        case 'auth-verify':
-        case 'identify':
-        case 'decide':
-        case 'bind': {
-          // Early data while the adapter or application decides: keep it for `head`.
-          const max = this.opts.maxEarlyData ?? 65536;
-          if (this.queue.length > max) {
-            throw new SocksError('ERR_SOCKS_BUFFER_LIMIT', `more than ${max} bytes of early data`, Reply.GeneralFailure);
-          }
-          return;
-        }
-        case 'done':
-        case 'closed':
-          return;
-      }
+    while (ServerHandshake.handlers[this.state](this, out)) {
+      /* next phase */
     }
+  }
+
+  /** One handler per phase; static, so no closures are made per connection. */
+  private static readonly handlers: Record<ServerPhase, (h: ServerHandshake, out: ServerAction[]) => boolean> = {
+    version: (h, out) => h.onVersion(out),
+    greeting: (h, out) => h.onGreeting(out),
+    auth: (h, out) => h.onAuth(out),
+    request5: (h, out) => h.onRequest5(out),
+    request4: (h, out) => h.onRequest4(out),
+    'auth-verify': (h) => h.holdEarlyData(),
+    identify: (h) => h.holdEarlyData(),
+    decide: (h) => h.holdEarlyData(),
+    bind: (h) => h.holdEarlyData(),
+    done: () => false,
+    closed: () => false,
+  };
+
+  /** The first byte picks SOCKS5 or SOCKS4; anything else is closed without a reply. */
+  private onVersion(out: ServerAction[]): boolean {
+    if (this.queue.length === 0) return false;
+    const v = this.queue.at(0);
+    if (v === SOCKS5_VERSION) {
+      this.state = 'greeting';
+    } else if (v === SOCKS4_VERSION) {
+      // Even when SOCKS4 is disabled the request is read, so the client gets a 5B.
+      this.version = 4;
+      this.state = 'request4';
+    } else {
+      this.close(out, new RemoteProtocolError(`not a SOCKS client (first byte 0x${hex(v)})`, { code: 'ERR_SOCKS_BAD_VERSION', reply: 'none' }));
+      return false;
+    }
+    return true;
+  }
+
+  /** VER NMETHODS METHODS: select a method (or 05 FF and close), start its session. */
+  private onGreeting(out: ServerAction[]): boolean {
+    const g = decodeGreeting(this.queue.peek());
+    if (!g) return this.needMoreWithin(Limits.greeting);
+    this.queue.skip(g.length);
+    const select = this.opts.selectMethod ?? preferServerOrder;
+    const m = select(g.methods, this.opts.methods, this.ctx);
+    if (!m || !m.server || !g.methods.includes(m.code)) {
+      out.push({ type: 'write', data: NO_ACCEPTABLE });
+      this.close(out, new AuthError(`no acceptable method among [${g.methods.map((c) => '0x' + hex(c)).join(', ')}]`));
+      return false;
+    }
+    this.method = m;
+    this.session = m.server(this.ctx);
+    out.push({ type: 'write', data: encodeMethodSelection(m.code) });
+    this.state = 'auth';
+    if (this.session.start) this.step(out, this.session.start());
+    return true;
+  }
+
+  /** One round of the method's sub-negotiation. */
+  private onAuth(out: ServerAction[]): boolean {
+    const before = this.queue.length;
+    this.step(out, this.session!.receive(this.queue));
+    if (this.state === 'auth' && this.queue.length === before) return this.needMoreWithin(this.session!.maxMessage ?? Limits.userpass);
+    return true;
+  }
+
+  /** VER CMD RSV ATYP DST.ADDR DST.PORT (RFC 1928 §4): hand the request to the application. */
+  private onRequest5(out: ServerAction[]): boolean {
+    const r = decodeRequest(this.queue.peek());
+    if (!r) return this.needMoreWithin(Limits.request5);
+    this.queue.skip(r.length);
+    const command = commandName(r.request.command);
+    if (!command) {
+      throw new RemoteProtocolError(`unsupported command 0x${hex(r.request.command)}`, { code: 'ERR_SOCKS_BAD_COMMAND', reply: Reply.CommandNotSupported });
+    }
+    this.request = { version: 5, command, destination: r.request.destination, method: this.method, identity: this.identity };
+    this.state = 'decide';
+    out.push({ type: 'request', request: this.request });
+    return true;
+  }
+
+  /** A SOCKS4/4a request: identify the user (maybe asynchronously), then decide. */
+  private onRequest4(out: ServerAction[]): boolean {
+    const r = decodeSocks4Request(this.queue.peek());
+    if (!r) return this.needMoreWithin(Limits.request4);
+    this.queue.skip(r.length);
+    if (this.opts.socks4 === false) throw new RemoteProtocolError('SOCKS4 is disabled', { code: 'ERR_SOCKS_BAD_VERSION', reply: Socks4Reply.Rejected });
+    const command = commandName(r.request.command);
+    if (!command || command === 'udp') {
+      throw new RemoteProtocolError(`unsupported SOCKS4 command 0x${hex(r.request.command)}`, { code: 'ERR_SOCKS_BAD_COMMAND', reply: Socks4Reply.Rejected });
+    }
+    this.s4request = r.request;
+    const identify = this.opts.socks4Identify;
+    const id = identify ? identify(r.request, this.ctx) : { identity: r.request.userId };
+    if ('check' in id) {
+      this.state = 'identify';
+      out.push({ type: 'verify', check: id.check });
+    } else {
+      this.identity = id.identity;
+      this.decideSocks4(out);
+    }
+    return true;
+  }
+
+  /** Early data while the adapter or application decides: kept for `head`, up to maxEarlyData. */
+  private holdEarlyData(): boolean {
+    const max = this.opts.maxEarlyData ?? 65536;
+    if (this.queue.length > max) {
+      throw new SocksError('ERR_SOCKS_BUFFER_LIMIT', `more than ${max} bytes of early data`, Reply.GeneralFailure);
+    }
+    return false;
+  }
+
+  /** Final: drop what is buffered and close with `error`. */
+  private close(out: ServerAction[], error: SocksError): void {
+    this.state = 'closed';
+    this.queue.clear();
+    out.push({ type: 'close', error });
   }
 
   private decideSocks4(out: ServerAction[]): void {
@@ -325,18 +354,20 @@ export class ServerHandshake {
         }
         return;
       case 'fail':
-        this.state = 'closed';
-        this.queue.clear();
-        out.push({ type: 'close', error: s.error });
+        this.close(out, s.error);
         return;
     }
   }
 
-  /** "Need more": checks the bound on buffering for the current message. */
-  private bound(max: number): void {
+  /**
+   * The current message is incomplete: wait for more bytes unless it already
+   * fills `max`, the largest legal message of this phase. Returns false (stop).
+   */
+  private needMoreWithin(max: number): false {
     if (this.queue.length >= max) {
-      throw new RemoteProtocolError(`message exceeds ${max} bytes in state ${this.state}`, 'ERR_SOCKS_BUFFER_LIMIT');
+      throw new RemoteProtocolError(`message exceeds ${max} bytes in state ${this.state}`, { code: 'ERR_SOCKS_BUFFER_LIMIT' });
     }
+    return false;
   }
 
   private write(out: ServerAction[], data: Buffer): void {
@@ -348,29 +379,23 @@ export class ServerHandshake {
     return encodeReply(Reply.Succeeded, bound);
   }
 
-  private failureReply(reply: number): Buffer {
-    if (this.version === 4) return encodeSocks4Reply(reply >= 0x5a && reply <= 0x5d ? reply : socks4ReplyFrom(reply));
-    return encodeReply(reply === Reply.Succeeded ? Reply.GeneralFailure : reply);
-  }
-
-  /** Turns any error into the exact failure bytes for the current state and a close. */
+  /** Turns any error into the exact failure bytes for the current phase and a close. */
   private fail(out: ServerAction[], err: unknown): void {
     const error = toSocksError(err, this.version === 4 ? Socks4Reply.Rejected : Reply.GeneralFailure);
-    const state = this.state;
-    this.state = 'closed';
-    this.queue.clear();
-    // Only states that expect a reply get one; a broken greeting or auth
+    // Only phases that expect a reply get one; a broken greeting or auth
     // message has no reply format other than closing.
-    if (state === 'request4' || state === 'identify' || (this.version === 4 && (state === 'decide' || state === 'bind'))) {
-      this.write(out, encodeSocks4Reply(error.reply !== undefined && error.reply >= 0x5a && error.reply <= 0x5d ? error.reply : Socks4Reply.Rejected));
-    } else if (state === 'request5' || state === 'decide' || state === 'bind') {
-      const rep = error.reply !== undefined && error.reply <= 0xff && error.reply !== Reply.Succeeded ? error.reply : Reply.GeneralFailure;
+    if (this.expectsReply()) {
       try {
-        this.write(out, encodeReply(rep));
+        this.write(out, encodeFailureReply(this.version, error.reply));
       } catch {
         /* encapsulation failed: nothing sensible can be written */
       }
     }
-    out.push({ type: 'close', error });
+    this.close(out, error);
+  }
+
+  /** The request (or SOCKS4 identify) has been read, so the client waits for a reply. */
+  private expectsReply(): boolean {
+    return REPLY_EXPECTED.has(this.state);
   }
 }

@@ -14,7 +14,7 @@ import { SocksError, TimeoutError, LocalProtocolError, AuthError, replyFromErrno
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
-import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
+import { runCheck, type AuthMethod, type Encapsulation, type ServerAuthContext, type VerifyResult } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay, type RelayCounter } from '../transport/relay.js';
 import { lookupAll, interleave, race, type AnyLookup, type Candidate } from '../transport/happy-eyeballs.js';
@@ -288,19 +288,10 @@ export class Connection implements ConnectionControl {
   }
 
   private runCheck(check: () => unknown): void {
-    let p: Promise<unknown>;
-    try {
-      p = Promise.resolve(check());
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (value) => this.afterCheck({ ok: true, value }),
-      (error) => this.afterCheck({ ok: false, error }),
-    );
+    void runCheck(check).then((result) => this.afterCheck(result));
   }
 
-  private afterCheck(result: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+  private afterCheck(result: VerifyResult): void {
     if (this.socket.destroyed) return;
     this.run(this.engine.verified(result));
     if (!this.finished && this.engine.phase !== 'decide' && this.engine.phase !== 'identify' && this.engine.phase !== 'auth-verify') {

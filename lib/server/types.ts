@@ -54,7 +54,7 @@ export interface SocksServerOptions {
   lingerTimeout?: number;
   /** Client connections open at once, in handshake or tunnelling (default 10 000). */
   maxConnections?: number;
-  /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
+  /** Handlers for BIND and UDP ASSOCIATE (lib/server/bind.ts, lib/server/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
   bind?: CommandHandler | false;
   udp?: CommandHandler | false;
   /**

@@ -14,7 +14,7 @@
  * that). Everything else is dropped silently (RFC 1928 §7). The first
  * accepted datagram fixes the client's port when DST.PORT was zero.
  *
- * Fragments (FRAG ≠ 0) are reassembled by lib/udp-reassembly.ts, or dropped
+ * Fragments (FRAG ≠ 0) are reassembled by lib/protocol/udp-reassembly.ts, or dropped
  * with `fragments: false`. Replies are never fragmented.
  *
  * The association lives as long as its TCP control connection: the TCP side

@@ -1,6 +1,6 @@
 /**
  * Method 0x80 (private, configurable): binauth, stateless Ed25519
- * challenge/token authentication (lib/binauth.ts) carried in small frames.
+ * challenge/token authentication (methods/binauth/core.ts) carried in small frames.
  * Full description with byte diagrams: docs/binauth.md.
  *
  *   every message
@@ -26,6 +26,7 @@
  * lowercase hex string. Tokens are bearer secrets: never logged.
  */
 import createDebug from 'debug';
+import { SmartBuffer } from 'smart-buffer';
 import { Method } from '../../lib/protocol/constants.js';
 import { AuthError, LocalProtocolError, RemoteProtocolError, SocksError } from '../../lib/protocol/errors.js';
 import {
@@ -89,12 +90,12 @@ export function binauthStatusText(status: number): string {
 
 export function encodeBinauthFrame(type: number, body: Buffer = Buffer.alloc(0)): Buffer {
   if (body.length > 0xffff) throw new LocalProtocolError('binauth frame body exceeds 65535 bytes');
-  const out = Buffer.allocUnsafe(HEADER + body.length);
-  out[0] = BINAUTH_FRAME_VERSION;
-  out[1] = type;
-  out.writeUInt16BE(body.length, 2);
-  body.copy(out, HEADER);
-  return out;
+  return new SmartBuffer({ size: HEADER + body.length })
+    .writeUInt8(BINAUTH_FRAME_VERSION)
+    .writeUInt8(type)
+    .writeUInt16BE(body.length)
+    .writeBuffer(body)
+    .toBuffer();
 }
 
 /**
@@ -106,10 +107,10 @@ export function takeBinauthFrame(input: ByteQueue, maxMessage: number): { type: 
   if (input.length < HEADER) return undefined;
   const head = input.peek(HEADER);
   if (head[0] !== BINAUTH_FRAME_VERSION) {
-    throw new RemoteProtocolError(`binauth frame version 0x${hex(head[0]!)} (want 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+    throw new RemoteProtocolError(`binauth frame version 0x${hex(head[0]!)} (want 0x01)`, { code: 'ERR_SOCKS_BAD_VERSION' });
   }
   const len = head.readUInt16BE(2);
-  if (HEADER + len > maxMessage) throw new RemoteProtocolError(`binauth frame of ${HEADER + len} bytes exceeds ${maxMessage}`, 'ERR_SOCKS_BUFFER_LIMIT');
+  if (HEADER + len > maxMessage) throw new RemoteProtocolError(`binauth frame of ${HEADER + len} bytes exceeds ${maxMessage}`, { code: 'ERR_SOCKS_BUFFER_LIMIT' });
   if (input.length < HEADER + len) return undefined;
   const type = head[1]!;
   input.skip(HEADER);
@@ -164,209 +165,281 @@ export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> 
   if (!Number.isInteger(maxMessage) || maxMessage < HEADER + 1 + BINAUTH_TOKEN_LENGTH || maxMessage > HEADER + 0xffff) {
     throw new LocalProtocolError(`binauth maxMessage must be an integer from ${HEADER + 1 + BINAUTH_TOKEN_LENGTH} to ${HEADER + 0xffff}`);
   }
-  const fail = (status: number, message: string, cause?: unknown): AuthStep<string> => {
-    const error = cause instanceof SocksError && !(cause instanceof BinauthError) ? cause : new AuthError(`binauth: ${message}`, code, { cause });
-    return { kind: 'fail', error, write: result(status) };
-  };
 
-  // ------------------------------------------------------------ server half
   let server: ((ctx: ServerAuthContext) => ServerAuthSession<string>) | undefined;
   if (options.binauth) {
     const auth: Binauth = typeof (options.binauth as Binauth).getChallenge === 'function' ? (options.binauth as Binauth) : createBinauth(options.binauth as BinauthOptions);
     const keys = options.authorizedKeys ? new Set([...options.authorizedKeys].map(normalizeKey)) : undefined;
-    const authorize = options.authorize;
-    if (!keys && !authorize) throw new LocalProtocolError('binauth server needs authorizedKeys or authorize');
+    if (!keys && !options.authorize) throw new LocalProtocolError('binauth server needs authorizedKeys or authorize');
     if (HEADER + 64 + BINAUTH_TOKEN_LENGTH + Buffer.byteLength(auth.serverId) > maxMessage) {
       throw new LocalProtocolError('binauth maxMessage is too small for a signed challenge with this serverId');
     }
-    const fallback = options.tokenFallback !== false;
-
-    server = (ctx) => {
-      type State = 'first' | 'hello' | 'signed' | 'done';
-      let state: State = 'first';
-      /** The key under consideration (HELLO, or the one a valid token names). */
-      let key: Buffer | undefined;
-      /** What the pending authorize() check is for. */
-      let pending: 'hello' | 'token' | undefined;
-
-      /** Authorization passed: continue the path we are on. */
-      const authorized = (path: 'hello' | 'token'): AuthStep<string> => {
-        const id = key!.toString('hex');
-        if (path === 'token') {
-          state = 'done';
-          debug('token accepted for %s', id);
-          return { kind: 'done', identity: id, write: result(BinauthStatus.Success) };
-        }
-        state = 'signed';
-        return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Challenge, auth.getChallenge(key!)) };
-      };
-
-      const check = (path: 'hello' | 'token'): AuthStep<string> => {
-        const id = key!.toString('hex');
-        if (keys && !keys.has(id)) {
-          debug('key %s not authorized', id);
-          return fail(BinauthStatus.NotAuthorized, `key ${id} is not authorized`);
-        }
-        if (!authorize) return authorized(path);
-        pending = path;
-        return { kind: 'verify', check: () => authorize(id, ctx) };
-      };
-
-      const onFrame = (type: number, body: Buffer): AuthStep<string> => {
-        switch (state) {
-          case 'first':
-          case 'hello':
-            if (type === BinauthFrame.Hello) {
-              if (body.length !== 32) return fail(BinauthStatus.BadMessage, `HELLO carries ${body.length} bytes, not a 32-byte key`);
-              key = body;
-              return check('hello');
-            }
-            if (type === BinauthFrame.Token && state === 'first') {
-              try {
-                key = auth.verifyToken(body);
-              } catch (err) {
-                if (!(err instanceof BinauthError)) throw err;
-                debug('token rejected (%s)%s', err.message, fallback ? ', asking for a challenge round' : '');
-                if (!fallback) return fail(BinauthStatus.Failure, err.message, err);
-                state = 'hello';
-                return { kind: 'more', write: result(BinauthStatus.Retry) };
-              }
-              return check('token');
-            }
-            return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want ${state === 'first' ? 'HELLO or TOKEN' : 'HELLO'})`);
-          case 'signed': {
-            if (type !== BinauthFrame.Signed) return fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want SIGNED)`);
-            let token: Buffer;
-            try {
-              token = auth.getToken(key!, body);
-            } catch (err) {
-              if (!(err instanceof BinauthError)) throw err;
-              debug('signed challenge rejected for %s: %s', key!.toString('hex'), err.message);
-              return fail(BinauthStatus.Failure, err.message, err);
-            }
-            state = 'done';
-            debug('challenge round passed for %s', key!.toString('hex'));
-            return { kind: 'done', identity: key!.toString('hex'), write: result(BinauthStatus.Success, token) };
-          }
-          case 'done':
-            throw new LocalProtocolError('binauth session used after done');
-        }
-      };
-
-      return {
-        maxMessage,
-        receive(input: ByteQueue): AuthStep<string> {
-          if (pending) return { kind: 'more' };
-          let frame;
-          try {
-            frame = takeBinauthFrame(input, maxMessage);
-          } catch (err) {
-            return fail(BinauthStatus.BadMessage, (err as Error).message, err);
-          }
-          if (!frame) return { kind: 'more' };
-          try {
-            return onFrame(frame.type, frame.body);
-          } catch (err) {
-            return fail(BinauthStatus.ServerError, `internal error: ${(err as Error).message}`, err);
-          }
-        },
-        verified(outcome: VerifyResult): AuthStep<string> {
-          const path = pending;
-          pending = undefined;
-          if (!path) throw new LocalProtocolError('binauth verified() without a pending check');
-          if (!outcome.ok) {
-            debug('authorize() threw for %s', key!.toString('hex'));
-            return fail(BinauthStatus.ServerError, 'the authorization check failed', outcome.error);
-          }
-          if (!outcome.value) return fail(BinauthStatus.NotAuthorized, `key ${key!.toString('hex')} is not authorized`);
-          try {
-            return authorized(path);
-          } catch (err) {
-            return fail(BinauthStatus.ServerError, `internal error: ${(err as Error).message}`, err);
-          }
-        },
-      };
-    };
+    const config: ServerConfig = { code, maxMessage, auth, keys, authorize: options.authorize, fallback: options.tokenFallback !== false };
+    server = (ctx) => new BinauthServerSession(config, ctx);
   }
 
-  // ------------------------------------------------------------ client half
   let client: (() => ClientAuthSession) | undefined;
   if (options.privateKey || options.token) {
-    const privateKey = options.privateKey;
-    const publicKey = privateKey ? binauthPublicKey(privateKey) : undefined;
-    /** The freshest token this method object knows; shared by its connections. */
-    let held = options.token ? Buffer.from(options.token) : undefined;
-    const serverId = options.serverId;
-
-    client = () => {
-      type State = 'token' | 'challenge' | 'result' | 'done';
-      let state: State = 'token';
-      const cfail = (message: string): AuthStep => ({ kind: 'fail', error: new AuthError(`binauth: ${message}`, code) });
-      const hello = (): Buffer => {
-        if (!publicKey) throw new LocalProtocolError('binauth client needs privateKey to answer a challenge');
-        state = 'challenge';
-        return encodeBinauthFrame(BinauthFrame.Hello, publicKey);
-      };
-      const identity = (): string => (publicKey ?? inspectBinauthToken(held ?? Buffer.alloc(0))?.publicKey ?? Buffer.alloc(0)).toString('hex');
-
-      return {
-        maxMessage,
-        start(): AuthStep {
-          if (held) {
-            state = 'token';
-            return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Token, held) };
-          }
-          return { kind: 'more', write: hello() };
-        },
-        receive(input: ByteQueue): AuthStep {
-          let frame;
-          try {
-            frame = takeBinauthFrame(input, maxMessage);
-          } catch (err) {
-            return { kind: 'fail', error: err as SocksError };
-          }
-          if (!frame) return { kind: 'more' };
-          const { type, body } = frame;
-          if (type === BinauthFrame.Result) {
-            if (body.length < 1) return cfail('empty RESULT');
-            const status = body[0]!;
-            if (status === BinauthStatus.Success) {
-              if (state === 'challenge') return cfail('RESULT success before the challenge round');
-              if (state === 'result') {
-                if (body.length !== 1 + BINAUTH_TOKEN_LENGTH) return cfail('RESULT success without a token after a challenge round');
-                held = Buffer.from(body.subarray(1));
-                options.onToken?.(Buffer.from(held));
-              } else if (body.length !== 1 && body.length !== 1 + BINAUTH_TOKEN_LENGTH) {
-                return cfail(`RESULT of ${body.length} bytes`);
-              } else if (body.length > 1) {
-                held = Buffer.from(body.subarray(1));
-                options.onToken?.(Buffer.from(held));
-              }
-              state = 'done';
-              return { kind: 'done', identity: identity() };
-            }
-            if (status === BinauthStatus.Retry && state === 'token') {
-              held = undefined; // do not offer it again on later connections
-              if (!publicKey) return cfail('the proxy did not accept the token and no privateKey is configured');
-              debug('token not accepted; doing a challenge round');
-              return { kind: 'more', write: hello() };
-            }
-            return cfail(`proxy answered ${binauthStatusText(status)} (status 0x${hex(status)})`);
-          }
-          if (type === BinauthFrame.Challenge && state === 'challenge') {
-            const info = inspectBinauthToken(body);
-            if (!info || info.type !== BINAUTH_TYPE_CHALLENGE || !info.publicKey.equals(publicKey!)) {
-              // Never sign something that is not a challenge for our own key.
-              return cfail('the proxy sent a malformed challenge or one for another key');
-            }
-            state = 'result';
-            return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Signed, signBinauthChallenge(body, privateKey!, serverId)) };
-          }
-          return { kind: 'fail', error: new RemoteProtocolError(`binauth: unexpected frame type 0x${hex(type)} in state ${state}`) };
-        },
-      };
+    const config: ClientConfig = {
+      code,
+      maxMessage,
+      privateKey: options.privateKey,
+      publicKey: options.privateKey ? binauthPublicKey(options.privateKey) : undefined,
+      serverId: options.serverId,
+      onToken: options.onToken,
+      held: { token: options.token ? Buffer.from(options.token) : undefined },
     };
+    client = () => new BinauthClientSession(config);
   }
 
   return { code, name: 'binauth', server, client };
+}
+
+// ------------------------------------------------------------------ server
+
+interface ServerConfig {
+  code: number;
+  maxMessage: number;
+  auth: Binauth;
+  keys: Set<string> | undefined;
+  authorize: BinauthAuthorize | undefined;
+  /** Answer a rejected token with RESULT 02 (a challenge round follows). */
+  fallback: boolean;
+}
+
+/** first: TOKEN or HELLO; hello: HELLO (after RESULT 02); signed: SIGNED; done. */
+type ServerState = 'first' | 'hello' | 'signed' | 'done';
+
+/** One server connection's binauth exchange: one handler per state. */
+class BinauthServerSession implements ServerAuthSession<string> {
+  readonly maxMessage: number;
+  private state: ServerState = 'first';
+  /** The key under consideration (HELLO, or the one a valid token names). */
+  private key: Buffer | undefined;
+  /** What the pending authorize() check is for. */
+  private pending: 'hello' | 'token' | undefined;
+  private readonly handlers: Record<ServerState, (type: number, body: Buffer) => AuthStep<string>> = {
+    first: (type, body) => (type === BinauthFrame.Token ? this.onToken(body) : this.onHello(type, body)),
+    hello: (type, body) => this.onHello(type, body),
+    signed: (type, body) => this.onSigned(type, body),
+    done: () => {
+      throw new LocalProtocolError('binauth session used after done');
+    },
+  };
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly ctx: ServerAuthContext,
+  ) {
+    this.maxMessage = config.maxMessage;
+  }
+
+  receive(input: ByteQueue): AuthStep<string> {
+    if (this.pending) return { kind: 'more' };
+    let frame;
+    try {
+      frame = takeBinauthFrame(input, this.maxMessage);
+    } catch (err) {
+      return this.fail(BinauthStatus.BadMessage, (err as Error).message, err);
+    }
+    if (!frame) return { kind: 'more' };
+    try {
+      return this.handlers[this.state](frame.type, frame.body);
+    } catch (err) {
+      return this.fail(BinauthStatus.ServerError, `internal error: ${(err as Error).message}`, err);
+    }
+  }
+
+  verified(outcome: VerifyResult): AuthStep<string> {
+    const path = this.pending;
+    this.pending = undefined;
+    if (!path) throw new LocalProtocolError('binauth verified() without a pending check');
+    if (!outcome.ok) {
+      debug('authorize() threw for %s', this.key!.toString('hex'));
+      return this.fail(BinauthStatus.ServerError, 'the authorization check failed', outcome.error);
+    }
+    if (!outcome.value) return this.fail(BinauthStatus.NotAuthorized, `key ${this.key!.toString('hex')} is not authorized`);
+    try {
+      return this.authorized(path);
+    } catch (err) {
+      return this.fail(BinauthStatus.ServerError, `internal error: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** TOKEN (first frame only): a valid token skips the challenge round. */
+  private onToken(body: Buffer): AuthStep<string> {
+    try {
+      this.key = this.config.auth.verifyToken(body);
+    } catch (err) {
+      if (!(err instanceof BinauthError)) throw err;
+      debug('token rejected (%s)%s', err.message, this.config.fallback ? ', asking for a challenge round' : '');
+      if (!this.config.fallback) return this.fail(BinauthStatus.Failure, err.message, err);
+      this.state = 'hello';
+      return { kind: 'more', write: result(BinauthStatus.Retry) };
+    }
+    return this.check('token');
+  }
+
+  /** HELLO: the client's public key; once authorized, a challenge for it. */
+  private onHello(type: number, body: Buffer): AuthStep<string> {
+    if (type !== BinauthFrame.Hello) {
+      return this.fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want ${this.state === 'first' ? 'HELLO or TOKEN' : 'HELLO'})`);
+    }
+    if (body.length !== 32) return this.fail(BinauthStatus.BadMessage, `HELLO carries ${body.length} bytes, not a 32-byte key`);
+    this.key = body;
+    return this.check('hello');
+  }
+
+  /** SIGNED: the signed challenge; success issues a token. */
+  private onSigned(type: number, body: Buffer): AuthStep<string> {
+    if (type !== BinauthFrame.Signed) return this.fail(BinauthStatus.BadMessage, `unexpected frame type 0x${hex(type)} (want SIGNED)`);
+    const key = this.key!;
+    let token: Buffer;
+    try {
+      token = this.config.auth.getToken(key, body);
+    } catch (err) {
+      if (!(err instanceof BinauthError)) throw err;
+      debug('signed challenge rejected for %s: %s', key.toString('hex'), err.message);
+      return this.fail(BinauthStatus.Failure, err.message, err);
+    }
+    this.state = 'done';
+    debug('challenge round passed for %s', key.toString('hex'));
+    return { kind: 'done', identity: key.toString('hex'), write: result(BinauthStatus.Success, token) };
+  }
+
+  /** The key list first, then authorize() (maybe async) when configured. */
+  private check(path: 'hello' | 'token'): AuthStep<string> {
+    const id = this.key!.toString('hex');
+    const { keys, authorize } = this.config;
+    if (keys && !keys.has(id)) {
+      debug('key %s not authorized', id);
+      return this.fail(BinauthStatus.NotAuthorized, `key ${id} is not authorized`);
+    }
+    if (!authorize) return this.authorized(path);
+    this.pending = path;
+    return { kind: 'verify', check: () => authorize(id, this.ctx) };
+  }
+
+  /** Authorization passed: continue the path we are on. */
+  private authorized(path: 'hello' | 'token'): AuthStep<string> {
+    const id = this.key!.toString('hex');
+    if (path === 'token') {
+      this.state = 'done';
+      debug('token accepted for %s', id);
+      return { kind: 'done', identity: id, write: result(BinauthStatus.Success) };
+    }
+    this.state = 'signed';
+    return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Challenge, this.config.auth.getChallenge(this.key!)) };
+  }
+
+  /** RESULT `status` and close; a SocksError cause (not a BinauthError) is kept as is. */
+  private fail(status: number, message: string, cause?: unknown): AuthStep<string> {
+    const error = cause instanceof SocksError && !(cause instanceof BinauthError) ? cause : new AuthError(`binauth: ${message}`, this.config.code, { cause });
+    return { kind: 'fail', error, write: result(status) };
+  }
+}
+
+// ------------------------------------------------------------------ client
+
+interface ClientConfig {
+  code: number;
+  maxMessage: number;
+  privateKey: Buffer | undefined;
+  publicKey: Buffer | undefined;
+  serverId: string | undefined;
+  onToken: ((token: Buffer) => void) | undefined;
+  /** The freshest token this method object knows; shared by its connections. */
+  held: { token: Buffer | undefined };
+}
+
+/** token: a TOKEN was sent; challenge: a HELLO was sent; result: SIGNED was sent; done. */
+type ClientState = 'token' | 'challenge' | 'result' | 'done';
+
+/** One client connection's binauth exchange: a handler per frame the proxy may send. */
+class BinauthClientSession implements ClientAuthSession {
+  readonly maxMessage: number;
+  private state: ClientState = 'token';
+
+  constructor(private readonly config: ClientConfig) {
+    this.maxMessage = config.maxMessage;
+  }
+
+  start(): AuthStep {
+    const held = this.config.held.token;
+    if (held) {
+      this.state = 'token';
+      return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Token, held) };
+    }
+    return { kind: 'more', write: this.hello() };
+  }
+
+  receive(input: ByteQueue): AuthStep {
+    let frame;
+    try {
+      frame = takeBinauthFrame(input, this.maxMessage);
+    } catch (err) {
+      return { kind: 'fail', error: err as SocksError };
+    }
+    if (!frame) return { kind: 'more' };
+    const { type, body } = frame;
+    if (type === BinauthFrame.Result) return this.onResult(body);
+    if (type === BinauthFrame.Challenge && this.state === 'challenge') return this.onChallenge(body);
+    return { kind: 'fail', error: new RemoteProtocolError(`binauth: unexpected frame type 0x${hex(type)} in state ${this.state}`) };
+  }
+
+  /** RESULT: success (maybe with a new token), 02 after a TOKEN (do a challenge round), or a refusal. */
+  private onResult(body: Buffer): AuthStep {
+    if (body.length < 1) return this.fail('empty RESULT');
+    const status = body[0]!;
+    if (status === BinauthStatus.Success) {
+      if (this.state === 'challenge') return this.fail('RESULT success before the challenge round');
+      if (this.state === 'result') {
+        if (body.length !== 1 + BINAUTH_TOKEN_LENGTH) return this.fail('RESULT success without a token after a challenge round');
+        this.keep(body.subarray(1));
+      } else if (body.length !== 1 && body.length !== 1 + BINAUTH_TOKEN_LENGTH) {
+        return this.fail(`RESULT of ${body.length} bytes`);
+      } else if (body.length > 1) {
+        this.keep(body.subarray(1));
+      }
+      this.state = 'done';
+      return { kind: 'done', identity: this.identity() };
+    }
+    if (status === BinauthStatus.Retry && this.state === 'token') {
+      this.config.held.token = undefined; // do not offer it again on later connections
+      if (!this.config.publicKey) return this.fail('the proxy did not accept the token and no privateKey is configured');
+      debug('token not accepted; doing a challenge round');
+      return { kind: 'more', write: this.hello() };
+    }
+    return this.fail(`proxy answered ${binauthStatusText(status)} (status 0x${hex(status)})`);
+  }
+
+  /** CHALLENGE: sign it, but only if it is a challenge for our own key. */
+  private onChallenge(body: Buffer): AuthStep {
+    const info = inspectBinauthToken(body);
+    if (!info || info.type !== BINAUTH_TYPE_CHALLENGE || !info.publicKey.equals(this.config.publicKey!)) {
+      return this.fail('the proxy sent a malformed challenge or one for another key');
+    }
+    this.state = 'result';
+    return { kind: 'more', write: encodeBinauthFrame(BinauthFrame.Signed, signBinauthChallenge(body, this.config.privateKey!, this.config.serverId)) };
+  }
+
+  private hello(): Buffer {
+    if (!this.config.publicKey) throw new LocalProtocolError('binauth client needs privateKey to answer a challenge');
+    this.state = 'challenge';
+    return encodeBinauthFrame(BinauthFrame.Hello, this.config.publicKey);
+  }
+
+  /** A token the proxy issued: kept for later connections and handed to onToken. */
+  private keep(token: Buffer): void {
+    this.config.held.token = Buffer.from(token);
+    this.config.onToken?.(Buffer.from(token));
+  }
+
+  private identity(): string {
+    return (this.config.publicKey ?? inspectBinauthToken(this.config.held.token ?? Buffer.alloc(0))?.publicKey ?? Buffer.alloc(0)).toString('hex');
+  }
+
+  private fail(message: string): AuthStep {
+    return { kind: 'fail', error: new AuthError(`binauth: ${message}`, this.config.code) };
+  }
 }

@@ -75,16 +75,16 @@ export function encodeGssFrame(type: 0x01 | 0x02 | 0x03, token: Buffer): Buffer 
 export function decodeGssFrame(buf: Buffer, maxToken: number = GSS_MAX_TOKEN): GssFrame | undefined {
   if (buf.length < 2) return undefined;
   if (buf[0] !== GSSAPI_VERSION) {
-    throw new RemoteProtocolError(`GSS-API frame version 0x${hex(buf[0]!)} (RFC 1961 wants 0x01)`, 'ERR_SOCKS_BAD_VERSION');
+    throw new RemoteProtocolError(`GSS-API frame version 0x${hex(buf[0]!)} (RFC 1961 wants 0x01)`, { code: 'ERR_SOCKS_BAD_VERSION' });
   }
   const type = buf[1]!;
   if (type === GssMessageType.Abort) return { type: 0xff, length: 2 };
   if (type !== GssMessageType.Authentication && type !== GssMessageType.Protection && type !== GssMessageType.Encapsulated) {
-    throw new RemoteProtocolError(`unknown GSS-API message type 0x${hex(type)}`, 'ERR_SOCKS_PROTOCOL');
+    throw new RemoteProtocolError(`unknown GSS-API message type 0x${hex(type)}`, { code: 'ERR_SOCKS_PROTOCOL' });
   }
   if (buf.length < GSS_FRAME_HEADER) return undefined;
   const len = buf.readUInt16BE(2);
-  if (len > maxToken) throw new RemoteProtocolError(`GSS-API token of ${len} bytes exceeds the limit of ${maxToken}`, 'ERR_SOCKS_BUFFER_LIMIT');
+  if (len > maxToken) throw new RemoteProtocolError(`GSS-API token of ${len} bytes exceeds the limit of ${maxToken}`, { code: 'ERR_SOCKS_BUFFER_LIMIT' });
   if (buf.length < GSS_FRAME_HEADER + len) return undefined;
   return { type, token: buf.subarray(GSS_FRAME_HEADER, GSS_FRAME_HEADER + len), length: GSS_FRAME_HEADER + len };
 }

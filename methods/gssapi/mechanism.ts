@@ -1,5 +1,5 @@
 /**
- * The GSS-API mechanism interface used by methods/gssapi.ts (RFC 1961).
+ * The GSS-API mechanism interface used by methods/gssapi/method.ts (RFC 1961).
  *
  * RFC 1961 runs over any GSS-API mechanism; the SOCKS method only moves
  * tokens and frames. This interface is the small part of GSS-API (RFC 2743)

@@ -1,6 +1,6 @@
 /**
  * Method 0x01, GSS-API: RFC 1961, both halves, over a pluggable mechanism
- * (methods/gssapi-mechanism.ts). Frames: lib/codec/gssapi-frame.ts.
+ * (methods/gssapi/mechanism.ts). Frames: methods/gssapi/frame.ts.
  *
  *   client                                          server
  *   01 01 LEN token (initSecContext)      ──▶
@@ -193,174 +193,243 @@ export function gssapi(options: GssapiOptions): AuthMethod<unknown> {
   const wanted = levels(options.protection);
   const maxToken = options.maxToken ?? GSS_MAX_TOKEN;
   if (!Number.isInteger(maxToken) || maxToken < 64 || maxToken > GSS_MAX_TOKEN) throw new LocalProtocolError('gssapi: maxToken must be 64..65535');
-  const confWhen = options.confidentialWhen;
-  const maxMessage = GSS_FRAME_HEADER + maxToken;
-
-  /** Reads the next frame, or a step that ends the exchange. */
-  const nextFrame = (input: ByteQueue, who: string): { frame: { type: number; token: Buffer } } | { step: AuthStep } => {
-    let f;
-    try {
-      f = decodeGssFrame(input.peek(), maxToken);
-    } catch (err) {
-      input.clear();
-      return { step: abort(err) };
-    }
-    if (!f) return { step: { kind: 'more' } };
-    input.skip(f.length);
-    if (f.type === GssMessageType.Abort) {
-      return { step: { kind: 'fail', error: new AuthError(`GSS-API: the ${who} aborted (01 FF)`, Method.GssApi) } };
-    }
-    return { frame: { type: f.type, token: Buffer.from(f.token) } };
+  const request = wanted[0]!;
+  const config: GssConfig = {
+    mech,
+    wanted,
+    maxToken,
+    confWhen: options.confidentialWhen,
+    request,
+    acceptable: typeof options.protection === 'object' ? wanted : ([1, 2, 3] as const).filter((l) => STRENGTH[l] >= STRENGTH[request]),
   };
-
-  const readLevel = (ctx: GssSecurityContext, token: Buffer): 1 | 2 | 3 => {
-    let data: Buffer;
-    try {
-      data = ctx.unwrap(token).data;
-    } catch (err) {
-      throw err instanceof SocksError ? err : new AuthError('GSS-API: protection-level token failed to unwrap', Method.GssApi, { cause: err });
-    }
-    if (data.length !== 1 || data[0]! < 1 || data[0]! > 3) throw new RemoteProtocolError('GSS-API: malformed protection-level message', 'ERR_SOCKS_PROTOCOL');
-    return data[0] as 1 | 2 | 3;
-  };
-
-  const serverSession = (sctx: ServerAuthContext): ServerAuthSession => {
-    let acceptor: GssAcceptorContext;
-    let state: 'auth' | 'protection' | 'done' = 'auth';
-
-    const afterAccept = (s: GssStep): AuthStep => {
-      if (s.complete) {
-        state = 'protection';
-        return { kind: 'more', write: encodeGssFrame(GssMessageType.Authentication, s.token ?? Buffer.alloc(0)) };
-      }
-      if (!s.token || s.token.length === 0) return abort(new LocalProtocolError('GSS-API mechanism continues without a token'));
-      return { kind: 'more', write: encodeGssFrame(GssMessageType.Authentication, s.token) };
-    };
-
-    return {
-      maxMessage,
-      receive(input: ByteQueue): AuthStep {
-        const next = nextFrame(input, 'client');
-        if ('step' in next) return next.step;
-        const { type, token } = next.frame;
-        try {
-          acceptor ??= mech.acceptor!(sctx);
-          if (state === 'auth') {
-            if (type !== GssMessageType.Authentication) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} during context establishment`);
-            const r = acceptor.acceptSecContext(token);
-            if (isThenable(r)) return { kind: 'verify', check: () => r };
-            return afterAccept(r);
-          }
-          if (state === 'protection') {
-            if (type !== GssMessageType.Protection) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} where protection negotiation was expected`);
-            const requested = readLevel(acceptor, token);
-            const granted = wanted.includes(requested) ? requested : [...wanted].sort((a, b) => STRENGTH[b] - STRENGTH[a])[0]!;
-            const reply = encodeGssFrame(GssMessageType.Protection, acceptor.wrap(Buffer.from([granted]), false));
-            state = 'done';
-            debug('context established with %s (%s), protection %s requested, %s granted', acceptor.peerName, mech.name, NAME[requested], NAME[granted]);
-            return { kind: 'done', identity: acceptor.peerName ?? mech.name, write: reply, encapsulation: new GssEncapsulation(acceptor, granted, maxToken, confWhen) };
-          }
-          throw new LocalProtocolError('GSS-API: receive after done');
-        } catch (err) {
-          return abort(err);
-        }
-      },
-      verified(result: VerifyResult): AuthStep {
-        if (!result.ok) return abort(result.error);
-        return afterAccept(result.value as GssStep);
-      },
-    };
-  };
-
-  const clientSession = (cctx: ClientAuthContext): ClientAuthSession => {
-    const initiator: GssInitiatorContext = mech.initiator!(cctx);
-    const request = wanted[0]!;
-    const acceptable = typeof options.protection === 'object' ? wanted : ([1, 2, 3] as const).filter((l) => STRENGTH[l] >= STRENGTH[request]);
-    let state: 'start' | 'auth' | 'protection' | 'done' = 'start';
-    let complete = false;
-
-    const protectionRequest = (): Buffer => encodeGssFrame(GssMessageType.Protection, initiator.wrap(Buffer.from([request]), false));
-
-    const afterInit = (s: GssStep): AuthStep => {
-      const first = state === 'start';
-      state = 'auth';
-      const writes: Buffer[] = [];
-      if (s.token && s.token.length) writes.push(encodeGssFrame(GssMessageType.Authentication, s.token));
-      else if (first || !s.complete) return abort(new LocalProtocolError('GSS-API mechanism produced no token'));
-      if (s.complete) {
-        complete = true;
-        // Complete without a token: the server finished first, so negotiation starts now.
-        if (writes.length === 0) {
-          writes.push(protectionRequest());
-          state = 'protection';
-        }
-      }
-      return { kind: 'more', write: Buffer.concat(writes) };
-    };
-
-    const step = (r: GssStep | Promise<GssStep>): AuthStep => (isThenable(r) ? { kind: 'verify', check: () => r } : afterInit(r));
-
-    return {
-      maxMessage,
-      start(): AuthStep {
-        try {
-          return step(initiator.initSecContext());
-        } catch (err) {
-          return abort(err);
-        }
-      },
-      receive(input: ByteQueue): AuthStep {
-        const next = nextFrame(input, 'server');
-        if ('step' in next) return next.step;
-        const { type, token } = next.frame;
-        try {
-          if (state === 'auth') {
-            if (type !== GssMessageType.Authentication) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} during context establishment`);
-            if (token.length === 0) {
-              if (!complete) throw new AuthError('GSS-API: the server says the context is established, the client does not', Method.GssApi);
-              state = 'protection';
-              return { kind: 'more', write: protectionRequest() };
-            }
-            if (complete) throw new RemoteProtocolError('GSS-API: a token after the context was established');
-            return step(initiator.initSecContext(token));
-          }
-          if (state === 'protection') {
-            if (type !== GssMessageType.Protection) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} where the protection level was expected`);
-            const granted = readLevel(initiator, token);
-            if (!acceptable.includes(granted)) {
-              // RFC 1961 §4.4: the client closes.
-              return { kind: 'fail', error: new AuthError(`GSS-API: the server granted protection ${NAME[granted]}, ${NAME[request]} was requested`, Method.GssApi) };
-            }
-            state = 'done';
-            return { kind: 'done', identity: initiator.peerName ?? null, encapsulation: new GssEncapsulation(initiator, granted, maxToken, confWhen) };
-          }
-          throw new LocalProtocolError(`GSS-API: receive in state ${state}`);
-        } catch (err) {
-          return abort(err);
-        }
-      },
-      verified(result: VerifyResult): AuthStep {
-        if (!result.ok) return abort(result.error);
-        try {
-          return afterInit(result.value as GssStep);
-        } catch (err) {
-          return abort(err);
-        }
-      },
-    };
-  };
-
   return {
     code: Method.GssApi,
     name: 'gssapi',
-    server: mech.acceptor ? serverSession : undefined,
-    client: mech.initiator ? clientSession : undefined,
+    server: mech.acceptor ? (sctx: ServerAuthContext) => new GssServerSession(config, () => mech.acceptor!(sctx)) : undefined,
+    client: mech.initiator ? (cctx: ClientAuthContext) => new GssClientSession(config, mech.initiator!(cctx)) : undefined,
   };
+}
+
+interface GssConfig {
+  mech: GssMechanism;
+  /** Levels the server grants, best first (server); wanted[0] is what the client requests. */
+  wanted: readonly (1 | 2 | 3)[];
+  maxToken: number;
+  confWhen: GssapiOptions['confidentialWhen'];
+  /** Client: the level requested, and the levels it accepts in the answer. */
+  request: 1 | 2 | 3;
+  acceptable: readonly (1 | 2 | 3)[];
+}
+
+/** Reads the next frame, or a step that ends the exchange (a bad frame, an abort, need more). */
+function nextFrame(input: ByteQueue, maxToken: number, who: string): { frame: { type: number; token: Buffer } } | { step: AuthStep } {
+  let f;
+  try {
+    f = decodeGssFrame(input.peek(), maxToken);
+  } catch (err) {
+    input.clear();
+    return { step: abort(err) };
+  }
+  if (!f) return { step: { kind: 'more' } };
+  input.skip(f.length);
+  if (f.type === GssMessageType.Abort) {
+    return { step: { kind: 'fail', error: new AuthError(`GSS-API: the ${who} aborted (01 FF)`, Method.GssApi) } };
+  }
+  return { frame: { type: f.type, token: Buffer.from(f.token) } };
+}
+
+/** Reads the next frame and runs the current state's handler on it; a throw aborts (01 FF). */
+function dispatchFrame(input: ByteQueue, maxToken: number, who: string, handler: (type: number, token: Buffer) => AuthStep): AuthStep {
+  const next = nextFrame(input, maxToken, who);
+  if ('step' in next) return next.step;
+  try {
+    return handler(next.frame.type, next.frame.token);
+  } catch (err) {
+    return abort(err);
+  }
+}
+
+/** The one-byte protection level inside a wrapped MTYP 02 token (RFC 1961 §4.3). */
+function readLevel(ctx: GssSecurityContext, token: Buffer): 1 | 2 | 3 {
+  let data: Buffer;
+  try {
+    data = ctx.unwrap(token).data;
+  } catch (err) {
+    throw err instanceof SocksError ? err : new AuthError('GSS-API: protection-level token failed to unwrap', Method.GssApi, { cause: err });
+  }
+  if (data.length !== 1 || data[0]! < 1 || data[0]! > 3) throw new RemoteProtocolError('GSS-API: malformed protection-level message', { code: 'ERR_SOCKS_PROTOCOL' });
+  return data[0] as 1 | 2 | 3;
+}
+
+type GssServerState = 'auth' | 'protection' | 'done';
+
+/** The acceptor side: context establishment, then the protection-level exchange; one handler per state. */
+class GssServerSession implements ServerAuthSession {
+  readonly maxMessage: number;
+  private state: GssServerState = 'auth';
+  private readonly handlers: Record<GssServerState, (type: number, token: Buffer) => AuthStep> = {
+    auth: (type, token) => this.onAuth(type, token),
+    protection: (type, token) => this.onProtection(type, token),
+    done: () => {
+      throw new LocalProtocolError('GSS-API: receive after done');
+    },
+  };
+
+  /** Created on the first frame, inside the error handling of receive(). */
+  private context: GssAcceptorContext | undefined;
+
+  constructor(
+    private readonly config: GssConfig,
+    private readonly createAcceptor: () => GssAcceptorContext,
+  ) {
+    this.maxMessage = GSS_FRAME_HEADER + config.maxToken;
+  }
+
+  private get acceptor(): GssAcceptorContext {
+    return (this.context ??= this.createAcceptor());
+  }
+
+  receive(input: ByteQueue): AuthStep {
+    return dispatchFrame(input, this.config.maxToken, 'client', this.handlers[this.state]);
+  }
+
+  verified(result: VerifyResult): AuthStep {
+    if (!result.ok) return abort(result.error);
+    return this.afterAccept(result.value as GssStep);
+  }
+
+  /** MTYP 01: a context-establishment token (the mechanism may answer asynchronously). */
+  private onAuth(type: number, token: Buffer): AuthStep {
+    if (type !== GssMessageType.Authentication) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} during context establishment`);
+    const r = this.acceptor.acceptSecContext(token);
+    if (isThenable(r)) return { kind: 'verify', check: () => r };
+    return this.afterAccept(r);
+  }
+
+  /** MTYP 02: the client's requested level; grant it or our strongest, and protect from here on. */
+  private onProtection(type: number, token: Buffer): AuthStep {
+    if (type !== GssMessageType.Protection) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} where protection negotiation was expected`);
+    const { wanted, mech, maxToken, confWhen } = this.config;
+    const acceptor = this.acceptor;
+    const requested = readLevel(acceptor, token);
+    const granted = wanted.includes(requested) ? requested : [...wanted].sort((a, b) => STRENGTH[b] - STRENGTH[a])[0]!;
+    const reply = encodeGssFrame(GssMessageType.Protection, acceptor.wrap(Buffer.from([granted]), false));
+    this.state = 'done';
+    debug('context established with %s (%s), protection %s requested, %s granted', acceptor.peerName, mech.name, NAME[requested], NAME[granted]);
+    return { kind: 'done', identity: acceptor.peerName ?? mech.name, write: reply, encapsulation: new GssEncapsulation(acceptor, granted, maxToken, confWhen) };
+  }
+
+  private afterAccept(s: GssStep): AuthStep {
+    if (s.complete) {
+      this.state = 'protection';
+      return { kind: 'more', write: encodeGssFrame(GssMessageType.Authentication, s.token ?? Buffer.alloc(0)) };
+    }
+    if (!s.token || s.token.length === 0) return abort(new LocalProtocolError('GSS-API mechanism continues without a token'));
+    return { kind: 'more', write: encodeGssFrame(GssMessageType.Authentication, s.token) };
+  }
+}
+
+type GssClientState = 'start' | 'auth' | 'protection' | 'done';
+
+/** The initiator side: context establishment, then the protection-level exchange; one handler per state. */
+class GssClientSession implements ClientAuthSession {
+  readonly maxMessage: number;
+  private state: GssClientState = 'start';
+  /** The mechanism says the context is established on our side. */
+  private complete = false;
+  private readonly handlers: Record<GssClientState, (type: number, token: Buffer) => AuthStep> = {
+    auth: (type, token) => this.onAuth(type, token),
+    protection: (type, token) => this.onProtection(type, token),
+    start: () => this.unexpected(),
+    done: () => this.unexpected(),
+  };
+
+  constructor(
+    private readonly config: GssConfig,
+    private readonly initiator: GssInitiatorContext,
+  ) {
+    this.maxMessage = GSS_FRAME_HEADER + config.maxToken;
+  }
+
+  start(): AuthStep {
+    try {
+      return this.step(this.initiator.initSecContext());
+    } catch (err) {
+      return abort(err);
+    }
+  }
+
+  receive(input: ByteQueue): AuthStep {
+    return dispatchFrame(input, this.config.maxToken, 'server', this.handlers[this.state]);
+  }
+
+  verified(result: VerifyResult): AuthStep {
+    if (!result.ok) return abort(result.error);
+    try {
+      return this.afterInit(result.value as GssStep);
+    } catch (err) {
+      return abort(err);
+    }
+  }
+
+  /** MTYP 01 from the server: its next token, or an empty one once it is established. */
+  private onAuth(type: number, token: Buffer): AuthStep {
+    if (type !== GssMessageType.Authentication) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} during context establishment`);
+    if (token.length === 0) {
+      if (!this.complete) throw new AuthError('GSS-API: the server says the context is established, the client does not', Method.GssApi);
+      this.state = 'protection';
+      return { kind: 'more', write: this.protectionRequest() };
+    }
+    if (this.complete) throw new RemoteProtocolError('GSS-API: a token after the context was established');
+    return this.step(this.initiator.initSecContext(token));
+  }
+
+  /** MTYP 02 from the server: the granted level; close if it is weaker than acceptable. */
+  private onProtection(type: number, token: Buffer): AuthStep {
+    if (type !== GssMessageType.Protection) throw new RemoteProtocolError(`GSS-API: message type 0x0${type} where the protection level was expected`);
+    const { acceptable, request, maxToken, confWhen } = this.config;
+    const granted = readLevel(this.initiator, token);
+    if (!acceptable.includes(granted)) {
+      // RFC 1961 §4.4: the client closes.
+      return { kind: 'fail', error: new AuthError(`GSS-API: the server granted protection ${NAME[granted]}, ${NAME[request]} was requested`, Method.GssApi) };
+    }
+    this.state = 'done';
+    return { kind: 'done', identity: this.initiator.peerName ?? null, encapsulation: new GssEncapsulation(this.initiator, granted, maxToken, confWhen) };
+  }
+
+  private unexpected(): never {
+    throw new LocalProtocolError(`GSS-API: receive in state ${this.state}`);
+  }
+
+  private protectionRequest(): Buffer {
+    return encodeGssFrame(GssMessageType.Protection, this.initiator.wrap(Buffer.from([this.config.request]), false));
+  }
+
+  private step(r: GssStep | Promise<GssStep>): AuthStep {
+    return isThenable(r) ? { kind: 'verify', check: () => r } : this.afterInit(r);
+  }
+
+  private afterInit(s: GssStep): AuthStep {
+    const first = this.state === 'start';
+    this.state = 'auth';
+    const writes: Buffer[] = [];
+    if (s.token && s.token.length) writes.push(encodeGssFrame(GssMessageType.Authentication, s.token));
+    else if (first || !s.complete) return abort(new LocalProtocolError('GSS-API mechanism produced no token'));
+    if (s.complete) {
+      this.complete = true;
+      // Complete without a token: the server finished first, so negotiation starts now.
+      if (writes.length === 0) {
+        writes.push(this.protectionRequest());
+        this.state = 'protection';
+      }
+    }
+    return { kind: 'more', write: Buffer.concat(writes) };
+  }
 }
 
 export interface GssapiPskOptions extends Omit<GssapiOptions, 'mechanism'>, PskMechanismOptions {}
 
-/** GSS-API over the shared-key TEST mechanism (methods/gssapi-psk.ts; not Kerberos). */
+/** GSS-API over the shared-key TEST mechanism (methods/gssapi/psk.ts; not Kerberos). */
 export function gssapiPsk(options: GssapiPskOptions): AuthMethod<unknown> {
   const { key, name, random, ...rest } = options;
   return gssapi({ ...rest, mechanism: pskMechanism({ key, name, random }) });

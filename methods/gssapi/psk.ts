@@ -90,11 +90,11 @@ export function loadPskKey(path: string): Buffer {
 }
 
 function encapError(message: string): RemoteProtocolError {
-  return new RemoteProtocolError(`GSS-API encapsulation: ${message}`, 'ERR_SOCKS_ENCAPSULATION');
+  return new RemoteProtocolError(`GSS-API encapsulation: ${message}`, { code: 'ERR_SOCKS_ENCAPSULATION' });
 }
 
 function malformed(what: string): RemoteProtocolError {
-  return new RemoteProtocolError(`GSS-API psk: malformed ${what}`, 'ERR_SOCKS_PROTOCOL');
+  return new RemoteProtocolError(`GSS-API psk: malformed ${what}`, { code: 'ERR_SOCKS_PROTOCOL' });
 }
 
 interface DirectionKeys {

@@ -1,7 +1,7 @@
 /**
  * The Identification Protocol (ident), RFC 1413: a reply parser (pure,
  * incremental) and a client that asks the identd of a SOCKS client who owns
- * the connection. Used by methods/ident.ts for SOCKS4 (CD 5C/5D) and as an
+ * the connection. Used by methods/ident/method.ts for SOCKS4 (CD 5C/5D) and as an
  * identity source for SOCKS5 no-auth connections.
  *
  * "Server" in RFC 1413 is the host running identd, i.e. the SOCKS client.

@@ -1,5 +1,5 @@
 /**
- * Ident (RFC 1413) as SOCKS policy. The lookup itself is lib/ident.ts.
+ * Ident (RFC 1413) as SOCKS policy. The lookup itself is methods/ident/lookup.ts.
  *
  * SOCKS4 (`identSocks4`, a ServerHandshakeOptions.socks4Identify):
  *   off     USERID is taken as claimed (the identity is USERID).
@@ -19,7 +19,7 @@
  *   optional  a failure gives identity null (the request hook decides).
  *
  * User ids are compared as octets: USERID's UTF-8 bytes against identd's user
- * id with surrounding white space removed (see lib/ident.ts for why). Ident is
+ * id with surrounding white space removed (see methods/ident/lookup.ts for why). Ident is
  * not authentication (RFC 1413 §6): use it for logging and soft policy.
  */
 import createDebug from 'debug';

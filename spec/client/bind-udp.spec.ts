@@ -1,7 +1,8 @@
-/** sockskit's own client (lib/client.ts, lib/client-udp.ts) against the server's BIND and UDP ASSOCIATE. */
+/** sockskit's own client (lib/client/connect.ts, lib/client/udp.ts) against the server's BIND and UDP ASSOCIATE. */
 import { expect } from 'chai';
 import type { Duplex } from 'node:stream';
 import { startServer, Conn, udpEcho } from '../support/udp-bind.js';
+import { waitFor } from '../support/helpers.js';
 import { bind } from '../../lib/client/connect.js';
 import { udpAssociate } from '../../lib/client/udp.js';
 import type { SocksServerOptions } from '../../lib/server/server.js';
@@ -100,10 +101,3 @@ describe('BIND and UDP ASSOCIATE with the sockskit client', function () {
   });
 });
 
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,6 +1,6 @@
 /**
  * connect(), bind(), udpAssociate(), SocksAgent and the sockskit-connect
- * argument parser, against sockskit's own server (lib/server.ts) on
+ * argument parser, against sockskit's own server (lib/server/server.ts) on
  * 127.0.0.1. The only name resolved for real is `localhost`.
  */
 import net from 'node:net';

@@ -1,7 +1,7 @@
 /**
- * Tokens and cookie files (lib/token.ts), the HTTP Basic guard
- * (lib/http-auth.ts) and the Electrum connector library
- * (lib/electrum-client.ts) against an in-process token server.
+ * Tokens and cookie files (lib/electrum/token.ts), the HTTP Basic guard
+ * (lib/electrum/http-auth.ts) and the Electrum connector library
+ * (lib/electrum/client.ts) against an in-process token server.
  */
 import net from 'node:net';
 import http from 'node:http';
@@ -19,7 +19,7 @@ import { AuthError, TimeoutError } from '../../lib/protocol/errors.js';
 import { toHex } from '../support/helpers.js';
 import { TOKEN, startStandIn, StandIn, paddedVersionRequest } from '../support/electrum.js';
 
-describe('electrum tokens (lib/token.ts)', () => {
+describe('electrum tokens (lib/electrum/token.ts)', () => {
   let dir: string;
   before(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'sockskit-token-'))));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,7 +75,7 @@ describe('electrum tokens (lib/token.ts)', () => {
   });
 });
 
-describe('HTTP Basic with the token (lib/http-auth.ts)', () => {
+describe('HTTP Basic with the token (lib/electrum/http-auth.ts)', () => {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
 
   it('any username, the token as password; scheme case-insensitive', () => {

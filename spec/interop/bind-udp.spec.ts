@@ -8,12 +8,12 @@
  *  - the program's own flags: --no-bind, --no-udp, --external.
  */
 import { expect } from 'chai';
-import { spawn, ChildProcess, spawnSync } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { requireProgram, spawnDaemon, freePort, stopAll, tempDir, interopRequired, stopChild } from '../support/interop.js';
+import { requireProgram, spawnDaemon, freePort, stopAll, tempDir, interopRequired, stopChild, startProgram, stopPrograms } from '../support/interop.js';
 import { Conn, Udp, udpEcho, portHex } from '../support/udp-bind.js';
-import { hex, toHex } from '../support/helpers.js';
+import { hex, toHex, waitFor } from '../support/helpers.js';
 import { PROGRAM } from '../support/paths.js';
 
 const PROXY = PROGRAM.proxy;
@@ -80,61 +80,28 @@ function socksConf(port: number, protocol: 'socks_v4' | 'socks_v5'): string {
 `;
 }
 
-const children = new Set<ChildProcess>();
-
 interface Run {
   child: ChildProcess;
   out: () => string;
   err: () => string;
   /** Resolves when stdout matches `re` (bounded). */
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
-  /** Resolves with the exit code (bounded; the process is killed on timeout). */
+  /** Resolves with the exit code (bounded; the process is stopped on timeout). */
   exit(ms?: number): Promise<number | null>;
 }
 
+/** startProgram() (support/interop.ts), with waits on stdout alone. */
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(cmd, args, { env: { ...process.env, DEBUG: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let out = '';
-  let err = '';
-  const waiters = new Set<() => void>();
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    for (const w of waiters) w();
-  });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.on('error', (e) => (err += `spawn error: ${e.message}`));
+  const p = startProgram(cmd, args, { DEBUG: '', ...env });
   return {
-    child,
-    out: () => out,
-    err: () => err,
-    waitFor: (re, ms = 8000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.match(re);
-          if (m) {
-            waiters.delete(check);
-            clearTimeout(t);
-            resolve(m);
-          }
-        };
-        const t = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no ${re} from ${path.basename(cmd)} within ${ms} ms; stdout: ${out} stderr: ${err}`));
-        }, ms);
-        waiters.add(check);
-        check();
-      }),
-    exit: (ms = 10000) =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        const t = setTimeout(() => void stopChild(child).then(() => resolve(null)), ms);
-        child.once('exit', (code) => {
-          clearTimeout(t);
-          resolve(code);
-        });
-      }),
+    child: p.child,
+    out: p.stdout,
+    err: p.stderr,
+    waitFor: async (re, ms = 8000) => {
+      await waitFor(() => re.test(p.stdout()), ms, `${re} from ${path.basename(cmd)}; stdout: ${p.stdout()} stderr: ${p.stderr()}`);
+      return p.stdout().match(re)!;
+    },
+    exit: (ms = 10000) => p.exited(ms).catch(() => stopChild(p.child).then(() => null)),
   };
 }
 
@@ -185,7 +152,7 @@ describe('interop: BIND and UDP ASSOCIATE with real clients (sockskit-proxy on 1
     files.conf4 = tmp.write('socks4.conf', socksConf(proxy, 'socks_v4'));
   });
   after(async () => {
-    await Promise.all([...children].map((c) => stopChild(c)));
+    await stopPrograms();
     await stopAll();
     echo?.close();
     tmp.cleanup();

@@ -3,7 +3,7 @@
  * SOCKS library, run with /usr/bin/python3:
  *
  *   - through the spawned sockskit-electrum-gateway in front of the stand-in
- *     Electrum backend (spec/electrum-helpers.ts): SOCKSProxy(SOCKS5,
+ *     Electrum backend (spec/support/electrum.ts): SOCKSProxy(SOCKS5,
  *     SOCKSUserAuth('bwt', TOKEN)) + connect_rs(host, port, proxy=...) +
  *     RPCSession.send_request('server.version', ...), as Electrum does it;
  *     the hostname path (no auth, the token as CONNECT host); wrong tokens;

@@ -9,23 +9,17 @@ import { expect } from 'chai';
 import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
-import { execFile } from 'node:child_process';
 import { SocksServer } from '../../lib/server/server.js';
 import { encodeSocks4Request } from '../../lib/protocol/codec/socks4.js';
 import { makeAddress } from '../../lib/protocol/codec/address.js';
 import { none } from '../../methods/none.js';
 import { identSocks4, identMethod } from '../../methods/ident/index.js';
-import { requireProgram, freePort, spawnDaemon, stopAll } from '../support/interop.js';
+import { requireProgram, freePort, spawnDaemon, stopAll, runProgram, RunResult } from '../support/interop.js';
 import { hex } from '../support/helpers.js';
 import { PROGRAM } from '../support/paths.js';
 
-function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 15000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
+function run(cmd: string, args: string[]): Promise<RunResult> {
+  return runProgram(cmd, args, { timeout: 15000 });
 }
 
 async function startSocks(identPort: number, timeout = 2000): Promise<{ port: number; server: SocksServer; close(): Promise<void> }> {

@@ -60,7 +60,7 @@ const vectors = JSON.parse(readFileSync(fixture('binauth-test-vectors.json'), 'u
 const h = (s: string) => Buffer.from(s, 'hex');
 const b64 = (s: string) => Buffer.from(s, 'base64');
 
-/** The status each upstream error class implies (PROTOCOLS.md §1.7). */
+/** The status each upstream error class implies (docs/binauth.md, validation order). */
 function expectedStatus(kind: 'getToken' | 'verifyToken', error: string): 400 | 401 {
   if (kind === 'verifyToken') return 401;
   if (/incorrect signature|Expected an Uint8Array|signedMessage is too short|challenge expired/.test(error)) return 401;

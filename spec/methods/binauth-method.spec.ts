@@ -1,5 +1,5 @@
 /**
- * The binauth SOCKS5 method (methods/binauth.ts): its framing at every split
+ * The binauth SOCKS5 method (methods/binauth/method.ts): its framing at every split
  * point, driven through the sans-I/O ServerHandshake and ClientHandshake.
  */
 import { expect } from 'chai';

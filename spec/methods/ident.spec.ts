@@ -9,6 +9,7 @@ import { ServerHandshake, ServerAction } from '../../lib/protocol/server-handsha
 import { makeAddress } from '../../lib/protocol/codec/address.js';
 import { encodeSocks4Request } from '../../lib/protocol/codec/socks4.js';
 import { SocksError } from '../../lib/protocol/errors.js';
+import { runCheck } from '../../lib/protocol/method.js';
 import {
   parseIdentReply, IdentReplyReader, IdentError, identLookup, encodeIdentQuery, IdentReply, IdentLookupOptions,
 } from '../../methods/ident/lookup.js';
@@ -278,9 +279,7 @@ async function run(hs: ServerHandshake, input: Buffer) {
       if (a.type === 'close') { closed = true; error = a.error; }
       if (a.type === 'request') request = a.request;
       if (a.type === 'verify') {
-        let r;
-        try { r = { ok: true as const, value: await a.check() }; } catch (e) { r = { ok: false as const, error: e }; }
-        await apply(hs.verified(r));
+        await apply(hs.verified(await runCheck(a.check)));
       }
     }
   };

@@ -11,7 +11,7 @@ import { Limits, Reply } from '../../lib/protocol/constants.js';
 import type { SocksAddress } from '../../lib/protocol/codec/address.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
-import type { AuthMethod, AuthStep } from '../../lib/protocol/method.js';
+import { runCheck, type AuthMethod, type AuthStep } from '../../lib/protocol/method.js';
 import { hex, toHex, splits } from '../support/helpers.js';
 
 const ascii = (s: string) => Buffer.from(s, 'latin1').toString('hex');
@@ -75,13 +75,7 @@ class Sim {
     while (this.pendingVerify) {
       const check = this.pendingVerify;
       this.pendingVerify = undefined;
-      let result: { ok: true; value: unknown } | { ok: false; error: unknown };
-      try {
-        result = { ok: true, value: await check() };
-      } catch (error) {
-        result = { ok: false, error };
-      }
-      this.apply(this.engine.verified(result));
+      this.apply(this.engine.verified(await runCheck(check)));
     }
   }
 

@@ -1,7 +1,7 @@
 /** BIND through SocksServer with raw sockets: exact reply bytes, peer policy, deadline, no leaks. */
 import { expect } from 'chai';
 import net from 'node:net';
-import { hex, toHex } from '../support/helpers.js';
+import { hex, toHex, waitFor } from '../support/helpers.js';
 import { startServer, Conn, portHex } from '../support/udp-bind.js';
 import { bindHandler } from '../../lib/server/bind.js';
 import type { SocksServerOptions } from '../../lib/server/server.js';
@@ -278,10 +278,3 @@ async function expectRefused(port: number): Promise<void> {
   expect(err?.code, `listener on ${port} should be closed`).to.equal('ECONNREFUSED');
 }
 
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -544,7 +544,7 @@ describe('SocksServer: limits and garbage', () => {
 
   it('never crashes on garbage, and serves a valid client afterwards', async () => {
     const t = await target(echo);
-    const { server, port } = await startServer({ methods: [userpass({ users: { alice: 's3cret' } }), none()], handshakeTimeout: 1000 });
+    const { server, port } = await startServer({ methods: [userpass({ users: { alice: 's3cret' } }), none()], handshakeTimeout: 300 });
     const r = prng(0xbad);
     const batch: Promise<void>[] = [];
     let lingering = 0;
@@ -559,7 +559,7 @@ describe('SocksServer: limits and garbage', () => {
           const c = await client(port);
           c.write(junk);
           if (i % 2) c.socket.end();
-          // The server must close every one of them itself (deadline 1 s at most).
+          // The server must close every one of them itself (deadline 300 ms).
           await waitFor(() => c.ended || c.closed, 5000, `garbage connection ${i} to be closed`).catch(() => {
             lingering++;
             c.destroy();

@@ -1,7 +1,7 @@
 /** UDP ASSOCIATE through SocksServer with raw sockets (RFC 1928 §4, §7). */
 import { expect } from 'chai';
 import dgram from 'node:dgram';
-import { hex, toHex } from '../support/helpers.js';
+import { hex, toHex, waitFor } from '../support/helpers.js';
 import { startServer, Conn, Udp, udpEcho, portHex } from '../support/udp-bind.js';
 import { udpHandler } from '../../lib/server/udp-relay.js';
 import { parseCidr } from '../../lib/server/rules.js';
@@ -327,10 +327,3 @@ const xorMethod: AuthMethod = {
   }),
 };
 
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,11 +1,9 @@
 /**
  * Test helpers for the Electrum specs: a stand-in Electrum server, a raw TCP
- * exchange with bounded waits, and spawned programs whose output tests wait
- * on (finding programs and skipping is spec/interop-helpers.ts).
+ * exchange with bounded waits (programs are started with spec/support/interop.ts).
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { ROOT as PATHS_ROOT } from './paths.js';
 
@@ -150,74 +148,8 @@ export function exchange(port: number, chunks: Buffer[], opts: { expect?: number
   });
 }
 
-/** A spawned program with its output collected; `kill()` is safe to call twice. */
-export interface Proc {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the first match of `re` in stderr+stdout, bounded by `timeout`. */
-  waitFor(re: RegExp, timeout?: number): Promise<RegExpExecArray>;
-  exited(timeout?: number): Promise<number | null>;
-  kill(): void;
-}
-
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const waiters = new Set<() => void>();
-  const poke = () => waiters.forEach((w) => w());
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => ((out += d), poke()));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => ((err += d), poke()));
-  let exitCode: number | null | undefined;
-  child.on('exit', (code) => {
-    exitCode = code;
-    poke();
-  });
-  child.on('error', () => poke());
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    waitFor(re, timeout = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = re.exec(err + out);
-          if (m) {
-            cleanup();
-            resolve(m);
-          } else if (exitCode !== undefined) {
-            cleanup();
-            reject(new Error(`process exited (${exitCode}) before ${re}; stderr: ${err}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out waiting for ${re}; stderr: ${err}; stdout: ${out}`));
-        }, timeout);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-    exited(timeout = 5000) {
-      return new Promise((resolve, reject) => {
-        if (exitCode !== undefined) return resolve(exitCode);
-        const timer = setTimeout(() => reject(new Error(`process did not exit in ${timeout} ms; stderr: ${err}`)), timeout);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          resolve(code);
-        });
-      });
-    },
-    kill() {
-      if (exitCode === undefined && child.pid !== undefined) child.kill('SIGKILL');
-    },
-  };
-}
+/** Long-running programs: startProgram() in interop.ts (run is its old name here). */
+export { startProgram as run, type Proc } from './interop.js';
 
 /** One JSON line (newline-terminated). */
 export function jsonLine(obj: unknown): Buffer {

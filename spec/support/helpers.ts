@@ -1,4 +1,4 @@
-/** Shared test helpers: spaced-hex fixtures and split feeding. */
+/** Shared test helpers: spaced-hex fixtures, split feeding, bounded waits. */
 
 /** hex('05 01 00') → Buffer; whitespace ignored. */
 export function hex(s: string): Buffer {
@@ -40,3 +40,12 @@ export function prng(seed: number): () => number {
 
 /** Resolves after ms; for bounded waits in tests. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 10 ms until true; throws after `timeout` ms, naming `what`. */
+export async function waitFor(cond: () => boolean, timeout = 3000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeout;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}

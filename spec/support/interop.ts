@@ -31,6 +31,8 @@ export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout as bytes, for binary payloads. */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -50,9 +52,9 @@ export function runProgram(
     const stdin = options.input === undefined ? 'ignore' : 'pipe';
     const child = spawn(cmd, args, { env: options.env ?? cleanEnv(), stdio: [stdin, 'pipe', 'pipe'] });
     runs.add(child);
-    let stdout = '';
+    const out: Buffer[] = [];
     let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d) => (stderr += d));
     const t = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 15000);
     const done = () => {
@@ -65,13 +67,97 @@ export function runProgram(
     });
     child.on('close', (code, signal) => {
       done();
-      resolve({ code, signal, stdout, stderr });
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, signal, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
     });
     if (child.stdin) {
       child.stdin.on('error', () => {});
       child.stdin.end(options.input);
     }
   });
+}
+
+/** A started program with its output collected; `kill()` is safe to call twice. */
+export interface Proc {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `re` in stderr+stdout, bounded by `timeout`. */
+  waitFor(re: RegExp, timeout?: number): Promise<RegExpExecArray>;
+  exited(timeout?: number): Promise<number | null>;
+  kill(): void;
+}
+
+/**
+ * Starts a long-running program whose output a test waits on (`waitFor`),
+ * with `env` added to this process's environment. Tracked: stopPrograms()
+ * ends whatever is still running (for after hooks).
+ */
+export function startProgram(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  const poke = () => waiters.forEach((w) => w());
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => ((out += d), poke()));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => ((err += d), poke()));
+  let exitCode: number | null | undefined;
+  child.on('exit', (code) => {
+    exitCode = code;
+    poke();
+  });
+  child.on('error', () => poke());
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor(re, timeout = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = re.exec(err + out);
+          if (m) {
+            cleanup();
+            resolve(m);
+          } else if (exitCode !== undefined) {
+            cleanup();
+            reject(new Error(`process exited (${exitCode}) before ${re}; stderr: ${err}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${re}; stderr: ${err}; stdout: ${out}`));
+        }, timeout);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    exited(timeout = 5000) {
+      return new Promise((resolve, reject) => {
+        if (exitCode !== undefined) return resolve(exitCode);
+        const timer = setTimeout(() => reject(new Error(`process did not exit in ${timeout} ms; stderr: ${err}`)), timeout);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+      });
+    },
+    kill() {
+      if (exitCode === undefined && child.pid !== undefined) child.kill('SIGKILL');
+    },
+  };
+}
+
+const started = new Set<ChildProcess>();
+
+/** Stops every program startProgram() started that still runs (SIGTERM, then SIGKILL). */
+export async function stopPrograms(): Promise<void> {
+  await Promise.all([...started].map((c) => stopChild(c)));
 }
 
 /** Kills every process runProgram() started that is still running. */

@@ -91,14 +91,8 @@ export class RawClient {
   }
 }
 
-/** Polls `cond` until true; throws after `timeout` ms. */
-export async function waitFor(cond: () => boolean, timeout = 3000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeout;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Bounded polling lives in helpers.ts; re-exported for the server specs. */
+export { waitFor } from './helpers.js';
 
 export interface Target {
   port: number;

@@ -142,7 +142,7 @@ export function readAddress(buf: Buffer, offset: number): { address: SocksAddres
       return { address: { type: 'domain', host, port: buf.readUInt16BE(offset + 2 + len) }, end };
     }
     default:
-      throw new RemoteProtocolError(`unknown address type 0x${hex(atyp)}`, 'ERR_SOCKS_BAD_ADDRESS_TYPE', Reply.AddressTypeNotSupported);
+      throw new RemoteProtocolError(`unknown address type 0x${hex(atyp)}`, { code: 'ERR_SOCKS_BAD_ADDRESS_TYPE', reply: Reply.AddressTypeNotSupported });
   }
 }
 

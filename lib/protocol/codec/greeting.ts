@@ -26,7 +26,7 @@ export function encodeGreeting(methods: readonly number[]): Buffer {
 /** Returns the offered methods and the message length, or undefined for "need more". */
 export function decodeGreeting(buf: Buffer): { methods: number[]; length: number } | undefined {
   if (buf.length < 2) return undefined;
-  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`greeting version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION');
+  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`greeting version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION' });
   const n = buf[1]!;
   if (buf.length < 2 + n) return undefined;
   const methods: number[] = new Array(n);
@@ -43,6 +43,6 @@ export function encodeMethodSelection(method: number): Buffer {
 
 export function decodeMethodSelection(buf: Buffer): { method: number; length: 2 } | undefined {
   if (buf.length < 2) return undefined;
-  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`method selection version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION');
+  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`method selection version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION' });
   return { method: buf[1]!, length: 2 };
 }

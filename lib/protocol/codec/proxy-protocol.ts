@@ -30,6 +30,7 @@
  * LOCAL, UNSPEC and UNIX carry none (the caller keeps the socket's own).
  */
 import { RemoteProtocolError, LocalProtocolError, SocksErrorCode } from '../errors.js';
+import { SmartBuffer } from 'smart-buffer';
 import { SocksAddress, makeAddress, ipv6String, ipv6Bytes, writeIPv4, isIPv6, hex } from './address.js';
 
 export const PROXY_V2_SIGNATURE: Buffer = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -66,7 +67,7 @@ export interface ProxyDecodeOptions {
 }
 
 function bad(message: string, code: SocksErrorCode = 'ERR_SOCKS_PROTOCOL'): RemoteProtocolError {
-  return new RemoteProtocolError(`PROXY protocol: ${message}`, code, undefined);
+  return new RemoteProtocolError(`PROXY protocol: ${message}`, { code, reply: 'none' });
 }
 
 /** The first `n` bytes of `buf` agree with the first `n` of `prefix`. */
@@ -253,7 +254,7 @@ export function encodeProxyHeaderV2(init: ProxyHeaderInit = {}): Buffer {
   const addrBytes = !p ? 0 : p.v6 ? 36 : 12;
   const len = addrBytes + tlvs.reduce((n, t) => n + 3 + t.value.length, 0);
   if (len > 0xffff) throw new LocalProtocolError(`PROXY v2 block of ${len} bytes exceeds 65535`);
-  const out = Buffer.alloc(16 + len);
+  const out = Buffer.alloc(16 + addrBytes);
   PROXY_V2_SIGNATURE.copy(out, 0);
   out[12] = init.command === 'local' ? 0x20 : 0x21;
   out[13] = p ? ((p.v6 ? 2 : 1) << 4) | (init.transport === 'dgram' ? 2 : 1) : 0x00;
@@ -268,12 +269,12 @@ export function encodeProxyHeaderV2(init: ProxyHeaderInit = {}): Buffer {
     out.writeUInt16BE(p.dst.port, i + 2 * size + 2);
     i += addrBytes;
   }
+  if (tlvs.length === 0) return out;
+  // TYPE LENGTH VALUE, repeated: variable length, built with SmartBuffer.
+  const tail = new SmartBuffer({ size: len - addrBytes });
   for (const t of tlvs) {
     if (!Number.isInteger(t.type) || t.type < 0 || t.type > 0xff) throw new LocalProtocolError(`invalid TLV type ${t.type}`);
-    out[i] = t.type;
-    out.writeUInt16BE(t.value.length, i + 1);
-    t.value.copy(out, i + 3);
-    i += 3 + t.value.length;
+    tail.writeUInt8(t.type).writeUInt16BE(t.value.length).writeBuffer(t.value);
   }
-  return out;
+  return Buffer.concat([out, tail.toBuffer()]);
 }

@@ -35,11 +35,11 @@ export function encodeRequest(command: number, destination: SocksAddress): Buffe
  */
 export function decodeRequest(buf: Buffer): { request: Socks5Request; length: number } | undefined {
   if (buf.length < 4) return undefined;
-  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`request version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION');
+  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`request version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION' });
   const a = readAddress(buf, 3);
   if (!a) return undefined;
   if (a.address.type === 'domain' && a.address.host.length === 0) {
-    throw new RemoteProtocolError('empty domain name', 'ERR_SOCKS_BAD_ADDRESS', Reply.HostUnreachable);
+    throw new RemoteProtocolError('empty domain name', { code: 'ERR_SOCKS_BAD_ADDRESS', reply: Reply.HostUnreachable });
   }
   return { request: { command: buf[1]!, destination: a.address }, length: a.end };
 }
@@ -56,7 +56,7 @@ export function encodeReply(reply: number, bound: SocksAddress = ANY_IPV4): Buff
 /** A reply is parsed by its ATYP, never assumed to be 10 bytes. */
 export function decodeReply(buf: Buffer): { reply: number; bound: SocksAddress; length: number } | undefined {
   if (buf.length < 4) return undefined;
-  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`reply version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION');
+  if (buf[0] !== SOCKS5_VERSION) throw new RemoteProtocolError(`reply version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION' });
   const a = readAddress(buf, 3);
   if (!a) return undefined;
   return { reply: buf[1]!, bound: a.address, length: a.end };

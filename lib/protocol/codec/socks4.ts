@@ -19,6 +19,7 @@
  * 255 bytes so a client cannot make us buffer without end.
  */
 import { SOCKS4_VERSION, SOCKS4_REPLY_VERSION, Limits, Socks4Reply } from '../constants.js';
+import { SmartBuffer } from 'smart-buffer';
 import { RemoteProtocolError, LocalProtocolError } from '../errors.js';
 import { SocksAddress, writeIPv4 } from './address.js';
 
@@ -38,24 +39,28 @@ export function encodeSocks4Request(command: number, destination: SocksAddress, 
   if (host && (host.length === 0 || host.includes(0) || host.length > Limits.socks4Field)) {
     throw new LocalProtocolError('SOCKS4a hostname must be 1 to 255 bytes without NUL');
   }
-  const out = Buffer.alloc(8 + user.length + 1 + (host ? host.length + 1 : 0));
-  out[0] = SOCKS4_VERSION;
-  out[1] = command;
-  out.writeUInt16BE(destination.port, 2);
-  if (host) {
-    out[7] = 1; // 0.0.0.1: the 4a marker
-  } else {
-    writeIPv4(out, 4, destination.host);
-  }
-  user.copy(out, 8);
-  if (host) host.copy(out, 8 + user.length + 1);
-  return out;
+  // Variable length (two NUL-terminated fields): built with SmartBuffer.
+  const out = new SmartBuffer({ size: 9 + user.length + (host ? host.length + 1 : 0) });
+  out.writeUInt8(SOCKS4_VERSION).writeUInt8(command).writeUInt16BE(destination.port);
+  out.writeBuffer(host ? SOCKS4A_MARKER : ipv4Bytes(destination.host));
+  out.writeBuffer(user).writeUInt8(0);
+  if (host) out.writeBuffer(host).writeUInt8(0);
+  return out.toBuffer();
+}
+
+/** DSTIP 0.0.0.1 (any 0.0.0.x, x ≠ 0): "the host name follows the USERID" (SOCKS4a). */
+const SOCKS4A_MARKER = Buffer.from([0, 0, 0, 1]);
+
+function ipv4Bytes(host: string): Buffer {
+  const b = Buffer.alloc(4);
+  writeIPv4(b, 0, host);
+  return b;
 }
 
 /** Decodes a SOCKS4/4a request; undefined means "need more". */
 export function decodeSocks4Request(buf: Buffer): { request: Socks4Request; length: number } | undefined {
   if (buf.length < 9) return undefined;
-  if (buf[0] !== SOCKS4_VERSION) throw new RemoteProtocolError(`SOCKS4 version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION', Socks4Reply.Rejected);
+  if (buf[0] !== SOCKS4_VERSION) throw new RemoteProtocolError(`SOCKS4 version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION', reply: Socks4Reply.Rejected });
   const userEnd = findNul(buf, 8, Limits.socks4Field, 'USERID');
   if (userEnd < 0) return undefined;
   const port = buf.readUInt16BE(2);
@@ -67,7 +72,7 @@ export function decodeSocks4Request(buf: Buffer): { request: Socks4Request; leng
   }
   const hostEnd = findNul(buf, userEnd + 1, Limits.socks4Field, 'SOCKS4a hostname');
   if (hostEnd < 0) return undefined;
-  if (hostEnd === userEnd + 1) throw new RemoteProtocolError('empty SOCKS4a hostname', 'ERR_SOCKS_BAD_ADDRESS', Socks4Reply.Rejected);
+  if (hostEnd === userEnd + 1) throw new RemoteProtocolError('empty SOCKS4a hostname', { code: 'ERR_SOCKS_BAD_ADDRESS', reply: Socks4Reply.Rejected });
   const host = buf.toString('utf8', userEnd + 1, hostEnd);
   return { request: { command: buf[1]!, destination: { type: 'domain', host, port }, userId, socks4a: true }, length: hostEnd + 1 };
 }
@@ -77,7 +82,7 @@ function findNul(buf: Buffer, start: number, max: number, what: string): number 
   const end = buf.indexOf(0, start);
   if (end >= 0 && end - start <= max) return end;
   if ((end < 0 ? buf.length - start : end - start) > max) {
-    throw new RemoteProtocolError(`${what} longer than ${max} bytes`, 'ERR_SOCKS_BUFFER_LIMIT', Socks4Reply.Rejected);
+    throw new RemoteProtocolError(`${what} longer than ${max} bytes`, { code: 'ERR_SOCKS_BUFFER_LIMIT', reply: Socks4Reply.Rejected });
   }
   return -1;
 }
@@ -95,7 +100,7 @@ export function encodeSocks4Reply(code: number, bound?: SocksAddress): Buffer {
 
 export function decodeSocks4Reply(buf: Buffer): { reply: number; bound: SocksAddress; length: 8 } | undefined {
   if (buf.length < 8) return undefined;
-  if (buf[0] !== SOCKS4_REPLY_VERSION) throw new RemoteProtocolError(`SOCKS4 reply version 0x${buf[0]!.toString(16)}`, 'ERR_SOCKS_BAD_VERSION');
+  if (buf[0] !== SOCKS4_REPLY_VERSION) throw new RemoteProtocolError(`SOCKS4 reply version 0x${buf[0]!.toString(16)}`, { code: 'ERR_SOCKS_BAD_VERSION' });
   const host = `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`;
   return { reply: buf[1]!, bound: { type: 'ipv4', host, port: buf.readUInt16BE(2) }, length: 8 };
 }

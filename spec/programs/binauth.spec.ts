@@ -6,12 +6,11 @@
  * prefixes another server's id is refused: the cross-server defence).
  */
 import { expect } from 'chai';
-import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, spawnDaemon, stopAll, requireProgram } from '../support/interop.js';
+import { freePort, spawnDaemon, stopAll, requireProgram, runProgram, RunResult } from '../support/interop.js';
 import { generateBinauthKeyPair } from '../../methods/binauth/core.js';
 import { writeKeyFile } from '../../methods/binauth/keyfile.js';
 import { PROGRAM } from '../support/paths.js';
@@ -20,30 +19,13 @@ const PROXY = PROGRAM.proxy;
 const CONNECT = PROGRAM.connect;
 
 /** Runs sockskit-connect with `input` on stdin; bounded by a timeout. */
-function runConnect(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CONNECT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+function runConnect(args: string[], input: string): Promise<RunResult> {
+  return runProgram(process.execPath, [CONNECT, ...args], { input, timeout: 10_000 });
 }
 
 /** Runs a program to its end with no stdin (bounded); for flag errors and --help. */
-function runProgram(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [script, ...args], { timeout: 10_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
-  });
+function runScript(script: string, args: string[]): Promise<RunResult> {
+  return runProgram(process.execPath, [script, ...args], { timeout: 10_000 });
 }
 
 /** Sends `bytes`, returns everything received until the server closes (bounded). */
@@ -179,11 +161,11 @@ describe('binauth end to end (sockskit-proxy + sockskit-connect)', function () {
       const c = await runConnect(['--binauth-server-id', 'proxy-a', '127.0.0.1', String(echoPort)], '');
       expect(c.code).to.equal(2);
       expect(c.stderr).to.equal("sockskit-connect: --binauth-server-id needs --binauth-key\nTry 'sockskit-connect --help'.\n");
-      const p = await runProgram(PROXY, ['--listen', '127.0.0.1:0', '--binauth-server-id', 'proxy-a']);
+      const p = await runScript(PROXY, ['--listen', '127.0.0.1:0', '--binauth-server-id', 'proxy-a']);
       expect(p.code).to.equal(2); // a usage error, like sockskit-connect's
       expect(p.stderr).to.equal("sockskit-proxy: --binauth-server-id needs --binauth-key and --authorized-keys\nTry 'sockskit-proxy --help'.\n");
       expect((await runConnect(['--help'], '')).stdout).to.match(/--binauth-server-id ID/);
-      expect((await runProgram(PROXY, ['--help'])).stdout).to.match(/--binauth-server-id ID/);
+      expect((await runScript(PROXY, ['--help'])).stdout).to.match(/--binauth-server-id ID/);
     });
   });
 
@@ -195,11 +177,7 @@ describe('binauth end to end (sockskit-proxy + sockskit-connect)', function () {
 
   it('curl --socks5 (which does not offer 0x80) is refused', async function () {
     const curl = requireProgram(this, 'curl');
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(curl, ['-sS', '--max-time', '5', '--socks5', `127.0.0.1:${proxyPort}`, `http://127.0.0.1:${echoPort}/`], { timeout: 10_000 }, (err, _out, stderr) => {
-        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stderr });
-      });
-    });
+    const r = await runProgram(curl, ['-sS', '--max-time', '5', '--socks5', `127.0.0.1:${proxyPort}`, `http://127.0.0.1:${echoPort}/`], { timeout: 10_000 });
     // curl >= 7.73 exits 97 (CURLE_PROXY), older ones 7; the message is stable.
     expect(r.code).to.be.oneOf([97, 7]);
     expect(r.stderr).to.match(/No authentication method was acceptable/);

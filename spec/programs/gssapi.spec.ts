@@ -1,6 +1,6 @@
 /**
  * GSS-API (RFC 1961, shared-key test mechanism) end to end on 127.0.0.1:
- * SocksServer ⇄ lib/client.ts connect(), curl and a raw socket against a
+ * SocksServer ⇄ lib/client/connect.ts connect(), curl and a raw socket against a
  * GSS-API-only server, and a packet capture (tshark) proving the payload never
  * crosses the wire in clear (with the no-auth control that finds it).
  */
@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
 import { connect } from '../../lib/client/connect.js';
@@ -16,7 +16,7 @@ import { AuthError } from '../../lib/protocol/errors.js';
 import { none } from '../../methods/none.js';
 import { gssapiPsk, GssEncapsulation } from '../../methods/gssapi/index.js';
 import type { AuthMethod } from '../../lib/protocol/method.js';
-import { echoServer, requireProgram, tempDir, stopChild, freePort, spawnDaemon, stopAll } from '../support/interop.js';
+import { echoServer, requireProgram, tempDir, stopChild, freePort, spawnDaemon, stopAll, runProgram, RunResult } from '../support/interop.js';
 import { hex } from '../support/helpers.js';
 import { PROGRAM } from '../support/paths.js';
 
@@ -142,13 +142,8 @@ describe('GSS-API end to end (SocksServer ⇄ connect)', function () {
   });
 });
 
-function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 10000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
+function run(cmd: string, args: string[]): Promise<RunResult> {
+  return runProgram(cmd, args, { timeout: 10000 });
 }
 
 /** Captures loopback traffic on `port` while `during` runs; returns the capture file's bytes. */
@@ -225,18 +220,9 @@ describe('GSS-API on the wire (tshark capture)', function () {
 });
 
 /** Runs a program with `input` on stdin; bounded. */
-function runWithInput(cmd: string, args: string[], input: Buffer, timeout = 10000): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    const t = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout: Buffer.concat(out), stderr: err }); });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+async function runWithInput(cmd: string, args: string[], input: Buffer, timeout = 10000): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const r = await runProgram(cmd, args, { input, timeout });
+  return { code: r.code, stdout: r.stdoutBytes, stderr: r.stderr };
 }
 
 describe('sockskit-proxy / sockskit-connect --gssapi-psk', function () {
