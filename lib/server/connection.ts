@@ -18,7 +18,7 @@ import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
 import type { Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay } from '../transport/relay.js';
-import { allowedBy } from './rules.js';
+import { allowedBy, isUnspecified } from './rules.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
 import type { ConnectionControl, ConnectionHost, ConnInfo, RequestContext, SocksServerOptions } from './types.js';
@@ -410,6 +410,10 @@ export class Connection implements ConnectionControl {
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
     const rules = this.options.rules;
     const check = (address: string, family: number) => {
+      // Checked on the resolved address: "0" and "0.0.0.0" as names count too.
+      if (isUnspecified(address)) {
+        throw new SocksError('ERR_SOCKS_DENIED', `destination ${address} is unspecified`, Reply.NotAllowedByRuleset);
+      }
       if (rules && !allowedBy(rules, address)) {
         throw new SocksError('ERR_SOCKS_DENIED', `destination ${address} not allowed by ruleset`, Reply.NotAllowedByRuleset);
       }
@@ -469,7 +473,7 @@ export class Connection implements ConnectionControl {
           done();
         });
       };
-      if (dest.type !== 'domain' && o.rules === undefined) {
+      if (dest.type !== 'domain' && o.rules === undefined && !isUnspecified(dest.host)) {
         dial(dest.host, dest.type === 'ipv6' ? 6 : 4);
         return;
       }
