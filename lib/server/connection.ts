@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
 import { SocksError, TimeoutError, LocalProtocolError, replyFromErrno } from '../protocol/errors.js';
+import { printable } from '../protocol/printable.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
@@ -161,7 +162,7 @@ export class Connection implements ConnectionControl {
   private refuse(err: SocksError): void {
     this.finished = true;
     this.clearTimer();
-    debug('closing %s: %s', formatAddress(this.source), err.message);
+    debug('closing %s: %s', formatAddress(this.source), printable(err.message));
     this.server.clientError(err, this.source);
     this.socket.destroy();
   }
@@ -243,7 +244,7 @@ export class Connection implements ConnectionControl {
         case 'close':
           this.finish();
           if (a.error) {
-            debug('closing %s: %s', formatAddress(this.source), a.error.message);
+            debug('closing %s: %s', formatAddress(this.source), printable(a.error.message));
             this.server.clientError(a.error, this.source);
           }
           endSoon(this.socket);
@@ -451,7 +452,7 @@ export class Connection implements ConnectionControl {
         clearTimeout(timer);
         out?.destroy();
         if (err) {
-          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? printable(String((err as Error)?.message)));
           this.deny(replyFromErrno(err), err);
         }
         done();

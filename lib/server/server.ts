@@ -99,7 +99,7 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
   handle(socket: Duplex, info?: ConnInfo): void {
     const o = this.options;
     const sock = socket as net.Socket;
-    const src = info ?? sock;
+    const src = info ?? acceptInfo(sock);
     if (this.open.size >= (o.maxConnections ?? 10000)) {
       debug('connection limit reached, refusing %s', src.remoteAddress);
       socket.on('error', noop);
@@ -139,6 +139,26 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
 
 export function createServer(options?: SocksServerOptions): SocksServer {
   return new SocksServer(options);
+}
+
+/**
+ * The peer's address, read now: once the client has reset, getpeername fails
+ * and the connection would be logged and reported as 0.0.0.0:0. The local
+ * address stays lazy (a system call most connections never need).
+ */
+function acceptInfo(s: net.Socket): ConnInfo {
+  const remoteAddress = s.remoteAddress;
+  const remotePort = s.remotePort;
+  return {
+    remoteAddress,
+    remotePort,
+    get localAddress() {
+      return s.localAddress;
+    },
+    get localPort() {
+      return s.localPort;
+    },
+  };
 }
 
 function noop(): void {}
