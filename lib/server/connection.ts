@@ -48,6 +48,9 @@ class AuthContext implements ServerAuthContext {
   get signal(): AbortSignal {
     return this.#conn.signal;
   }
+  get deadline(): number {
+    return this.#conn.deadline;
+  }
 }
 
 /** One client connection through its handshake and into its relay. */
@@ -63,6 +66,8 @@ export class Connection implements ConnectionControl {
   private closed = false;
   private closers: (() => void)[] = [];
   readonly options: Readonly<SocksServerOptions>;
+  /** When the handshake deadline fires (Date.now() value). */
+  deadline = 0;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -93,7 +98,9 @@ export class Connection implements ConnectionControl {
   start(): void {
     const { socket } = this;
     this.server.track(socket);
-    this.timer = setTimeout(this.onDeadline, this.options.handshakeTimeout ?? 10000);
+    const ms = this.options.handshakeTimeout ?? 10000;
+    this.deadline = Date.now() + ms;
+    this.timer = setTimeout(this.onDeadline, ms);
     // PROXY protocol: the header precedes SOCKS and decides source/local,
     // which methods(ctx) may read, so the engine starts only once it is read.
     // Off (the default) the engine starts at once, as it always did.
