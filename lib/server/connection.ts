@@ -472,6 +472,12 @@ export class Connection implements ConnectionControl {
         sock.on('error', fail);
         sock.on('connect', () => {
           if (over) return;
+          // TCP self-connect (an ephemeral destination port where nothing
+          // listens can connect to itself): nobody is there, so refused.
+          if (sock.localPort === sock.remotePort && sock.localAddress === sock.remoteAddress) {
+            fail(Object.assign(new Error(`connect ECONNREFUSED ${host}:${dest.port} (self-connect)`), { code: 'ECONNREFUSED' }));
+            return;
+          }
           over = true;
           clearTimeout(timer);
           sock.removeListener('error', fail);
