@@ -270,6 +270,7 @@ export class Connection implements ConnectionControl {
 
   private finish(): void {
     this.finished = true;
+    this.server.handshakeOver(this.socket);
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
@@ -300,6 +301,7 @@ export class Connection implements ConnectionControl {
 
   private onRequest(): void {
     this.decided = true;
+    this.server.handshakeOver(this.socket);
     const hook = this.options.onRequest;
     if (!hook) {
       void this.accept();
