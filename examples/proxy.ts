@@ -5,7 +5,7 @@
  * proxy beyond loopback.
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import createDebug from 'debug';
 import { SocksServer, SocksServerOptions, parseCidr, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, formatAddress, hostType, stripBrackets, bindHandler, udpHandler } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
@@ -58,7 +58,11 @@ Limits
   --handshake-timeout MS    deadline for the whole handshake (default 10000)
   --connect-timeout MS      deadline to reach a destination (default 10000)
   --idle-timeout MS         close tunnels idle this long (default 0: never)
-  --max-connections N       open connections at most (default 10000)
+  --max-connections N       open connections at most (default 10000); when reached, the
+                            connection longest in its handshake is closed to make room
+  --max-connections-per-source N
+                            open connections at most from one client address
+                            (default 0: no limit; behind --proxy-protocol, the balancer's)
 Other
   -h, --help                show this help
   -V, --version             show the version
@@ -89,6 +93,7 @@ export const baseOptions = {
   'connect-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'max-connections-per-source': { type: 'string' },
   'proxy-protocol': { type: 'string' },
   'proxy-protocol-from': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
@@ -101,10 +106,25 @@ export function parseUsers(lines: string[], where: string): Map<string, string> 
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '' || line.trimStart().startsWith('#')) return;
     const colon = line.indexOf(':');
-    if (colon < 0) throw new UsageError(`${where}${where.endsWith(':') ? '' : ` line ${i + 1}:`} expected NAME:PASSWORD`);
+    const at = `${where}${where.endsWith(':') ? '' : ` line ${i + 1}:`}`;
+    if (colon < 0) throw new UsageError(`${at} expected NAME:PASSWORD`);
+    // RFC 1929 allows neither (ULEN and PLEN are 1 to 255).
+    if (colon === 0) throw new UsageError(`${at} empty user name`);
+    if (colon === line.length - 1) throw new UsageError(`${at} empty password`);
     users.set(line.slice(0, colon), line.slice(colon + 1));
   });
   return users;
+}
+
+/** Warns (as for the binauth key) when a file holding secrets is accessible by others. */
+function warnIfShared(file: string, what: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) process.stderr.write(`${PROG}: warning: ${file}: ${what} is accessible by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${file}\n`);
+  } catch {
+    /* read just before: a race at most, and the read already succeeded */
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -133,6 +153,7 @@ export async function main(argv: string[]): Promise<void> {
     } catch (err) {
       throw new UsageError(`cannot read --users file ${v.users}: ${describeFsError(err)}`);
     }
+    warnIfShared(v.users, 'password file');
     for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
   }
   const methods: AuthMethod<unknown>[] = [];
@@ -144,6 +165,7 @@ export async function main(argv: string[]): Promise<void> {
     let key: Buffer;
     try {
       key = loadPskKey(v['gssapi-psk']!);
+      warnIfShared(v['gssapi-psk']!, 'GSS-API key file');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);
@@ -167,6 +189,10 @@ export async function main(argv: string[]): Promise<void> {
   const proxyProtocol = v['proxy-protocol'];
   if (proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(proxyProtocol)) throw new UsageError(`--proxy-protocol wants v1, v2 or any, got ${JSON.stringify(proxyProtocol)}`);
   if (v['proxy-protocol-from'] && proxyProtocol === undefined) throw new UsageError('--proxy-protocol-from needs --proxy-protocol');
+  if (proxyProtocol !== undefined && !v['proxy-protocol-from']) {
+    // Any peer could then claim any source address, and the UDP relay and ident follow the claim.
+    process.stderr.write(`${PROG}: WARNING: --proxy-protocol without --proxy-protocol-from: any client can claim any source address; name the balancers with --proxy-protocol-from CIDR\n`);
+  }
   const options: SocksServerOptions = {
     methods,
     socks4: v['no-socks4'] ? false : undefined,
@@ -176,6 +202,7 @@ export async function main(argv: string[]): Promise<void> {
     connectTimeout: parseNumber('connect-timeout', v['connect-timeout'], 10000),
     idleTimeout: parseNumber('idle-timeout', v['idle-timeout'], 0),
     maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
+    maxConnectionsPerSource: parseNumber('max-connections-per-source', v['max-connections-per-source'], 0),
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
     proxyProtocol: proxyProtocol as 'v1' | 'v2' | 'any' | undefined,
