@@ -4,18 +4,21 @@
  *
  *   sockskit-keys generate FILE [--force]   new private key (hex seed, mode 0600); prints the public key
  *   sockskit-keys public FILE               prints the public key of FILE
+ *   sockskit-keys psk FILE [--force]        new GSS-API PSK (32 random bytes as hex, mode 0600)
  *
  * The public key (64 hex digits) is what goes into the proxy's
  * --authorized-keys file. The private key is never printed.
  */
 import { parseArgs } from 'node:util';
-import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile } from '../lib/index.js';
+import { randomBytes } from 'node:crypto';
+import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile, writeSecretFile, PSK_MIN_KEY } from '../lib/index.js';
 import { fail, UsageError, packageVersion } from './cli.js';
 
 const PROG = 'sockskit-keys';
 
 const HELP = `Usage: ${PROG} generate FILE [--force]
        ${PROG} public FILE
+       ${PROG} psk FILE [--force]
 
 Key files for binauth, the Ed25519 challenge/token SOCKS5 method (0x80).
 
@@ -23,9 +26,12 @@ Commands
   generate FILE   write a new private key to FILE (64 hex digits, mode 0600)
                   and print its public key on stdout
   public FILE     print the public key of the private key in FILE
+  psk FILE        write a new GSS-API pre-shared key to FILE (32 random bytes
+                  as hex, mode 0600) for --gssapi-psk on both ends
 
 Options
-  -f, --force     generate: overwrite FILE if it exists
+  -f, --force     generate, psk: replace FILE if it exists (a symlink is
+                  replaced, never written through)
   -h, --help      show this help
   -V, --version   show the version
 
@@ -61,11 +67,16 @@ export function main(argv: string[]): void {
     return;
   }
   const [command, file, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('missing command (generate or public)');
-  if (command !== 'generate' && command !== 'public') throw new UsageError(`unknown command ${JSON.stringify(command)} (generate or public)`);
+  if (command === undefined) throw new UsageError('missing command (generate, public or psk)');
+  if (command !== 'generate' && command !== 'public' && command !== 'psk') throw new UsageError(`unknown command ${JSON.stringify(command)} (generate, public or psk)`);
   if (file === undefined) throw new UsageError(`${command} needs a FILE`);
   if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
-  if (values.force && command !== 'generate') throw new UsageError('--force only applies to generate');
+  if (values.force && command === 'public') throw new UsageError('--force only applies to generate and psk');
+
+  if (command === 'psk') {
+    writeSecretFile(file, `${randomBytes(PSK_MIN_KEY).toString('hex')}\n`, { force: values.force });
+    return;
+  }
 
   if (command === 'generate') {
     const { privateKey, publicKey } = generateBinauthKeyPair();

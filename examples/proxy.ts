@@ -40,7 +40,8 @@ Authentication (SOCKS5)
                             when signing are refused (sockskit-connect --binauth-server-id)
   --gssapi-psk FILE         GSS-API (RFC 1961, method 0x01) with the shared-key TEST
                             mechanism (not Kerberos) and the key in FILE (hex or raw,
-                            >= 16 bytes); without --user it is the only method offered
+                            >= 32 bytes: sockskit-keys psk FILE); without --user it is the
+                            only method offered
   --gssapi-protection LEVEL integrity | confidentiality | selective (default confidentiality)
   --no-socks4               refuse SOCKS4/4a requests
   --ident off|verify        SOCKS4: verify USERID with the client's identd (RFC 1413):
