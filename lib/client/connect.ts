@@ -337,7 +337,7 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> 
 }
 
 /** TCP connect with a deadline and an abort signal; nothing is left open on failure. */
-function dial(host: string, port: number, o: { lookup: ClientLookup; signal?: AbortSignal; timeout: number }): Promise<net.Socket> {
+export function dial(host: string, port: number, o: { lookup: ClientLookup; signal?: AbortSignal; timeout: number }): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port, lookup: o.lookup as unknown as net.LookupFunction });
     let timer: NodeJS.Timeout | undefined;
