@@ -197,11 +197,17 @@ async function runStdio(o: ConnectCli): Promise<number> {
 
 function runListen(o: ConnectCli): Promise<number> {
   const listen = o.listen!;
+  // Every accepted client, so that a signal can close the tunnels (server.close() alone waits for them).
+  const clients = new Set<net.Socket>();
   return new Promise<number>((resolve) => {
     const server = net.createServer({ allowHalfOpen: true }, (client) => {
       const ac = new AbortController();
+      clients.add(client);
       client.on('error', () => ac.abort());
-      client.on('close', () => ac.abort());
+      client.on('close', () => {
+        clients.delete(client);
+        ac.abort();
+      });
       client.pause();
       openTunnel(o, ac.signal).then(({ socket, head }) => {
         pipeBoth(client, socket, head);
@@ -218,7 +224,11 @@ function runListen(o: ConnectCli): Promise<number> {
       const a = server.address() as net.AddressInfo;
       process.stderr.write(`${PROG}: listening on ${a.address}:${a.port}\n`);
     });
-    const stop = () => server.close(() => resolve(0));
+    const stop = () => {
+      server.close();
+      for (const c of clients) c.destroy(); // pipeBoth closes each tunnel with its client
+      resolve(0);
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
@@ -271,5 +281,7 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // Without a handler of our own, SIGUSR1 opens Node's inspector on 127.0.0.1:9229.
+  process.on('SIGUSR1', () => {});
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

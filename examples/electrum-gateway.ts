@@ -229,6 +229,12 @@ function main(argv: string[]): void {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Our own SIGUSR1 handler: without one, Node opens its inspector on
+  // 127.0.0.1:9229, where any local user could attach and read the token.
+  process.on('SIGUSR1', () => {
+    const line = { connections: { open: stats.open, total: stats.total }, authFailures: stats.authFailures, authFailuresByReason: stats.failuresByReason, backendErrors: stats.backendErrors };
+    process.stderr.write(`${PROG}: stats ${JSON.stringify(line)}\n`);
+  });
 }
 
 try {

@@ -88,6 +88,9 @@ export function main(argv: string[]): void {
   process.stdout.write(`${binauthPublicKey(seed).toString('hex')}\n`);
 }
 
+// Without a handler of our own, SIGUSR1 opens Node's inspector on 127.0.0.1:9229.
+process.on('SIGUSR1', () => {});
+
 try {
   main(process.argv.slice(2));
 } catch (err) {
