@@ -47,12 +47,20 @@ export class SocksAgent extends http.Agent {
         callback(null, socket);
         return;
       }
-      const secure = tls.connect({
-        ...tlsOptions,
-        ...pickTls(options),
-        socket: socket as Socket,
-        servername: options.servername ?? (isIp(host) ? undefined : host),
-      });
+      let secure;
+      try {
+        secure = tls.connect({
+          ...tlsOptions,
+          ...pickTls(options),
+          socket: socket as Socket,
+          servername: options.servername ?? (isIp(host) ? undefined : host),
+        });
+      } catch (err) {
+        // tls.connect() throws on bad options: this request fails, not the process.
+        socket.destroy();
+        callback(err as Error);
+        return;
+      }
       callback(null, secure);
     }, (err: Error) => callback(err));
     return undefined;

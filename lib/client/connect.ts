@@ -413,7 +413,8 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
             Promise.resolve()
               .then(a.check)
               .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
-              .then((r) => { if (!settled) apply(hs.verified(r)); });
+              .then((r) => { if (!settled) apply(hs.verified(r)); })
+              .catch((err: unknown) => finish(err));
             break;
           case 'reply':
             arm(o.acceptTimeout, `${o.phase}: waiting for the BIND peer`);

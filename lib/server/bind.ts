@@ -86,9 +86,19 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
         const onEnd = (): void => {
           if (!finished) debug('BIND: client %s half-closed while waiting', formatAddress(conn.source));
         };
+        // Node calls these handlers: a failure in them ends this BIND, never the process.
+        const guarded = <A extends unknown[]>(f: (...a: A) => void) => (...a: A): void => {
+          try {
+            f(...a);
+          } catch (err) {
+            debug('BIND for %s: internal error: %s', formatAddress(conn.source), (err as Error)?.message);
+            finish();
+            conn.socket.destroy();
+          }
+        };
         conn.onClose(finish);
         listener.on('error', (err) => fail(replyFromErrno(err), err));
-        listener.on('connection', (peer: net.Socket) => {
+        listener.on('connection', guarded((peer: net.Socket) => {
           if (finished) {
             peer.destroy();
             return;
@@ -133,8 +143,8 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           // The relay cannot see an 'end' that fired while we waited: pass it on.
           if (r.socket === conn.socket && conn.socket.readableEnded) peer.end();
           peer.resume();
-        });
-        listener.listen({ host: listenHost, port: 0, exclusive: true }, () => {
+        }));
+        listener.listen({ host: listenHost, port: 0, exclusive: true }, guarded(() => {
           if (finished) return;
           const a = listener.address() as net.AddressInfo;
           const bound = advertised(a, conn);
@@ -149,7 +159,7 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           // (bounded), and a reset is noticed now rather than at the deadline.
           conn.socket.once('end', onEnd);
           conn.socket.resume();
-        });
+        }));
       }),
     (err) => conn.deny(replyFromErrno(err), err),
   );

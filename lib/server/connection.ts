@@ -116,7 +116,14 @@ export class Connection implements ConnectionControl {
     const { server } = this;
     const o = this.options;
     const ctx = new AuthContext(this);
-    const methods = server.methodsFor(ctx);
+    let methods;
+    try {
+      methods = server.methodsFor(ctx);
+    } catch (err) {
+      // The application's methods(ctx) failed: this connection ends, not the process.
+      this.refuse(new SocksError('ERR_SOCKS_NO_METHOD', `methods() failed: ${(err as Error)?.message}`, undefined, { cause: err }));
+      return;
+    }
     this.engine = new ServerHandshake({
       methods,
       selectMethod: o.selectMethod,
@@ -160,7 +167,7 @@ export class Connection implements ConnectionControl {
       }
       if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', h.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
       this.begin();
-      if (buf.length > h.length) this.onData(buf.subarray(h.length));
+      if (!this.finished && buf.length > h.length) this.onData(buf.subarray(h.length));
     };
     socket.on('data', onHeader);
   }
@@ -286,8 +293,15 @@ export class Connection implements ConnectionControl {
     p.then(
       (value) => this.afterCheck({ ok: true, value }),
       (error) => this.afterCheck({ ok: false, error }),
-    );
+    ).catch(this.crashed);
   }
+
+  /** A failure in our own continuation: this connection ends, never the process. */
+  private crashed = (err: unknown): void => {
+    debug('closing %s: internal error: %s', formatAddress(this.source), printable(String((err as Error)?.message)));
+    if (!this.socket.destroyed) this.server.clientError(new SocksError('ERR_SOCKS_PROTOCOL', `internal error: ${(err as Error)?.message}`, undefined, { cause: err }), this.source);
+    this.socket.destroy();
+  };
 
   private afterCheck(result: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
     if (this.socket.destroyed) return;
@@ -350,7 +364,9 @@ export class Connection implements ConnectionControl {
       return;
     }
     if (result && typeof (result as Promise<void>).then === 'function') {
-      (result as Promise<void>).then(
+      // Promise.resolve() adopts any thenable in a job of its own: a then()
+      // that throws or calls back twice becomes one settled promise.
+      Promise.resolve(result as Promise<void>).then(
         () => {
           if (!settled && !this.socket.destroyed) void this.accept();
         },
@@ -358,7 +374,7 @@ export class Connection implements ConnectionControl {
           if (!settled) this.deny(replyFromErrno(err), err);
           else debug('request hook failed after deciding: %s', (err as Error)?.message);
         },
-      );
+      ).catch(this.crashed);
     } else if (!settled) {
       void this.accept();
     }
@@ -493,7 +509,7 @@ export class Connection implements ConnectionControl {
         dial(dest.host, dest.type === 'ipv6' ? 6 : 4);
         return;
       }
-      this.resolve(dest).then(({ address, family }) => dial(address, family), fail);
+      this.resolve(dest).then(({ address, family }) => dial(address, family), fail).catch(fail);
     });
   }
 
@@ -501,7 +517,14 @@ export class Connection implements ConnectionControl {
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout });
     this.server.trackUpstream(other);
     this.server.count('tunnels');
-    if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
+    if (this.server.listenerCount('tunnel') > 0) {
+      try {
+        this.server.emit('tunnel', this.request, this.source);
+      } catch (err) {
+        // An application listener threw inside a socket event: log it, keep the tunnel and the process.
+        debug("a 'tunnel' listener threw: %s", (err as Error)?.message);
+      }
+    }
   }
 }
 

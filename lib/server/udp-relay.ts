@@ -121,33 +121,44 @@ class Association {
       };
       sock.once('error', onBindError);
       sock.bind({ address: host, port: 0, exclusive: true }, () => {
-        sock.removeListener('error', onBindError);
-        sock.on('error', (err) => {
-          debug('relay socket error: %s', (err as NodeJS.ErrnoException).code ?? err.message);
-          this.shutdown('relay socket error');
-        });
-        if (conn.socket.destroyed) {
-          this.shutdown('client gone');
-          return done();
+        try {
+          this.started(sock, conn, onBindError);
+        } catch (err) {
+          // Node called us: a failure here ends this association, never the process.
+          debug('UDP ASSOCIATE for %s: internal error: %s', formatAddress(conn.source), (err as Error)?.message);
+          this.shutdown('internal error');
         }
-        const a = sock.address();
-        const bound = advertised(fromNodeAddress(a.address, a.port), conn.local);
-        this.enc = conn.encapsulation;
-        const r = conn.reply(bound);
-        debug('UDP ASSOCIATE for %s: relay %s', formatAddress(conn.source), formatAddress(bound));
-        // The control connection carries nothing more; read it only to see it end.
-        r.socket.on('data', noop);
-        r.socket.on('error', noop);
-        r.socket.once('end', () => this.shutdown('control connection ended'));
-        r.socket.once('close', () => this.shutdown('control connection closed'));
-        r.socket.resume();
-        conn.onClose(() => this.shutdown('control connection closed'));
-        sock.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
-        this.touch();
-        conn.server.emit('udp', conn.request, conn.source, bound);
         done();
       });
     });
+  }
+
+  /** The relay socket is bound: answer, and relay until the control connection ends. */
+  private started(sock: dgram.Socket, conn: ConnectionControl, onBindError: (err: Error) => void): void {
+    sock.removeListener('error', onBindError);
+    sock.on('error', (err) => {
+      debug('relay socket error: %s', (err as NodeJS.ErrnoException).code ?? err.message);
+      this.shutdown('relay socket error');
+    });
+    if (conn.socket.destroyed) {
+      this.shutdown('client gone');
+      return;
+    }
+    const a = sock.address();
+    const bound = advertised(fromNodeAddress(a.address, a.port), conn.local);
+    this.enc = conn.encapsulation;
+    const r = conn.reply(bound);
+    debug('UDP ASSOCIATE for %s: relay %s', formatAddress(conn.source), formatAddress(bound));
+    // The control connection carries nothing more; read it only to see it end.
+    r.socket.on('data', noop);
+    r.socket.on('error', noop);
+    r.socket.once('end', () => this.shutdown('control connection ended'));
+    r.socket.once('close', () => this.shutdown('control connection closed'));
+    r.socket.resume();
+    conn.onClose(() => this.shutdown('control connection closed'));
+    sock.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
+    this.touch();
+    conn.server.emit('udp', conn.request, conn.source, bound);
   }
 
   // ------------------------------------------------------------ client side
