@@ -10,7 +10,7 @@ import { Duplex } from 'node:stream';
 import { hex, toHex } from '../support/helpers.js';
 import { waitFor } from '../support/server.js';
 import { SocksServer } from '../../lib/server/server.js';
-import { armTripwire, settle, Tripwire } from '../support/tripwire.js';
+import { tripwireEachTest, settle } from '../support/tripwire.js';
 
 /**
  * A client stream whose FIN never completes: its 'close' comes only when the
@@ -33,13 +33,9 @@ class SlowClose extends Duplex {
 }
 
 describe('BIND: the listener closes with the engine', function () {
-  let trip: Tripwire;
+  const trip = tripwireEachTest();
   const cleanup: (() => unknown)[] = [];
-  beforeEach(() => {
-    trip = armTripwire();
-  });
   afterEach(async () => {
-    trip.disarm();
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 

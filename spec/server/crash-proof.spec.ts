@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { hex } from '../support/helpers.js';
 import { startServer, Conn, portHex } from '../support/udp-bind.js';
 import { startTarget, echo, waitFor } from '../support/server.js';
-import { armTripwire, settle, Tripwire } from '../support/tripwire.js';
+import { tripwireEachTest, settle } from '../support/tripwire.js';
 import { none } from '../../methods/none.js';
 import { bindHandler } from '../../lib/server/bind.js';
 import { udpHandler } from '../../lib/server/udp-relay.js';
@@ -46,13 +46,9 @@ const receiveThrows: AuthMethod<unknown> = {
 
 describe('crash-proof: hostile callbacks never reach the process', function () {
   const secondDecision: string[] = [];
-  let trip: Tripwire;
+  const trip = tripwireEachTest();
   const cleanup: (() => unknown)[] = [];
-  beforeEach(() => {
-    trip = armTripwire();
-  });
   afterEach(async () => {
-    trip.disarm();
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 

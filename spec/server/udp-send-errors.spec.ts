@@ -1,8 +1,8 @@
 /** A datagram the relay cannot send (DST.PORT 0, an unroutable address) is dropped; the process and the association survive. */
 import { expect } from 'chai';
-import { hex, toHex } from '../support/helpers.js';
-import { startServer, Conn, Udp, udpEcho, portHex } from '../support/udp-bind.js';
-import { armTripwire, settle, Tripwire } from '../support/tripwire.js';
+import { hex } from '../support/helpers.js';
+import { startServer, udpEcho, portHex, openAssociation } from '../support/udp-bind.js';
+import { tripwireEachTest, settle } from '../support/tripwire.js';
 
 function dgram4(port: number, data: string, ip = '7f 00 00 01'): Buffer {
   return Buffer.concat([hex(`00 00 00 01 ${ip} ${portHex(port)}`), Buffer.from(data)]);
@@ -10,28 +10,18 @@ function dgram4(port: number, data: string, ip = '7f 00 00 01'): Buffer {
 
 describe('UDP relay: send errors are dropped datagrams, never a crash', function () {
   const cleanup: (() => unknown)[] = [];
-  let trip: Tripwire;
-  beforeEach(() => {
-    trip = armTripwire();
-  });
+  const trip = tripwireEachTest();
   afterEach(async () => {
-    trip.disarm();
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
   async function associate() {
     const s = await startServer();
     cleanup.push(() => s.close());
-    const c = await Conn.open(s.port);
-    cleanup.push(() => c.destroy());
-    c.write(hex('05 01 00   05 03 00 01 00 00 00 00 00 00'));
-    expect(toHex(await c.read(2))).to.equal('05 00');
-    const reply = await c.read(10);
-    const cl = await Udp.open();
-    cleanup.push(() => cl.close());
+    const { c, relay, cl } = await openAssociation(s.port, cleanup);
     const target = await udpEcho();
     cleanup.push(() => target.close());
-    return { c, relay: reply.readUInt16BE(8), cl, target };
+    return { c, relay, cl, target };
   }
 
   it('a datagram to DST.PORT 0 is dropped and the association still relays', async () => {
@@ -48,13 +38,7 @@ describe('UDP relay: send errors are dropped datagrams, never a crash', function
   it('a datagram to a name resolving to DST.PORT 0 is dropped too (the lookup path)', async () => {
     const s = await startServer({ lookup: ((_h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, '127.0.0.1', 4)) as never });
     cleanup.push(() => s.close());
-    const c = await Conn.open(s.port);
-    cleanup.push(() => c.destroy());
-    c.write(hex('05 01 00   05 03 00 01 00 00 00 00 00 00'));
-    await c.read(2);
-    const relay = (await c.read(10)).readUInt16BE(8);
-    const cl = await Udp.open();
-    cleanup.push(() => cl.close());
+    const { relay, cl } = await openAssociation(s.port, cleanup);
     const name = Buffer.from('example.test');
     await cl.send(Buffer.concat([hex(`00 00 00 03 ${name.length.toString(16).padStart(2, '0')}`), name, hex('00 00'), Buffer.from('x')]), relay);
     await settle(100);

@@ -27,3 +27,17 @@ export function armTripwire(): Tripwire {
 
 /** Lets pending continuations, immediates and short timers run before asserting. */
 export const settle = (ms = 50): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Arms a tripwire around every test of the enclosing describe(); read `errors` in the test. */
+export function tripwireEachTest(): { readonly errors: unknown[] } {
+  let trip: Tripwire | undefined;
+  beforeEach(() => {
+    trip = armTripwire();
+  });
+  afterEach(() => trip?.disarm());
+  return {
+    get errors() {
+      return trip?.errors ?? [];
+    },
+  };
+}
