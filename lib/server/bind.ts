@@ -145,7 +145,11 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           peer.resume();
         }));
         listener.listen({ host: listenHost, port: 0, exclusive: true }, guarded(() => {
-          if (finished) return;
+          // Finished before listening (the connection closed meanwhile): close() then was too early.
+          if (finished) {
+            listener.close();
+            return;
+          }
           const a = listener.address() as net.AddressInfo;
           const bound = advertised(a, conn);
           debug('BIND: listening on %s:%d for %s, advertising %s', a.address, a.port, formatAddress(conn.source), formatAddress(bound));
