@@ -2,7 +2,7 @@
  * Small helpers shared by the programs: host:port parsing, readable fatal
  * errors, signal handling. Kept tiny on purpose; each program owns its flags.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { LocalProtocolError } from '../lib/index.js';
 
 export class UsageError extends LocalProtocolError {}
@@ -65,4 +65,15 @@ export function describeFsError(err: unknown): string {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '[::1]';
+}
+
+/** Warns on stderr (as for the binauth key) when a file holding secrets is accessible by others. */
+export function warnIfShared(prog: string, file: string, what: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) process.stderr.write(`${prog}: warning: ${file}: ${what} is accessible by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${file}\n`);
+  } catch {
+    /* it was read just before: nothing to warn about */
+  }
 }

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
 import { connect, none, binauth, gssapiPsk, loadPskKey, loadKeyFile, loadTokenCache, saveTokenCache } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
-import { parseHostPort, parseNumber, packageVersion, UsageError } from './cli.js';
+import { parseHostPort, parseNumber, packageVersion, UsageError, warnIfShared } from './cli.js';
 
 const PROG = 'sockskit-connect';
 const DEFAULT_PROXY = 'socks5h://127.0.0.1:1080';
@@ -78,6 +78,7 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
     let key: Buffer;
     try {
       key = loadPskKey(_values['gssapi-psk']);
+      warnIfShared(PROG, _values['gssapi-psk'], 'GSS-API key file');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);

@@ -5,11 +5,11 @@
  * proxy beyond loopback.
  */
 import { parseArgs } from 'node:util';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import createDebug from 'debug';
 import { SocksServer, SocksServerOptions, parseCidr, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, formatAddress, hostType, stripBrackets, bindHandler, udpHandler } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
-import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, describeFsError } from './cli.js';
+import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, describeFsError, warnIfShared } from './cli.js';
 
 const PROG = 'sockskit-proxy';
 const debug = createDebug('sockskit:proxy');
@@ -117,17 +117,6 @@ export function parseUsers(lines: string[], where: string): Map<string, string> 
   return users;
 }
 
-/** Warns (as for the binauth key) when a file holding secrets is accessible by others. */
-function warnIfShared(file: string, what: string): void {
-  if (process.platform === 'win32') return;
-  try {
-    const mode = statSync(file).mode & 0o777;
-    if (mode & 0o077) process.stderr.write(`${PROG}: warning: ${file}: ${what} is accessible by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${file}\n`);
-  } catch {
-    /* read just before: a race at most, and the read already succeeded */
-  }
-}
-
 export async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
@@ -154,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
     } catch (err) {
       throw new UsageError(`cannot read --users file ${v.users}: ${describeFsError(err)}`);
     }
-    warnIfShared(v.users, 'password file');
+    warnIfShared(PROG, v.users, 'password file');
     for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
   }
   const methods: AuthMethod<unknown>[] = [];
@@ -166,7 +155,7 @@ export async function main(argv: string[]): Promise<void> {
     let key: Buffer;
     try {
       key = loadPskKey(v['gssapi-psk']!);
-      warnIfShared(v['gssapi-psk']!, 'GSS-API key file');
+      warnIfShared(PROG, v['gssapi-psk']!, 'GSS-API key file');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);

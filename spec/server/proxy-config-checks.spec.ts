@@ -76,6 +76,14 @@ describe('sockskit-proxy configuration checks', function () {
     expect(closed.stderr).to.not.match(/warning/);
   });
 
+  it('--gssapi-psk key file readable by others: warns (and starts)', async () => {
+    const f = tmp.write('gss.key', `${'ab'.repeat(32)}\n`);
+    chmodSync(f, 0o644);
+    const r = await startupOutput(['--gssapi-psk', f]);
+    expect(r.code).to.equal(null);
+    expect(r.stderr).to.match(/warning: .*gss\.key: GSS-API key file is accessible by others \(mode 0644\)/);
+  });
+
   it('--proxy-protocol without --proxy-protocol-from: warns naming the flag; with it: no warning', async () => {
     const open = await startupOutput(['--proxy-protocol', 'any']);
     expect(open.stderr).to.match(/WARNING: .*--proxy-protocol-from/);
