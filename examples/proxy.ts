@@ -199,7 +199,24 @@ export async function main(argv: string[]): Promise<void> {
     proxyProtocolFrom: v['proxy-protocol-from']?.map(parseCidr),
   };
   const open = users.size === 0 && !useBinauth && !useGssapi;
-  const servers = await Promise.all(
+  // Installed before listening: until a SIGUSR1 handler exists, the signal
+  // opens Node's inspector (a test that signals as soon as we listen hit that).
+  let servers: SocksServer[] = [];
+  // SIGUSR1: one JSON line of counters on stderr (all listeners together).
+  process.on('SIGUSR1', () => {
+    const total = { accepted: 0, refused: 0, open: 0, tunnels: 0, handoffs: 0, errors: {} as Record<string, number> };
+    for (const s of servers) {
+      const st = s.stats();
+      total.accepted += st.accepted;
+      total.refused += st.refused;
+      total.open += st.open;
+      total.tunnels += st.tunnels;
+      total.handoffs += st.handoffs;
+      for (const [k, n] of Object.entries(st.errors)) total.errors[k] = (total.errors[k] ?? 0) + n;
+    }
+    process.stderr.write(`${PROG}: stats ${JSON.stringify(total)}\n`);
+  });
+  servers = await Promise.all(
     listen.map(
       ({ host, port }) =>
         new Promise<SocksServer>((resolve, reject) => {
@@ -226,20 +243,6 @@ export async function main(argv: string[]): Promise<void> {
     for (const s of servers) s.close();
     setTimeout(() => process.exit(0), 100).unref();
   };
-  // SIGUSR1: one JSON line of counters on stderr (all listeners together).
-  process.on('SIGUSR1', () => {
-    const total = { accepted: 0, refused: 0, open: 0, tunnels: 0, handoffs: 0, errors: {} as Record<string, number> };
-    for (const s of servers) {
-      const st = s.stats();
-      total.accepted += st.accepted;
-      total.refused += st.refused;
-      total.open += st.open;
-      total.tunnels += st.tunnels;
-      total.handoffs += st.handoffs;
-      for (const [k, n] of Object.entries(st.errors)) total.errors[k] = (total.errors[k] ?? 0) + n;
-    }
-    process.stderr.write(`${PROG}: stats ${JSON.stringify(total)}\n`);
-  });
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
 }

@@ -58,7 +58,7 @@ describe('SIGUSR1 on the programs never opens the inspector', function () {
         child.kill('SIGUSR1');
         await sleep(500);
         expect(child.exitCode, err).to.equal(null);
-        expect(err).to.not.match(/Debugger listening|inspector/i);
+        expect(err, err).to.not.match(/Debugger listening|inspector/i);
         expect(await listening(INSPECTOR), 'something listens on 9229').to.equal(false);
         if (p.stats) {
           expect(err).to.match(p.stats);
