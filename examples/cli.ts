@@ -2,7 +2,7 @@
  * Small helpers shared by the programs: host:port parsing, readable fatal
  * errors, signal handling. Kept tiny on purpose; each program owns its flags.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { LocalProtocolError } from '../lib/index.js';
 
 export class UsageError extends LocalProtocolError {}
@@ -65,4 +65,19 @@ export function describeFsError(err: unknown): string {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '[::1]';
+}
+
+/**
+ * A warning when a secret file is accessible by group or others (undefined
+ * when it is not, or cannot be read: whoever reads it reports that).
+ */
+export function permissionWarning(file: string, what = 'file'): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  try {
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) return `${file}: ${what} is accessible by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${file}`;
+  } catch {
+    /* reported by whoever reads it */
+  }
+  return undefined;
 }

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
 import { connect, none, binauth, gssapiPsk, loadPskKey, loadKeyFile, loadTokenCache, saveTokenCache, noProxyMatches, proxyForHost } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
-import { parseHostPort, parseNumber, packageVersion, UsageError } from './cli.js';
+import { parseHostPort, parseNumber, packageVersion, UsageError, permissionWarning } from './cli.js';
 
 const PROG = 'sockskit-connect';
 const DEFAULT_PROXY = 'socks5h://127.0.0.1:1080';
@@ -90,6 +90,8 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
     let key: Buffer;
     try {
       key = loadPskKey(_values['gssapi-psk']);
+      const w = permissionWarning(_values['gssapi-psk'], 'GSS-API key file');
+      if (w) process.stderr.write(`${PROG}: warning: ${w}\n`);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);
@@ -257,11 +259,17 @@ async function runStdio(o: ConnectCli): Promise<number> {
 
 function runListen(o: ConnectCli): Promise<number> {
   const listen = o.listen!;
+  // Every accepted client, so that a signal can close the tunnels (server.close() alone waits for them).
+  const clients = new Set<net.Socket>();
   return new Promise<number>((resolve) => {
     const server = net.createServer({ allowHalfOpen: true }, (client) => {
       const ac = new AbortController();
+      clients.add(client);
       client.on('error', () => ac.abort());
-      client.on('close', () => ac.abort());
+      client.on('close', () => {
+        clients.delete(client);
+        ac.abort();
+      });
       client.pause();
       openTunnel(o, ac.signal).then(({ socket, head }) => {
         pipeBoth(client, socket, head);
@@ -278,7 +286,11 @@ function runListen(o: ConnectCli): Promise<number> {
       const a = server.address() as net.AddressInfo;
       process.stderr.write(`${PROG}: listening on ${a.address}:${a.port}\n`);
     });
-    const stop = () => server.close(() => resolve(0));
+    const stop = () => {
+      server.close();
+      for (const c of clients) c.destroy(); // pipeBoth closes each tunnel with its client
+      resolve(0);
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
@@ -331,5 +343,7 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // Without a handler of our own, SIGUSR1 opens Node's inspector on 127.0.0.1:9229.
+  process.on('SIGUSR1', () => {});
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

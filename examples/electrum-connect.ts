@@ -149,6 +149,10 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(`unknown command ${JSON.stringify(command)} (call or bridge)`);
 }
 
+// Without a handler of our own, SIGUSR1 opens Node's inspector on 127.0.0.1:9229
+// (any local user could attach and read the token): ignore it.
+process.on('SIGUSR1', () => {});
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => fail(PROG, err, err instanceof UsageError ? 2 : 1),

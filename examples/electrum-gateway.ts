@@ -15,10 +15,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError } from '../lib/index.js';
-import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
+import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, permissionWarning } from './cli.js';
 import { loadSettings, readSecretFile } from './settings.js';
 import { serviceMain, type BuiltConfig } from './service.js';
-import { parseServiceOptions, permissionWarning, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
+import { parseServiceOptions, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
 
 const PROG = 'sockskit-electrum-gateway';
 const debug = createDebug('sockskit:electrum-gateway');
@@ -172,7 +172,7 @@ function buildConfig(argv: string[]): GatewayConfig {
   let authToken = v['auth-token'] as string | undefined;
   if (v['auth-token-file'] !== undefined) {
     authToken = readSecretFile('auth-token-file', v['auth-token-file']);
-    const w = permissionWarning(v['auth-token-file']);
+    const w = permissionWarning(v['auth-token-file'], 'token file');
     if (w) notices.push(w);
   }
   let tok;

@@ -5,12 +5,14 @@
  *   sockskit-keys generate FILE [--force]   new private key (hex seed, mode 0600); prints the public key
  *   sockskit-keys public FILE               prints the public key of FILE
  *   sockskit-keys hash                      reads a password on stdin, prints its scrypt hash
+ *   sockskit-keys psk FILE [--force]        new GSS-API PSK (32 random bytes as hex, mode 0600)
  *
  * The public key (64 hex digits) is what goes into the proxy's
  * --authorized-keys file. The private key is never printed.
  */
 import { parseArgs } from 'node:util';
-import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile, hashPassword } from '../lib/index.js';
+import { randomBytes } from 'node:crypto';
+import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile, writeSecretFile, PSK_MIN_KEY, hashPassword } from '../lib/index.js';
 import { fail, UsageError, packageVersion } from './cli.js';
 
 const PROG = 'sockskit-keys';
@@ -18,6 +20,7 @@ const PROG = 'sockskit-keys';
 const HELP = `Usage: ${PROG} generate FILE [--force]
        ${PROG} public FILE
        ${PROG} hash < PASSWORD
+       ${PROG} psk FILE [--force]
 
 Key files for binauth, the Ed25519 challenge/token SOCKS5 method (0x80).
 
@@ -28,9 +31,12 @@ Commands
   hash            read a password from stdin (first line) and print its scrypt
                   hash for a sockskit-proxy --users file: NAME:$scrypt$...
                   (the password never appears in the process list)
+  psk FILE        write a new GSS-API pre-shared key to FILE (32 random bytes
+                  as hex, mode 0600) for --gssapi-psk on both ends
 
 Options
-  -f, --force     generate: overwrite FILE if it exists
+  -f, --force     generate, psk: replace FILE if it exists (a symlink is
+                  replaced, never written through)
   -h, --help      show this help
   -V, --version   show the version
 
@@ -77,19 +83,24 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const [command, file, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('missing command (generate, public or hash)');
+  if (command === undefined) throw new UsageError('missing command (generate, public, psk or hash)');
   if (command === 'hash') {
     if (file !== undefined) throw new UsageError('hash reads the password from stdin, not from the command line');
-    if (values.force) throw new UsageError('--force only applies to generate');
+    if (values.force) throw new UsageError('--force only applies to generate and psk');
     const pw = await readStdinLine();
     if (pw === '') throw new UsageError('hash: empty password on stdin');
     process.stdout.write(`${await hashPassword(pw)}\n`);
     return;
   }
-  if (command !== 'generate' && command !== 'public') throw new UsageError(`unknown command ${JSON.stringify(command)} (generate, public or hash)`);
+  if (command !== 'generate' && command !== 'public' && command !== 'psk') throw new UsageError(`unknown command ${JSON.stringify(command)} (generate, public, psk or hash)`);
   if (file === undefined) throw new UsageError(`${command} needs a FILE`);
   if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
-  if (values.force && command !== 'generate') throw new UsageError('--force only applies to generate');
+  if (values.force && command === 'public') throw new UsageError('--force only applies to generate and psk');
+
+  if (command === 'psk') {
+    writeSecretFile(file, `${randomBytes(PSK_MIN_KEY).toString('hex')}\n`, { force: values.force });
+    return;
+  }
 
   if (command === 'generate') {
     const { privateKey, publicKey } = generateBinauthKeyPair();
@@ -100,5 +111,8 @@ export async function main(argv: string[]): Promise<void> {
   const seed = loadKeyFile(file, (warning) => process.stderr.write(`${PROG}: warning: ${warning}\n`));
   process.stdout.write(`${binauthPublicKey(seed).toString('hex')}\n`);
 }
+
+// Without a handler of our own, SIGUSR1 opens Node's inspector on 127.0.0.1:9229.
+process.on('SIGUSR1', () => {});
 
 main(process.argv.slice(2)).catch((err) => fail(PROG, err));

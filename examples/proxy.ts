@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { SocksServerOptions, parseCidr, parseRules, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, hostType, stripBrackets, bindHandler, udpHandler, LocalProtocolError, parsePasswordHash, isPasswordHash } from '../lib/index.js';
 import type { GssProtection, AuthMethod, Rule, Ruleset } from '../lib/index.js';
-import { parseHostPort, parseNumber, fail, UsageError, isLoopback, describeFsError } from './cli.js';
+import { parseHostPort, parseNumber, fail, UsageError, isLoopback, describeFsError, permissionWarning } from './cli.js';
 import { loadSettings, type Settings } from './settings.js';
 import { serviceMain, type BuiltConfig } from './service.js';
-import { parseServiceOptions, permissionWarning, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
+import { parseServiceOptions, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
 
 const PROG = 'sockskit-proxy';
 
@@ -40,7 +40,8 @@ Authentication (SOCKS5)
                             when signing are refused (sockskit-connect --binauth-server-id)
   --gssapi-psk FILE         GSS-API (RFC 1961, method 0x01) with the shared-key TEST
                             mechanism (not Kerberos) and the key in FILE (hex or raw,
-                            >= 16 bytes); without --user it is the only method offered
+                            >= 32 bytes: sockskit-keys psk FILE); without --user it is the
+                            only method offered
   --gssapi-protection LEVEL integrity | confidentiality | selective (default confidentiality)
   --no-socks4               refuse SOCKS4/4a requests
   --ident off|verify        SOCKS4: verify USERID with the client's identd (RFC 1413):
@@ -63,7 +64,11 @@ Limits
   --handshake-timeout MS    deadline for the whole handshake (default 10000)
   --connect-timeout MS      deadline to reach a destination (default 10000)
   --idle-timeout MS         close tunnels idle this long (default 0: never)
-  --max-connections N       open connections at most (default 10000)
+  --max-connections N       open connections at most (default 10000); when reached, the
+                            connection longest in its handshake is closed to make room
+  --max-connections-per-source N
+                            open connections at most from one client address
+                            (default 0: no limit; behind --proxy-protocol, the balancer's)
 ${SERVICE_HELP}
 Users files hold NAME:PASSWORD or NAME:$scrypt$... lines (sockskit-keys hash).
 Every option is also SOCKSKIT_<NAME> in the environment (SOCKSKIT_MAX_CONNECTIONS,
@@ -94,6 +99,7 @@ export const baseOptions = {
   'connect-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'max-connections-per-source': { type: 'string' },
   'proxy-protocol': { type: 'string' },
   'proxy-protocol-from': { type: 'string', multiple: true },
   'client-allow': { type: 'string', multiple: true },
@@ -110,6 +116,9 @@ export function parseUsers(lines: string[], where: string): Map<string, string> 
     const colon = line.indexOf(':');
     const at = `${where}${where.endsWith(':') ? '' : ` line ${i + 1}:`}`;
     if (colon < 0) throw new UsageError(`${at} expected NAME:PASSWORD`);
+    // RFC 1929 allows neither (ULEN and PLEN are 1 to 255).
+    if (colon === 0) throw new UsageError(`${at} empty user name`);
+    if (colon === line.length - 1) throw new UsageError(`${at} empty password`);
     const pw = line.slice(colon + 1);
     if (isPasswordHash(pw)) {
       try {
@@ -173,7 +182,7 @@ export function buildConfig(argv: string[]): BuiltConfig {
     } catch (err) {
       throw new UsageError(`cannot read --users file ${v.users}: ${describeFsError(err)}`);
     }
-    const w = permissionWarning(v.users);
+    const w = permissionWarning(v.users, 'password file');
     if (w) notices.push(w);
     for (const [k, p] of parseUsers(text.split('\n'), `${v.users}`)) users.set(k, p);
   }
@@ -186,6 +195,8 @@ export function buildConfig(argv: string[]): BuiltConfig {
     let key: Buffer;
     try {
       key = loadPskKey(v['gssapi-psk']!);
+      const pw = permissionWarning(v['gssapi-psk']!, 'GSS-API key file');
+      if (pw) notices.push(pw);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);
@@ -211,6 +222,10 @@ export function buildConfig(argv: string[]): BuiltConfig {
   const proxyProtocol = v['proxy-protocol'];
   if (proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(proxyProtocol)) throw new UsageError(`--proxy-protocol wants v1, v2 or any, got ${JSON.stringify(proxyProtocol)}`);
   if (v['proxy-protocol-from'] && proxyProtocol === undefined) throw new UsageError('--proxy-protocol-from needs --proxy-protocol');
+  if (proxyProtocol !== undefined && !v['proxy-protocol-from']) {
+    // Any peer could then claim any source address, and the UDP relay and ident follow the claim.
+    process.stderr.write(`${PROG}: WARNING: --proxy-protocol without --proxy-protocol-from: any client can claim any source address; name the balancers with --proxy-protocol-from CIDR\n`);
+  }
   const options: SocksServerOptions = {
     methods,
     socks4: v['no-socks4'] ? false : undefined,
@@ -220,6 +235,7 @@ export function buildConfig(argv: string[]): BuiltConfig {
     connectTimeout: parseNumber('connect-timeout', v['connect-timeout'], 10000),
     idleTimeout: parseNumber('idle-timeout', v['idle-timeout'], 0),
     maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
+    maxConnectionsPerSource: parseNumber('max-connections-per-source', v['max-connections-per-source'], 0),
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
     proxyProtocol: proxyProtocol as 'v1' | 'v2' | 'any' | undefined,

@@ -3,7 +3,6 @@
  * drain, workers, keepalive), their help text, and the permission warning for
  * files that hold secrets.
  */
-import { statSync } from 'node:fs';
 import os from 'node:os';
 import { parseHostPort, parseNumber, UsageError } from './cli.js';
 
@@ -76,13 +75,3 @@ export function parseServiceOptions(v: Record<string, unknown>): ServiceOptions 
   };
 }
 
-/** A warning when a file of secrets can be read by other users; undefined otherwise. */
-export function permissionWarning(file: string): string | undefined {
-  try {
-    const mode = statSync(file).mode;
-    if (mode & 0o004) return `${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`;
-  } catch {
-    // Unreadable files are reported by whoever reads them.
-  }
-  return undefined;
-}

@@ -69,13 +69,21 @@ export class SocksAgent extends http.Agent {
       }
       // `host` is what the certificate is checked against (with servername when one is sent).
       const servername = tlsOptions?.servername || options.servername || (net.isIP(host) ? undefined : host);
-      const secureSocket = tls.connect({
-        ...tlsOptions,
-        ...pickTls(options),
-        host,
-        socket: asSocket(socket),
-        servername,
-      });
+      let secureSocket;
+      try {
+        secureSocket = tls.connect({
+          ...tlsOptions,
+          ...pickTls(options),
+          host,
+          socket: asSocket(socket),
+          servername,
+        });
+      } catch (err) {
+        // tls.connect() throws on bad options: this request fails, not the process.
+        socket.destroy();
+        callback(err as Error);
+        return;
+      }
       callback(null, secureSocket);
     }, (err: Error) => callback(err));
     return undefined;

@@ -360,12 +360,15 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> 
   });
 }
 
+/** What dial() reads of ConnectOptions. */
+export type DialOptions = Pick<ConnectOptions, 'lookup' | 'signal' | 'happyEyeballsDelay' | 'localAddress' | 'keepAlive' | 'noDelay' | 'timeout'>;
+
 /**
  * Reaches the first proxy: every address of its name, raced (Happy
  * Eyeballs), under one deadline and the abort signal; nothing is left open
  * on failure.
  */
-async function dial(host: string, port: number, o: ConnectOptions, timeout: number): Promise<net.Socket> {
+export async function dial(host: string, port: number, o: DialOptions, timeout: number): Promise<net.Socket> {
   const ac = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, ac.signal]) : ac.signal;
   const timer = timeout > 0 ? setTimeout(() => ac.abort(new TimeoutError(`connect to proxy ${host}:${port}`, timeout)), timeout) : undefined;
@@ -433,7 +436,7 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
             stream.write(a.data);
             break;
           case 'verify':
-            void runCheck(a.check).then((r) => { if (!settled) apply(hs.verified(r)); });
+            void runCheck(a.check).then((r) => { if (!settled) apply(hs.verified(r)); }).catch((err: unknown) => finish(err));
             break;
           case 'reply':
             arm(o.acceptTimeout, `${o.phase}: waiting for the BIND peer`);

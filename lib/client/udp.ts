@@ -15,7 +15,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { connect, ConnectOptions, ConnectResult } from './connect.js';
+import { connect, dial, parseProxy, ConnectOptions, ConnectResult, ProxySpec } from './connect.js';
 import { SocksAddress, makeAddress, fromNodeAddress, stripBrackets } from '../protocol/codec/address.js';
 import { encodeUdpDatagram, decodeUdpDatagram } from '../protocol/codec/udp-header.js';
 import { lookupAll } from '../transport/happy-eyeballs.js';
@@ -27,8 +27,12 @@ const debug = createDebug('sockskit:client:udp');
 
 export interface UdpAssociateOptions extends Omit<ConnectOptions, 'command' | 'destination' | 'onBound'> {
   /**
-   * The address and port we will send from, as told to the proxy. Default
-   * 0.0.0.0:0 ("unknown", RFC 1928 §7), which every server accepts.
+   * The address and port we will send from, as told to the proxy. Default:
+   * the datagram socket's own address and port, bound before the request, so
+   * that the relay accepts datagrams from it alone (with 0.0.0.0:0, "unknown",
+   * the first datagram from the client's host would pin the association).
+   * Through a chain the default stays 0.0.0.0:0: the relay is the last hop,
+   * which sees the previous proxy, not us.
    */
   source?: { host: string; port: number };
   /** Local address to bind the datagram socket to; default: the control connection's local address. */
@@ -141,8 +145,32 @@ export class SocksUdpSocket extends TypedEventEmitter<SocksUdpSocketEvents> {
  * closes the control connection before then.
  */
 export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksUdpSocket> {
-  const source = options.source ?? { host: '0.0.0.0', port: 0 };
-  const res: ConnectResult = await connect({ ...options, command: 'udp', destination: source });
+  const single = !Array.isArray(options.proxy) || options.proxy.length === 1;
+  // Bind first and announce what we bound: needs the TCP connection's local address.
+  let early: { transport: Duplex; sock?: dgram.Socket } | undefined;
+  if (!options.source && single) {
+    const hop = parseProxy(Array.isArray(options.proxy) ? options.proxy[0]! : (options.proxy as ProxySpec));
+    const transport = options.socket ?? (await dial(hop.host, hop.port, { lookup: options.lookup, signal: options.signal }, options.connectTimeout ?? 10000));
+    const local = options.localAddress ?? (transport as net.Socket).localAddress;
+    early = { transport };
+    if (local && net.isIP(local)) {
+      try {
+        early.sock = await bindDatagram(net.isIP(local) === 6 ? 'udp6' : 'udp4', local);
+      } catch (err) {
+        transport.destroy();
+        throw err;
+      }
+    }
+  }
+  const bound = early?.sock?.address();
+  const source = options.source ?? (bound ? { host: bound.address, port: bound.port } : { host: '0.0.0.0', port: 0 });
+  let res: ConnectResult;
+  try {
+    res = await connect({ ...options, socket: early?.transport ?? options.socket, command: 'udp', destination: source });
+  } catch (err) {
+    early?.sock?.close();
+    throw err;
+  }
   const { transport } = res;
   let relay = res.bound;
   // Nothing else listens to the control connection until SocksUdpSocket does:
@@ -153,37 +181,52 @@ export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksU
     controlError ??= err;
   };
   res.socket.on('error', onControlError);
+  let sock = early?.sock;
   try {
     if (relay.type === 'domain') {
       // A name for a relay is rare; only loopback names are resolved here without a lookup hook.
       relay = makeAddress(await resolveRelay(relay.host, options), relay.port);
     }
-    const local = options.localAddress ?? (transport as net.Socket).localAddress;
     const type = relay.type === 'ipv6' ? 'udp6' : 'udp4';
-    const sock = dgram.createSocket(type);
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      const bindHost = local && net.isIP(local) === (type === 'udp6' ? 6 : 4) ? local : undefined;
-      sock.bind(0, bindHost, () => {
-        sock.off('error', reject);
-        resolve();
-      });
-    }).catch((err) => {
+    if (sock && (sock.address().family === 'IPv6' ? 'udp6' : 'udp4') !== type) {
+      // The relay is of another family than the control connection: the announced port cannot be kept.
+      debug('relay %s is not of the announced family; binding anew', relay.host);
       sock.close();
-      throw err;
-    });
+      sock = undefined;
+    }
+    if (!sock) {
+      const local = options.localAddress ?? (transport as net.Socket).localAddress;
+      sock = await bindDatagram(type, local && net.isIP(local) === (type === 'udp6' ? 6 : 4) ? local : undefined);
+    }
     if (controlError || res.socket.destroyed || res.socket.readableEnded) {
-      sock.close();
       throw new SocksError('ERR_SOCKS_CLOSED', `the proxy closed the UDP ASSOCIATE control connection${controlError ? ` (${(controlError as NodeJS.ErrnoException).code ?? controlError.message})` : ''}`, undefined, { cause: controlError });
     }
     res.socket.off('error', onControlError);
     debug('UDP association via %s:%d from %o', relay.host, relay.port, sock.address());
     return new SocksUdpSocket(res.socket, sock, relay, res.encapsulation);
   } catch (err) {
+    sock?.close();
     res.socket.destroy();
     transport.destroy();
     throw err;
   }
+}
+
+/** A datagram socket bound to `host` (or the wildcard) on an ephemeral port. */
+function bindDatagram(type: 'udp4' | 'udp6', host: string | undefined): Promise<dgram.Socket> {
+  const sock = dgram.createSocket(type);
+  return new Promise<dgram.Socket>((resolve, reject) => {
+    sock.once('error', (err) => {
+      sock.close();
+      reject(err);
+    });
+    sock.bind(0, host, () => {
+      sock.removeAllListeners('error');
+      // Until SocksUdpSocket listens, an error (none is expected) must not reach the process.
+      sock.on('error', (err) => debug('datagram socket error: %s', err.message));
+      resolve(sock);
+    });
+  });
 }
 
 function resolveRelay(host: string, options: UdpAssociateOptions): Promise<string> {

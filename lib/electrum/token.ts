@@ -9,7 +9,7 @@
  * world-readable.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, openSync, fstatSync, closeSync, constants } from 'node:fs';
 import { LocalProtocolError } from '../protocol/errors.js';
 
 /** Lowercase letters and digits: a token must also work as a DNS label (hostname path). */
@@ -52,11 +52,7 @@ export interface CookieResult {
  * creates it first we read theirs instead of overwriting it.
  */
 export function loadOrCreateCookie(file: string): CookieResult {
-  const read = (): CookieResult => {
-    const token = tokenFromCookie(readFileSync(file, 'utf8'));
-    if (token.length === 0) throw new LocalProtocolError(`cookie file ${file} is empty`);
-    return { token, created: false };
-  };
+  const read = (): CookieResult => ({ token: readSecret(file, 'cookie file'), created: false });
   try {
     return read();
   } catch (err) {
@@ -74,9 +70,62 @@ export function loadOrCreateCookie(file: string): CookieResult {
 
 /** Reads a token file without ever creating it (client side). */
 export function readTokenFile(file: string): string {
-  const token = tokenFromCookie(readFileSync(file, 'utf8'));
-  if (token.length === 0) throw new LocalProtocolError(`token file ${file} is empty`);
+  return readSecret(file, 'token file');
+}
+
+/**
+ * Reads a token from a file only if it is plainly the user's secret: not a
+ * symbolic link (O_NOFOLLOW: a link to /etc/hostname would make the host name
+ * the token), a regular file owned by this user, not accessible by group or
+ * others, holding a token at least as strong as a generated one. ENOENT is
+ * passed through as is (the cookie is then created).
+ */
+function readSecret(file: string, what: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new LocalProtocolError(`${what} ${file} is a symbolic link: refused (give the file itself)`);
+    throw err;
+  }
+  let text: string;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new LocalProtocolError(`${what} ${file} is not a regular file`);
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) throw new LocalProtocolError(`${what} ${file} is owned by uid ${st.uid}, not by this user (uid ${uid}): refused`);
+    const mode = st.mode & 0o777;
+    if (process.platform !== 'win32' && mode & 0o077) {
+      throw new LocalProtocolError(`${what} ${file} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}): run chmod 600 ${file}`);
+    }
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+  const token = tokenFromCookie(text);
+  if (token.length === 0) throw new LocalProtocolError(`${what} ${file} is empty`);
+  checkTokenStrength(token, `${what} ${file}`);
   return token;
+}
+
+/** Bits of a generated token: TOKEN_LENGTH symbols of TOKEN_ALPHABET (≈ 129). */
+const GENERATED_BITS = Math.floor(TOKEN_LENGTH * Math.log2(TOKEN_ALPHABET.length));
+
+/**
+ * Refuses a token weaker than a generated one, estimated as length × log2 of
+ * the character classes it draws from (lowercase, uppercase, digits, other):
+ * 25 lowercase letters and digits pass, 12 characters or 25 digits do not.
+ */
+export function checkTokenStrength(token: string, where: string): void {
+  let size = 0;
+  if (/[a-z]/.test(token)) size += 26;
+  if (/[A-Z]/.test(token)) size += 26;
+  if (/[0-9]/.test(token)) size += 10;
+  if (/[^a-zA-Z0-9]/.test(token)) size += 33;
+  const bits = [...token].length * Math.log2(size);
+  if (bits < GENERATED_BITS) {
+    throw new LocalProtocolError(`${where}: token too weak (about ${Math.floor(bits)} bits, a generated one has ${GENERATED_BITS}; delete the file to have one generated)`);
+  }
 }
 
 export interface TokenFlags {

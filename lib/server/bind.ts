@@ -24,7 +24,8 @@ import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
 import { SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
 import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, makeAddress, hostType } from '../protocol/codec/address.js';
-import type { CommandHandler, ConnectionControl } from './types.js';
+import type { CommandHandler, ConnectionControl, SocksServerOptions } from './types.js';
+import { allowedBy, evaluateRules, isUnspecified, type Ruleset } from './rules.js';
 
 const debug = createDebug('sockskit:bind');
 
@@ -85,21 +86,39 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
         const onEnd = (): void => {
           if (!finished) debug('BIND: client %s half-closed while waiting', formatAddress(conn.source));
         };
+        // Node calls these handlers: a failure in them ends this BIND, never the process.
+        const guarded = <A extends unknown[]>(f: (...a: A) => void) => (...a: A): void => {
+          try {
+            f(...a);
+          } catch (err) {
+            debug('BIND for %s: internal error: %s', formatAddress(conn.source), (err as Error)?.message);
+            finish();
+            conn.socket.destroy();
+          }
+        };
         conn.onClose(finish);
         listener.on('error', (err) => fail(replyFromErrno(err), err));
-        listener.on('connection', (peer: net.Socket) => {
+        listener.on('connection', guarded((peer: net.Socket) => {
           if (finished) {
             peer.destroy();
             return;
           }
           peer.on('error', noop);
           const from = fromNodeAddress(peer.remoteAddress, peer.remotePort);
+          const rules = conn.options.rules;
           let ok: boolean;
           try {
-            ok = o.acceptPeer ? o.acceptPeer(from, expected, conn) : defaultAccept(from, expected, o.matchPort ?? false);
+            // The rules apply to the peer that actually connects (DST 0.0.0.0 names none).
+            ok = !isUnspecified(from.host) && peerAllowed(rules, from, conn);
+            ok &&= o.acceptPeer ? o.acceptPeer(from, expected, conn) : defaultAccept(from, expected, o.matchPort ?? false);
           } catch (err) {
             peer.destroy();
             return fail(replyFromErrno(err), err);
+          }
+          // The connection may have closed while acceptPeer ran.
+          if (finished) {
+            peer.destroy();
+            return;
           }
           if (!ok) {
             debug('BIND: refused peer %s (expected %s)', formatAddress(from), formatAddress(expected));
@@ -115,14 +134,22 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           }
           debug('BIND: peer %s connected for %s', formatAddress(from), formatAddress(conn.source));
           const r = conn.reply(from);
+          if (!r.established) {
+            peer.destroy();
+            return;
+          }
           peer.removeListener('error', noop);
           conn.relay(r.socket, peer, r.head);
           // The relay cannot see an 'end' that fired while we waited: pass it on.
           if (r.socket === conn.socket && conn.socket.readableEnded) peer.end();
           peer.resume();
-        });
-        listener.listen({ host: listenHost, port: 0, exclusive: true }, () => {
-          if (finished) return;
+        }));
+        listener.listen({ host: listenHost, port: 0, exclusive: true }, guarded(() => {
+          // Finished before listening (the connection closed meanwhile): close() then was too early.
+          if (finished) {
+            listener.close();
+            return;
+          }
           const a = listener.address() as net.AddressInfo;
           const bound = advertised(a, conn);
           debug('BIND: listening on %s:%d for %s, advertising %s', a.address, a.port, formatAddress(conn.source), formatAddress(bound));
@@ -136,7 +163,7 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           // (bounded), and a reset is noticed now rather than at the deadline.
           conn.socket.once('end', onEnd);
           conn.socket.resume();
-        });
+        }));
       }),
     (err) => conn.deny(replyFromErrno(err), err),
   );
@@ -168,3 +195,11 @@ function advertised(a: net.AddressInfo, conn: ConnectionControl): SocksAddress {
 }
 
 function noop(): void {}
+
+/** The rules on the peer that connects, as the destination of this BIND. */
+function peerAllowed(rules: SocksServerOptions['rules'], from: SocksAddress, conn: ConnectionControl): boolean {
+  if (!rules) return true;
+  if (!Array.isArray(rules)) return allowedBy(rules as Ruleset, from.host);
+  const r = conn.request;
+  return evaluateRules(rules, { client: conn.source.host, method: r.method?.name, identity: r.identity, command: 'bind', host: from.host, hostType: from.type, port: from.port, address: from.host }).action === 'pass';
+}

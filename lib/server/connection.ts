@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
 import { SocksError, TimeoutError, LocalProtocolError, AuthError, replyFromErrno } from '../protocol/errors.js';
+import { printable } from '../protocol/printable.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
@@ -18,7 +19,7 @@ import { runCheck, type AuthMethod, type Encapsulation, type ServerAuthContext, 
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay, type RelayCounter } from '../transport/relay.js';
 import { lookupAll, interleave, race, type AnyLookup, type Candidate } from '../transport/happy-eyeballs.js';
-import { allowedBy, evaluateRules, evaluateBeforeLookup, type Rule, type RuleInput, type Ruleset } from './rules.js';
+import { allowedBy, isUnspecified, evaluateRules, evaluateBeforeLookup, type Rule, type RuleInput, type Ruleset } from './rules.js';
 import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
@@ -48,6 +49,9 @@ class AuthContext implements ServerAuthContext {
   get signal(): AbortSignal {
     return this.#conn.signal;
   }
+  get deadline(): number {
+    return this.#conn.deadline;
+  }
 }
 
 /** One client connection through its handshake and into its relay. */
@@ -59,6 +63,8 @@ export class Connection implements ConnectionControl {
   private timer: NodeJS.Timeout | undefined;
   private decided = false;
   private finished = false;
+  /** The engine closed the connection (the socket may take a while to close). */
+  private closed = false;
   private closers: (() => void)[] = [];
   readonly options: Readonly<SocksServerOptions>;
   // For the record of this connection ('connectionEnd').
@@ -72,6 +78,8 @@ export class Connection implements ConnectionControl {
   private counter: RelayCounter | undefined;
   private methods: readonly AuthMethod<unknown>[] = [];
   private authMethod: string | undefined;
+  /** When the handshake deadline fires (Date.now() value). */
+  deadline = 0;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -106,7 +114,9 @@ export class Connection implements ConnectionControl {
     if (this.server.listenerCount('connectionEnd') > 0) void (this.source, this.local);
     const ka = this.options.keepAlive ?? 60000;
     if (ka !== false) (socket as net.Socket).setKeepAlive?.(true, ka);
-    this.timer = setTimeout(this.onDeadline, this.options.handshakeTimeout ?? 10000);
+    const ms = this.options.handshakeTimeout ?? 10000;
+    this.deadline = Date.now() + ms;
+    this.timer = setTimeout(this.onDeadline, ms);
     // PROXY protocol: the header precedes SOCKS and decides source/local,
     // which methods(ctx) may read, so the engine starts only once it is read.
     // Off (the default) the engine starts at once, as it always did.
@@ -122,7 +132,15 @@ export class Connection implements ConnectionControl {
     const { server } = this;
     const o = this.options;
     const ctx = new AuthContext(this);
-    const methods = (this.methods = server.methodsFor(ctx));
+    let methods;
+    try {
+      methods = server.methodsFor(ctx);
+    } catch (err) {
+      // The application's methods(ctx) failed: this connection ends, not the process.
+      this.refuse(new SocksError('ERR_SOCKS_NO_METHOD', `methods() failed: ${(err as Error)?.message}`, undefined, { cause: err }));
+      return;
+    }
+    this.methods = methods;
     this.engine = new ServerHandshake({
       methods,
       selectMethod: o.selectMethod,
@@ -166,7 +184,7 @@ export class Connection implements ConnectionControl {
       }
       if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', h.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
       this.begin();
-      if (buf.length > h.length) this.onData(buf.subarray(h.length));
+      if (!this.finished && buf.length > h.length) this.onData(buf.subarray(h.length));
     };
     socket.on('data', onHeader);
   }
@@ -175,7 +193,7 @@ export class Connection implements ConnectionControl {
   private refuse(err: SocksError): void {
     this.finished = true;
     this.clearTimer();
-    debug('closing %s: %s', formatAddress(this.source), err.message);
+    debug('closing %s: %s', formatAddress(this.source), printable(err.message));
     this.failed(err, err.code === 'ERR_SOCKS_DENIED' ? 'refused' : 'protocol');
     this.socket.destroy();
   }
@@ -233,7 +251,7 @@ export class Connection implements ConnectionControl {
   }
 
   onClose(f: () => void): void {
-    if (this.socket.destroyed) f();
+    if (this.socket.destroyed || this.closed) f();
     else this.closers.push(f);
   }
 
@@ -267,10 +285,15 @@ export class Connection implements ConnectionControl {
         case 'close':
           this.finish();
           if (a.error) {
-            debug('closing %s: %s', formatAddress(this.source), a.error.message);
+            debug('closing %s: %s', formatAddress(this.source), printable(a.error.message));
             this.failed(a.error, a.error.reply !== undefined && this.request ? 'denied' : a.error.code === 'ERR_SOCKS_AUTH_FAILED' || a.error.code === 'ERR_SOCKS_NO_METHOD' ? 'auth' : 'protocol');
           }
           endSoon(this.socket);
+          // The connection is over for its handlers now, not at the socket's
+          // 'close' (which may come seconds later): a BIND listener must not
+          // accept a peer in between.
+          this.closed = true;
+          for (const f of this.closers.splice(0)) f();
           break;
       }
     }
@@ -282,14 +305,22 @@ export class Connection implements ConnectionControl {
   private finish(): void {
     this.finished = true;
     this.handshakeMs ??= Date.now() - this.t0;
+    this.server.handshakeOver(this.socket);
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
   }
 
   private runCheck(check: () => unknown): void {
-    void runCheck(check).then((result) => this.afterCheck(result));
+    void runCheck(check).then((result) => this.afterCheck(result)).catch(this.crashed);
   }
+
+  /** A failure in our own continuation: this connection ends, never the process. */
+  private crashed = (err: unknown): void => {
+    debug('closing %s: internal error: %s', formatAddress(this.source), printable(String((err as Error)?.message)));
+    if (!this.socket.destroyed) this.server.clientError(new SocksError('ERR_SOCKS_PROTOCOL', `internal error: ${(err as Error)?.message}`, undefined, { cause: err }), this.source);
+    this.socket.destroy();
+  };
 
   private afterCheck(result: VerifyResult): void {
     if (this.socket.destroyed) return;
@@ -303,6 +334,7 @@ export class Connection implements ConnectionControl {
 
   private onRequest(): void {
     this.decided = true;
+    this.server.handshakeOver(this.socket);
     const hook = this.options.onRequest;
     if (!hook) {
       void this.accept();
@@ -352,7 +384,9 @@ export class Connection implements ConnectionControl {
       return;
     }
     if (result && typeof (result as Promise<void>).then === 'function') {
-      (result as Promise<void>).then(
+      // Promise.resolve() adopts any thenable in a job of its own: a then()
+      // that throws or calls back twice becomes one settled promise.
+      Promise.resolve(result as Promise<void>).then(
         () => {
           if (!settled && !this.socket.destroyed) void this.accept();
         },
@@ -361,7 +395,7 @@ export class Connection implements ConnectionControl {
           if (!settled) this.deny(replyFromErrno(err), err);
           else debug('request hook failed after deciding: %s', (err as Error)?.message);
         },
-      );
+      ).catch(this.crashed);
     } else if (!settled) {
       void this.accept();
     }
@@ -397,6 +431,8 @@ export class Connection implements ConnectionControl {
   }
 
   reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex } {
+    // Closed by the engine meanwhile: nothing to answer (handlers check `established`).
+    if (this.closed) return { established: false, head: EMPTY, socket: this.socket };
     this.replyCode ??= 0;
     this.run(this.engine.accept(bound));
     if (!this.finished) return { established: false, head: EMPTY, socket: this.socket };
@@ -469,10 +505,15 @@ export class Connection implements ConnectionControl {
     const all = dest.type === 'domain'
       ? await lookupAll(this.options.lookup as AnyLookup | undefined, dest.host, 0, signal)
       : [{ address: dest.host, family: dest.type === 'ipv6' ? 6 as const : 4 as const }];
-    let allowed = all;
+    // Checked on the resolved address: "0" and "0.0.0.0" as names count too.
+    const specified = all.filter((c) => !isUnspecified(c.address));
+    if (specified.length === 0) {
+      throw new SocksError('ERR_SOCKS_DENIED', `destination ${all.map((c) => c.address).join(', ')} is unspecified`, Reply.NotAllowedByRuleset);
+    }
+    let allowed = specified;
     if (Array.isArray(rules)) {
       let blocked: unknown;
-      allowed = all.filter((c) => {
+      allowed = specified.filter((c) => {
         try {
           this.checkRules(rules, c.address, dest);
           return true;
@@ -483,7 +524,7 @@ export class Connection implements ConnectionControl {
       });
       if (allowed.length === 0) throw blocked;
     } else if (rules) {
-      allowed = all.filter((c) => allowedBy(rules as Ruleset, c.address));
+      allowed = specified.filter((c) => allowedBy(rules as Ruleset, c.address));
       if (allowed.length === 0) {
         throw new SocksError('ERR_SOCKS_DENIED', `destination ${all.map((c) => c.address).join(', ')} not allowed by ruleset`, Reply.NotAllowedByRuleset);
       }
@@ -511,7 +552,7 @@ export class Connection implements ConnectionControl {
         this.offClose(fail);
         ac.abort(err);
         if (err) {
-          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? printable(String((err as Error)?.message)));
           this.deny(replyFromErrno(err), err);
         }
         done();
@@ -522,6 +563,13 @@ export class Connection implements ConnectionControl {
         .then((candidates) => race({ candidates, port: dest.port, allowHalfOpen: true, attemptDelay: o.happyEyeballsDelay, localAddress: o.outboundAddress, signal: ac.signal }))
         .then((sock) => {
           if (over) return void sock.destroy();
+          // TCP self-connect (an ephemeral destination port where nothing
+          // listens can connect to itself): nobody is there, so refused.
+          if (sock.localPort === sock.remotePort && sock.localAddress === sock.remoteAddress) {
+            sock.destroy();
+            fail(Object.assign(new Error(`connect ECONNREFUSED ${sock.remoteAddress}:${dest.port} (self-connect)`), { code: 'ECONNREFUSED' }));
+            return;
+          }
           this.dialled = formatAddress(fromNodeAddress(sock.remoteAddress!, sock.remotePort!));
           over = true;
           clearTimeout(timer);
@@ -530,7 +578,8 @@ export class Connection implements ConnectionControl {
           const r = this.reply(fromNodeAddress(sock.localAddress!, sock.localPort!));
           this.relay(r.socket, sock, r.head);
           done();
-        }, fail);
+        }, fail)
+        .catch(this.crashed);
     });
   }
 
@@ -539,7 +588,14 @@ export class Connection implements ConnectionControl {
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.counter });
     this.server.trackUpstream(other);
     this.server.count('tunnels');
-    if (this.server.listenerCount('tunnel') > 0) this.server.emit('tunnel', this.request, this.source);
+    if (this.server.listenerCount('tunnel') > 0) {
+      try {
+        this.server.emit('tunnel', this.request, this.source);
+      } catch (err) {
+        // An application listener threw inside a socket event: log it, keep the tunnel and the process.
+        debug("a 'tunnel' listener threw: %s", (err as Error)?.message);
+      }
+    }
   }
 
   /** @internal The record of this connection, built when it closes and only if someone listens for 'connectionEnd'. */

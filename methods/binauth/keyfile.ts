@@ -10,7 +10,8 @@
  *
  * Error messages name the file (and the line) but never echo key material.
  */
-import { readFileSync, writeFileSync, statSync, chmodSync, renameSync, unlinkSync } from 'node:fs';
+import { readFileSync, writeFileSync, statSync, renameSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LocalProtocolError } from '../../lib/protocol/errors.js';
 import { binauthPublicKey, BINAUTH_TOKEN_LENGTH } from './core.js';
@@ -68,16 +69,42 @@ export function loadKeyFile(path: string, onWarning?: (message: string) => void)
  */
 export function writeKeyFile(path: string, seed: Buffer, options: { force?: boolean } = {}): void {
   if (!Buffer.isBuffer(seed) || seed.length !== 32) throw new LocalProtocolError('a binauth private key is a 32-byte seed');
-  const data = `${seed.toString('hex')}\n`;
-  try {
-    writeFileSync(path, data, { mode: 0o600, flag: options.force ? 'w' : 'wx' });
-    // An existing file (with --force) keeps its old mode otherwise.
-    chmodSync(path, 0o600);
-  } catch (err) {
+  writeSecretFile(path, `${seed.toString('hex')}\n`, options);
+}
+
+/**
+ * Writes a secret with mode 0600. A new file is created exclusively (an
+ * existing name, a symlink included, is refused unless `force`). With
+ * `force`, the text goes to a fresh temporary file in the same directory that
+ * is then renamed over `path`: a symlink there is replaced, never written
+ * through, and its target's content and mode stay as they were.
+ */
+export function writeSecretFile(path: string, text: string, options: { force?: boolean } = {}): void {
+  const fail = (err: unknown): never => {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new KeyFileError(path, 'already exists (use --force to overwrite)');
     const why = code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
     throw new KeyFileError(path, `cannot write: ${why}`);
+  };
+  if (!options.force) {
+    try {
+      writeFileSync(path, text, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      fail(err);
+    }
+    return;
+  }
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not created, or already renamed */
+    }
+    fail(err);
   }
 }
 

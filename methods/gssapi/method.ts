@@ -26,6 +26,7 @@
  * frame (≤ 4 + maxToken bytes) and throws RemoteProtocolError
  * ERR_SOCKS_ENCAPSULATION on a bad, tampered, replayed or out-of-order frame.
  */
+import { printable } from '../../lib/protocol/printable.js';
 import createDebug from 'debug';
 import { Method } from '../../lib/protocol/constants.js';
 import { AuthError, LocalProtocolError, RemoteProtocolError, SocksError } from '../../lib/protocol/errors.js';
@@ -315,7 +316,7 @@ class GssServerSession implements ServerAuthSession {
     const granted = wanted.includes(requested) ? requested : [...wanted].sort((a, b) => STRENGTH[b] - STRENGTH[a])[0]!;
     const reply = encodeGssFrame(GssMessageType.Protection, acceptor.wrap(Buffer.from([granted]), false));
     this.state = 'done';
-    debug('context established with %s (%s), protection %s requested, %s granted', acceptor.peerName, mech.name, NAME[requested], NAME[granted]);
+    debug('context established with %s (%s), protection %s requested, %s granted', printable(String(acceptor.peerName)), mech.name, NAME[requested], NAME[granted]);
     return { kind: 'done', identity: acceptor.peerName ?? mech.name, write: reply, encapsulation: new GssEncapsulation(acceptor, granted, maxToken, confWhen) };
   }
 

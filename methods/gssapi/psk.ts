@@ -50,7 +50,8 @@ import type { GssAcceptorContext, GssInitiatorContext, GssMechanism, GssStep, Gs
 
 const debug = createDebug('sockskit:method:gssapi-psk');
 
-export const PSK_MIN_KEY = 16;
+/** Bytes of key material at least: the exchange lets an observer test guesses offline, so no password will do. */
+export const PSK_MIN_KEY = 32;
 const NONCE = 32;
 const MAC = 32;
 const TAG = 16;
@@ -64,7 +65,7 @@ const M2 = Buffer.from('SKP2');
 const M3 = Buffer.from('SKP3');
 
 export interface PskMechanismOptions {
-  /** The pre-shared key, at least 16 bytes. Never logged. */
+  /** The pre-shared key, at least 32 bytes of key material. Never logged. */
   key: Buffer;
   /** Client: the principal name announced to the server (default 'psk'), at most 255 bytes. */
   name?: string;
@@ -73,14 +74,20 @@ export interface PskMechanismOptions {
 }
 
 /**
- * Key file contents: either hex (only hex digits, even count, surrounding
- * whitespace ignored) or, otherwise, the raw bytes as they are. Either way
- * the key must be at least 16 bytes; `openssl rand -hex 32 > key` makes one.
+ * Key file contents: hex (only hex digits, even count, surrounding whitespace
+ * ignored) or raw binary bytes. Either way at least PSK_MIN_KEY (32) bytes of
+ * key material, which `sockskit-keys psk FILE` (or `openssl rand -hex 32`)
+ * makes. Raw contents that are all printable text are a passphrase, not a
+ * key, and are refused: the exchange lets an observer test guesses offline.
  */
 export function parsePskKey(contents: Buffer): Buffer {
   const text = contents.toString('latin1').trim();
-  const key = text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(contents);
-  if (key.length < PSK_MIN_KEY) throw new LocalProtocolError(`GSS-API PSK must be at least ${PSK_MIN_KEY} bytes (got ${key.length})`);
+  const isHex = text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text);
+  if (!isHex && /^[\x20-\x7e\t\r\n]*$/.test(contents.toString('latin1'))) {
+    throw new LocalProtocolError('GSS-API PSK file holds text, not key material (a passphrase can be guessed offline): use hex from sockskit-keys psk FILE');
+  }
+  const key = isHex ? Buffer.from(text, 'hex') : Buffer.from(contents);
+  if (key.length < PSK_MIN_KEY) throw new LocalProtocolError(`GSS-API PSK must be at least ${PSK_MIN_KEY} bytes (got ${key.length}); make one with sockskit-keys psk FILE`);
   return key;
 }
 

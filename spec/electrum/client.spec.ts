@@ -60,8 +60,8 @@ describe('electrum tokens (lib/electrum/token.ts)', () => {
 
   it('an existing cookie is used as is (minus one newline); empty ones are refused', () => {
     const file = path.join(dir, 'given');
-    writeFileSync(file, 'Hand-Written Secret\n');
-    expect(loadOrCreateCookie(file)).to.deep.equal({ token: 'Hand-Written Secret', created: false });
+    writeFileSync(file, 'Hand-Written Secret, long enough\n', { mode: 0o600 });
+    expect(loadOrCreateCookie(file)).to.deep.equal({ token: 'Hand-Written Secret, long enough', created: false });
     writeFileSync(file, '\n');
     expect(() => loadOrCreateCookie(file)).to.throw(/empty/);
     expect(() => loadOrCreateCookie(path.join(dir, 'no', 'such', 'dir'))).to.throw(/ENOENT/);

@@ -251,10 +251,10 @@ describe('electrum interop: sockskit-electrum-gateway flags', function () {
 
   it('--print-token with an existing cookie prints its token; --handshake-timeout closes stalled clients', async () => {
     const file = path.join(dir, 'existing');
-    writeFileSync(file, 'given0token1\n', { mode: 0o600 });
+    writeFileSync(file, 'given0token1given0token1given\n', { mode: 0o600 });
     const p = gateway(['--listen', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--auth-cookie', file, '--print-token', '--handshake-timeout', '300']);
     const gport = Number((await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
-    expect(p.stdout()).to.equal('given0token1\n');
+    expect(p.stdout()).to.equal('given0token1given0token1given\n');
     expect(p.stderr()).to.not.include('created cookie');
     const t0 = Date.now();
     const r = await exchange(gport, [hex('05 01 02')], { timeout: 3000 });

@@ -216,9 +216,10 @@ describe('GSS-API pre-shared-key test mechanism', () => {
     expect(() => pskMechanism({ key: Buffer.alloc(15) })).to.throw(SocksError);
   });
 
-  it('key files: hex (whitespace ignored) or raw bytes, at least 16 bytes', () => {
-    expect(parsePskKey(Buffer.from(' 00112233445566778899aabbccddeeff\n'))).to.deep.equal(hex('00112233445566778899aabbccddeeff'));
-    const raw = Buffer.from([...Array(20).keys()].map((x) => x * 11));
+  it('key files: hex (whitespace ignored) or raw bytes, at least 32 bytes', () => {
+    const h = '00112233445566778899aabbccddeeff'.repeat(2);
+    expect(parsePskKey(Buffer.from(` ${h}\n`))).to.deep.equal(hex(h));
+    const raw = Buffer.from([...Array(32).keys()].map((x) => x * 11));
     expect(parsePskKey(raw)).to.deep.equal(raw);
     expect(() => parsePskKey(Buffer.from('00112233'))).to.throw(SocksError);
     expect(() => parsePskKey(Buffer.alloc(8))).to.throw(SocksError);

@@ -269,7 +269,7 @@ describe('sockskit-proxy / sockskit-connect --gssapi-psk', function () {
     const short = tmp.write('short.key', '0011223344');
     const r = await runWithInput(process.execPath, connectArgs(short), Buffer.alloc(0));
     expect(r.code).to.not.equal(0);
-    expect(r.stderr).to.match(/at least 16 bytes/);
+    expect(r.stderr).to.match(/at least 32 bytes/);
   });
 
   it('GSS-API is the only method offered: 05 01 00 gets exactly 05 FF, curl --socks5-basic is refused', async function () {

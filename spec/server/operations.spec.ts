@@ -322,7 +322,7 @@ describe('sockskit-proxy as a service', function () {
       writeFileSync(users, `alice:${h.stdout}plain:pw\n`);
       chmodSync(users, 0o644);
       const { daemon, port } = await startProxy(['--listen', '127.0.0.1:0', '--users', users, '--access-log', 'off']);
-      expect(daemon.output()).to.include(`warning: ${users} is readable by other users (mode 644)`);
+      expect(daemon.output()).to.include(`warning: ${users}: password file is accessible by others (mode 0644)`);
       expect((await tunnel(port, echoT.port, ['alice', 's3cret'])).reply[1]).to.equal(0);
       expect((await tunnel(port, echoT.port, ['alice', 'wrong'])).reply).to.deep.equal(hex('05 02 01 01'));
       expect((await tunnel(port, echoT.port, ['nobody', 's3cret'])).reply).to.deep.equal(hex('05 02 01 01'));

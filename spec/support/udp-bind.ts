@@ -165,3 +165,21 @@ export function replyPort(reply: Buffer): number {
 export function portHex(port: number): string {
   return port.toString(16).padStart(4, '0').replace(/(..)(..)/, '$1 $2');
 }
+
+/**
+ * Greeting (no auth) + UDP ASSOCIATE with DST 0.0.0.0:0 through a server on
+ * 127.0.0.1, and a client datagram socket; both are registered in `cleanup`.
+ */
+export async function openAssociation(port: number, cleanup: (() => unknown)[]): Promise<{ c: Conn; relay: number; cl: Udp }> {
+  const c = await Conn.open(port);
+  cleanup.push(() => c.destroy());
+  // 05 01 00 (no auth), then 05 03 00 01 0.0.0.0 port 0
+  c.write(Buffer.from([5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0]));
+  const greeting = await c.read(2);
+  if (greeting[0] !== 5 || greeting[1] !== 0) throw new Error(`unexpected method reply ${greeting.toString('hex')}`);
+  const reply = await c.read(10);
+  if (reply[1] !== 0) throw new Error(`UDP ASSOCIATE refused: ${reply.toString('hex')}`);
+  const cl = await Udp.open();
+  cleanup.push(() => cl.close());
+  return { c, relay: reply.readUInt16BE(8), cl };
+}
