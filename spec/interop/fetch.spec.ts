@@ -19,7 +19,7 @@ import { makeCerts } from '../support/certs.js';
 import { httpOrigin, httpsOrigin, type Origin } from '../support/web.js';
 import { waitFor } from '../support/server.js';
 
-const PSK = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
+const PSK = Buffer.from('0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef', 'hex');
 
 /** sockskit-proxy's tunnel count, read from its SIGUSR1 stats line. */
 async function tunnels(d: Daemon): Promise<number> {
