@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { SocksServer, relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError } from '../lib/index.js';
+import { SocksServer, relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError, raiseDescriptorLimit } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback } from './cli.js';
 
 const PROG = 'sockskit-electrum-gateway';
@@ -124,6 +124,10 @@ function main(argv: string[]): void {
   if (v['backend-tls-insecure'] && !v['backend-tls']) throw new UsageError('--backend-tls-insecure needs --backend-tls');
   if (v['backend-ca'] !== undefined && !v['backend-tls']) throw new UsageError('--backend-ca needs --backend-tls');
   if (v['backend-ca'] !== undefined && v['backend-tls-insecure']) throw new UsageError('--backend-ca and --backend-tls-insecure exclude each other');
+  // Two descriptors per client (client and backend): raise the soft limit first;
+  // the server's default connection limit follows from what it allows.
+  const fds = raiseDescriptorLimit();
+  if (fds?.error) process.stderr.write(`${PROG}: warning: cannot raise the descriptor limit from ${fds.soft} to ${fds.hard}: ${fds.error}\n`);
   const listen = parseHostPort(v.listen ?? '127.0.0.1:50001');
   const backend = parseHostPort(v.backend);
   const httpAt = v.http !== undefined ? parseHostPort(v.http) : undefined;
@@ -190,6 +194,7 @@ function main(argv: string[]): void {
   });
   server.on('clientError', (err: Error & { code?: string }) => debug('handshake failed: %s', err.code ?? err.message));
   server.on('error', (err) => fail(PROG, err));
+  server.on('warning', (msg: string) => process.stderr.write(`${PROG}: warning: ${msg}\n`));
   server.listen(listen.port, listen.host, () => {
     const a = server.address() as net.AddressInfo;
     process.stderr.write(`${PROG}: listening on ${hostPort({ host: a.address, port: a.port })}, backend ${hostPort(backend)}${v['backend-tls'] ? ' (TLS)' : ''}\n`);

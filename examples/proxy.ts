@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import createDebug from 'debug';
-import { SocksServer, SocksServerOptions, parseCidr, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, formatAddress, hostType, stripBrackets, bindHandler, udpHandler } from '../lib/index.js';
+import { SocksServer, SocksServerOptions, parseCidr, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, formatAddress, hostType, stripBrackets, bindHandler, udpHandler, raiseDescriptorLimit, connectionLimit } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, describeFsError } from './cli.js';
 
@@ -58,7 +58,9 @@ Limits
   --handshake-timeout MS    deadline for the whole handshake (default 10000)
   --connect-timeout MS      deadline to reach a destination (default 10000)
   --idle-timeout MS         close tunnels idle this long (default 0: never)
-  --max-connections N       open connections at most (default 10000)
+  --max-connections N       open connections at most (default: what the descriptor
+                            limit allows, 2 per tunnel, at most 10000; the soft limit
+                            is raised to the hard one at start)
 Other
   -h, --help                show this help
   -V, --version             show the version
@@ -123,6 +125,12 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${PROG} ${packageVersion()}\n`);
     return;
   }
+  const fds = raiseDescriptorLimit();
+  if (fds?.error) process.stderr.write(`${PROG}: warning: cannot raise the descriptor limit from ${fds.soft} to ${fds.hard}: ${fds.error}\n`);
+  const maxConnections = parseNumber('max-connections', v['max-connections'], connectionLimit());
+  if (fds && maxConnections > connectionLimit(fds)) {
+    process.stderr.write(`${PROG}: warning: --max-connections ${maxConnections} needs about ${2 * maxConnections + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused\n`);
+  }
   const listen = (v.listen ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
   const users = new Map<string, string>();
   for (const u of v.user ?? []) for (const [k, p] of parseUsers([u], `--user ${JSON.stringify(u.split(':')[0])}:`)) users.set(k, p);
@@ -175,7 +183,7 @@ export async function main(argv: string[]): Promise<void> {
     handshakeTimeout: parseNumber('handshake-timeout', v['handshake-timeout'], 10000),
     connectTimeout: parseNumber('connect-timeout', v['connect-timeout'], 10000),
     idleTimeout: parseNumber('idle-timeout', v['idle-timeout'], 0),
-    maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
+    maxConnections,
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
     proxyProtocol: proxyProtocol as 'v1' | 'v2' | 'any' | undefined,
@@ -191,6 +199,7 @@ export async function main(argv: string[]): Promise<void> {
           s.listen(port, host, () => {
             s.removeListener('error', reject);
             s.on('error', (err) => process.stderr.write(`${PROG}: ${(err as Error).message}\n`));
+            s.on('warning', (msg: string) => process.stderr.write(`${PROG}: warning: ${msg}\n`));
             const a = s.address();
             const where = a && typeof a === 'object' ? formatAddress({ type: a.family === 'IPv6' ? 'ipv6' : 'ipv4', host: a.address, port: a.port }) : `${host}:${port}`;
             process.stderr.write(`${PROG}: listening on ${where} (${[useGssapi ? `GSS-API psk-test, ${gssProtection}` : '', useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication'})\n`);
@@ -211,7 +220,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   // SIGUSR1: one JSON line of counters on stderr (all listeners together).
   process.on('SIGUSR1', () => {
-    const total = { accepted: 0, refused: 0, open: 0, tunnels: 0, handoffs: 0, errors: {} as Record<string, number> };
+    const total = { accepted: 0, refused: 0, open: 0, tunnels: 0, handoffs: 0, noDescriptor: 0, errors: {} as Record<string, number> };
     for (const s of servers) {
       const st = s.stats();
       total.accepted += st.accepted;
@@ -219,6 +228,7 @@ export async function main(argv: string[]): Promise<void> {
       total.open += st.open;
       total.tunnels += st.tunnels;
       total.handoffs += st.handoffs;
+      total.noDescriptor += st.noDescriptor;
       for (const [k, n] of Object.entries(st.errors)) total.errors[k] = (total.errors[k] ?? 0) + n;
     }
     process.stderr.write(`${PROG}: stats ${JSON.stringify(total)}\n`);

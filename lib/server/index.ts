@@ -7,3 +7,5 @@ export { bindHandler } from './bind.js';
 export type { BindOptions } from './bind.js';
 export { udpHandler } from './udp-relay.js';
 export type { UdpOptions } from './udp-relay.js';
+export { raiseDescriptorLimit, descriptorLimit, descriptorsInUse, connectionLimit } from './limits.js';
+export type { DescriptorLimit, RaiseResult } from './limits.js';

@@ -22,6 +22,7 @@ import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction, RequestContext } from './types.js';
 import { Connection } from './connection.js';
+import { connectionLimit, isDescriptorExhaustion } from './limits.js';
 
 export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext };
 
@@ -36,6 +37,7 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
   private readonly upstreams = new Set<Duplex>();
   private readonly staticMethods: readonly AuthMethod<unknown>[] | undefined;
   private readonly socks4Default: boolean;
+  private readonly maxConnections: number;
 
   constructor(options: SocksServerOptions = {}) {
     super();
@@ -43,7 +45,16 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
     this.netServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.handle(s));
-    this.netServer.on('error', (err) => this.emit('error', err));
+    // Default limit: what the descriptors allow (two per tunnel), read once.
+    this.maxConnections = options.maxConnections ?? connectionLimit();
+    this.netServer.on('error', (err) => {
+      // accept() out of descriptors: that client is lost (the kernel keeps it
+      // queued or libuv closes it), the server keeps listening.
+      if (isDescriptorExhaustion(err)) {
+        this.counters.refused++;
+        this.noDescriptor('accept', err);
+      } else this.emit('error', err);
+    });
     this.netServer.on('listening', () => this.emit('listening'));
   }
 
@@ -62,15 +73,18 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
     return this.open.size;
   }
 
-  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0 };
+  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0, noDescriptor: 0 };
+  private noDescriptorWarned = 0;
+  private noDescriptorSince = 0;
   private readonly errorCounts: Record<string, number> = {};
 
   /**
    * Counters since the server was created, for metrics: connections accepted
-   * and refused at the limit, open now, tunnels relayed, hand-offs, and
-   * connections that ended in an error, by `SocksError` code.
+   * and refused at the limit, open now, tunnels relayed, hand-offs, accepts
+   * and outbound sockets that failed for want of a descriptor (EMFILE/ENFILE),
+   * and connections that ended in an error, by `SocksError` code.
    */
-  stats(): { accepted: number; refused: number; open: number; tunnels: number; handoffs: number; errors: Record<string, number> } {
+  stats(): { accepted: number; refused: number; open: number; tunnels: number; handoffs: number; noDescriptor: number; errors: Record<string, number> } {
     return { ...this.counters, open: this.open.size, errors: { ...this.errorCounts } };
   }
 
@@ -78,6 +92,23 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
   clientError(err: SocksError, source: SocksAddress | undefined): void {
     this.errorCounts[err.code] = (this.errorCounts[err.code] ?? 0) + 1;
     this.emit('clientError', err, source);
+  }
+  /**
+   * @internal Counts a socket that could not be had for want of a descriptor,
+   * and emits 'warning' (a line for the log) at most once per 10 s.
+   */
+  noDescriptor(where: 'accept' | 'connect', err: unknown): void {
+    this.counters.noDescriptor++;
+    this.noDescriptorSince++;
+    const now = Date.now();
+    if (now - this.noDescriptorWarned < 10000) return;
+    this.noDescriptorWarned = now;
+    const n = this.noDescriptorSince;
+    this.noDescriptorSince = 0;
+    debug('out of descriptors (%s): %s', where, (err as NodeJS.ErrnoException).code);
+    if (this.listenerCount('warning') > 0) {
+      this.emit('warning', `out of file descriptors (${(err as NodeJS.ErrnoException).code} on ${where}; ${n} since the last warning, ${this.counters.noDescriptor} in all): raise the limit (ulimit -n) or lower --max-connections`);
+    }
   }
   /** @internal */
   count(what: 'tunnels' | 'handoffs'): void {
@@ -97,10 +128,9 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
    * for the addresses policies and BND replies need).
    */
   handle(socket: Duplex, info?: ConnInfo): void {
-    const o = this.options;
     const sock = socket as net.Socket;
     const src = info ?? sock;
-    if (this.open.size >= (o.maxConnections ?? 10000)) {
+    if (this.open.size >= this.maxConnections) {
       debug('connection limit reached, refusing %s', src.remoteAddress);
       socket.on('error', noop);
       socket.destroy();

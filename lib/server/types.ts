@@ -44,7 +44,7 @@ export interface SocksServerOptions {
   idleTimeout?: number;
   /** Milliseconds a tunnel side may take to flush once the other side has closed (default 30 000; 0: forever). */
   lingerTimeout?: number;
-  /** Client connections open at once, in handshake or tunnelling (default 10 000). */
+  /** Client connections open at once, in handshake or tunnelling (default: what the descriptor limit allows, two per tunnel, at most 10 000; see limits.ts). */
   maxConnections?: number;
   /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
   bind?: CommandHandler | false;
@@ -102,4 +102,5 @@ export interface ConnectionHost extends EventEmitter {
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;
   count(what: 'tunnels' | 'handoffs'): void;
+  noDescriptor(where: 'accept' | 'connect', err: unknown): void;
 }
