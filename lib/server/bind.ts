@@ -101,6 +101,11 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
             peer.destroy();
             return fail(replyFromErrno(err), err);
           }
+          // The connection may have closed while acceptPeer ran.
+          if (finished) {
+            peer.destroy();
+            return;
+          }
           if (!ok) {
             debug('BIND: refused peer %s (expected %s)', formatAddress(from), formatAddress(expected));
             peer.destroy();
@@ -115,6 +120,10 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           }
           debug('BIND: peer %s connected for %s', formatAddress(from), formatAddress(conn.source));
           const r = conn.reply(from);
+          if (!r.established) {
+            peer.destroy();
+            return;
+          }
           peer.removeListener('error', noop);
           conn.relay(r.socket, peer, r.head);
           // The relay cannot see an 'end' that fired while we waited: pass it on.

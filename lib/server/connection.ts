@@ -59,6 +59,8 @@ export class Connection implements ConnectionControl {
   private timer: NodeJS.Timeout | undefined;
   private decided = false;
   private finished = false;
+  /** The engine closed the connection (the socket may take a while to close). */
+  private closed = false;
   private closers: (() => void)[] = [];
   readonly options: Readonly<SocksServerOptions>;
 
@@ -208,7 +210,7 @@ export class Connection implements ConnectionControl {
   }
 
   onClose(f: () => void): void {
-    if (this.socket.destroyed) f();
+    if (this.socket.destroyed || this.closed) f();
     else this.closers.push(f);
   }
 
@@ -246,6 +248,11 @@ export class Connection implements ConnectionControl {
             this.server.clientError(a.error, this.source);
           }
           endSoon(this.socket);
+          // The connection is over for its handlers now, not at the socket's
+          // 'close' (which may come seconds later): a BIND listener must not
+          // accept a peer in between.
+          this.closed = true;
+          for (const f of this.closers.splice(0)) f();
           break;
       }
     }
@@ -377,6 +384,8 @@ export class Connection implements ConnectionControl {
   }
 
   reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex } {
+    // Closed by the engine meanwhile: nothing to answer (handlers check `established`).
+    if (this.closed) return { established: false, head: EMPTY, socket: this.socket };
     this.run(this.engine.accept(bound));
     if (!this.finished) return { established: false, head: EMPTY, socket: this.socket };
     return this.takeStream();

@@ -197,24 +197,30 @@ class Association {
       if (this.lookups >= (this.o.maxLookups ?? 16)) return debug('dropped datagram to %s: %d lookups in flight', formatAddress(dest), this.lookups);
       this.lookups++;
     }
-    this.conn.resolve(dest).then(
-      ({ address, family }) => {
-        if (dest.type === 'domain') {
-          this.lookups--;
-          this.lastName = { host: dest.host, address, family, until: Date.now() + NAME_REUSE_MS };
-        }
-        this.send(dest, data, address, family);
-      },
-      (err) => {
-        if (dest.type === 'domain') this.lookups--;
-        debug('dropped datagram to %s: %s', formatAddress(dest), (err as Error).message);
-      },
-    );
+    this.conn
+      .resolve(dest)
+      .then(
+        ({ address, family }) => {
+          if (dest.type === 'domain') {
+            this.lookups--;
+            this.lastName = { host: dest.host, address, family, until: Date.now() + NAME_REUSE_MS };
+          }
+          this.send(dest, data, address, family);
+        },
+        (err) => {
+          if (dest.type === 'domain') this.lookups--;
+          debug('dropped datagram to %s: %s', formatAddress(dest), (err as Error).message);
+        },
+      )
+      // send() does not throw, but this continuation must never reject unhandled.
+      .catch((err) => debug('dropped datagram to %s: %s', formatAddress(dest), (err as Error)?.message));
   }
 
   /** Sends to a resolved (and allowed) destination from the outbound socket of its family. */
   private send(dest: SocksAddress, data: Buffer, address: string, family: number): void {
     if (this.ended) return;
+    // Port 0 cannot be sent to (dgram throws ERR_SOCKET_BAD_PORT): drop it.
+    if (dest.port === 0) return debug('dropped datagram to %s: port 0', formatAddress(dest));
     const fam: Family = family === 6 ? 6 : 4;
     const sock = this.outbound(fam);
     const key = endpointKey(fromNodeAddress(address, dest.port));
@@ -224,9 +230,7 @@ class Association {
       if (this.peers.size > max) this.peers.delete(this.peers.keys().next().value!);
     }
     this.touch();
-    sock.send(data, dest.port, address, (err) => {
-      if (err) debug('send to %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? err.message);
-    });
+    trySend(sock, data, dest.port, address, formatAddress(dest));
   }
 
   private outbound(family: Family): dgram.Socket {
@@ -258,9 +262,7 @@ class Association {
       }
     }
     this.touch();
-    this.relaySocket!.send(wire, client.port, client.host, (err) => {
-      if (err) debug('send to client failed: %s', (err as NodeJS.ErrnoException).code ?? err.message);
-    });
+    trySend(this.relaySocket!, wire, client.port, client.host, 'client');
   }
 
   // ------------------------------------------------------------ timers, end
@@ -320,6 +322,24 @@ function advertised(bound: SocksAddress, local: SocksAddress): SocksAddress {
   if (!isZeroAddress(bound)) return bound;
   if (!isZeroAddress(local) && hostType(local.host) !== 'domain') return makeAddress(local.host, bound.port);
   return bound;
+}
+
+/**
+ * dgram.send throws synchronously on a bad port or address and reports
+ * routing errors to the callback: either way the datagram is dropped (UDP may
+ * lose it anyway) and nothing reaches the process.
+ */
+function trySend(sock: dgram.Socket, data: Buffer, port: number, host: string, what: string): void {
+  const failed = (err: unknown): void => {
+    debug('send to %s failed: %s', what, (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message);
+  };
+  try {
+    sock.send(data, port, host, (err) => {
+      if (err) failed(err);
+    });
+  } catch (err) {
+    failed(err);
+  }
 }
 
 function endpointKey(a: SocksAddress): string {
