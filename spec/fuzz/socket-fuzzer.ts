@@ -24,7 +24,8 @@
  */
 import net from 'node:net';
 import dgram from 'node:dgram';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomBytes as cryptoRandom } from 'node:crypto';
 import {
   SocksServer,
@@ -100,6 +101,16 @@ export function mutate(r: Rand, base: Buffer, edits = 1 + int(r, 3)): Buffer {
   return b;
 }
 
+/**
+ * An RST (resetAndDestroy), or a plain destroy once end() was called: Node's
+ * resetAndDestroy() after end() fails (libuv refuses SO_LINGER 0 while a
+ * shutdown is pending), emits EINVAL and leaks the descriptor.
+ */
+function reset(s: net.Socket): void {
+  if (s.writableEnded || s.destroyed) s.destroy();
+  else s.resetAndDestroy();
+}
+
 const u16 = (n: number) => Buffer.from([n >> 8, n & 255]);
 const h = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -139,7 +150,7 @@ class World {
     const r = this.r;
     this.echoPort = await this.tcp((s) => s.pipe(s));
     this.silentPort = await this.tcp((s) => s.pause());
-    this.resetPort = await this.tcp((s) => s.resetAndDestroy());
+    this.resetPort = await this.tcp((s) => reset(s));
     // identd (RFC 1413) with random answers: a user, ERROR, garbage, silence, a reset.
     this.identPort = await this.tcp((s) => {
       s.once('data', (q) => {
@@ -149,7 +160,7 @@ class World {
           case 1: s.end(`${query} : ERROR : NO-USER\r\n`); break;
           case 2: s.end(bytes(r, int(r, 100))); break;
           case 3: break; // silence: the server's ident timeout ends it
-          case 4: s.resetAndDestroy(); break;
+          case 4: reset(s); break;
           default: s.end(`${query} : USERID : UNIX : bob\r\n`);
         }
       });
@@ -310,7 +321,7 @@ class Session {
       i += n;
       const act = r();
       if (act < 0.03) {
-        s.resetAndDestroy();
+        reset(s);
         return Buffer.concat(got);
       }
       if (act < 0.05) {
@@ -324,7 +335,7 @@ class Session {
       return Buffer.concat(got);
     }
     const end = r();
-    if (end < 0.25 && !closed) s.resetAndDestroy();
+    if (end < 0.25 && !closed) reset(s);
     else {
       if (end < 0.5) s.end();
       // Wait for the server's answer or deadline, bounded by the session's.
@@ -386,9 +397,9 @@ const KINDS: Record<string, Kind> = {
         const p = s.sock(port);
         p.on('data', () => {});
         if (r() < 0.5) p.write(bytes(r, int(r, 500)));
-        if (r() < 0.2) p.once('connect', () => p.resetAndDestroy());
+        if (r() < 0.2) p.once('connect', () => reset(p));
       } else if (a === 3) c.end();
-      else if (r() < 0.5) c.resetAndDestroy();
+      else if (r() < 0.5) reset(c);
     }
     while (!c.destroyed && !s.over && r() < 0.8) await sleep(50);
   },
@@ -418,7 +429,7 @@ const KINDS: Record<string, Kind> = {
       if (r() < 0.3) await sleep(int(r, 40));
     }
     const end = int(r, 3);
-    if (end === 0) c.resetAndDestroy();
+    if (end === 0) reset(c);
     else if (end === 1) c.end();
     else await sleep(int(r, 700)); // let the association's idle timer end it
   },
@@ -438,8 +449,8 @@ const KINDS: Record<string, Kind> = {
           const x = r();
           if (x < p) to.write(mutate(r, d, 1));
           else if (x < p + 0.02) {
-            to.resetAndDestroy();
-            from.resetAndDestroy();
+            reset(to);
+            reset(from);
           } else if (x < p + 0.04) to.end();
           else if (!to.destroyed && !to.writableEnded) to.write(d);
         });
@@ -476,7 +487,7 @@ const KINDS: Record<string, Kind> = {
         res.socket.write(bytes(r, int(r, 5000)));
         await sleep(int(r, 100));
         if (r() < 0.5) res.socket.end();
-        else (res.transport as net.Socket).resetAndDestroy();
+        else reset((res.transport as net.Socket));
       } else if (cmd === 'bind' && version !== '4a') {
         const res = await clientBind({ ...common, destination: { host: '127.0.0.1', port: 0 } });
         res.accepted.then((a) => s.own.add(a.socket), () => {});
@@ -510,6 +521,28 @@ function pickKind(r: Rand): string {
   return 'handshake';
 }
 
+/** The TCP sockets still open, named by the ports they join, to find who leaked one. */
+function describeSockets(w: World): string {
+  const names: Record<number, string> = { [w.socksPort]: 'socks', [w.proxyPort]: 'socks+PROXY', [w.echoPort]: 'echo', [w.silentPort]: 'silent', [w.resetPort]: 'reset', [w.identPort]: 'identd' };
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  return handles
+    .filter((x): x is net.Socket => x instanceof net.Socket && !(x as net.Socket & { _isStdio?: boolean })._isStdio && !(x as net.Socket).listenerCount('unpipe'))
+    .map((x) => `${x.constructor.name} ${x.localPort}(${names[x.localPort!] ?? '?'})<->${x.remotePort}(${names[x.remotePort!] ?? '?'}) ${x.readyState}${x.destroyed ? ' destroyed' : ''}${x.readableEnded ? ' read-ended' : ''}${x.writableEnded ? ' write-ended' : ''} listeners:${x.eventNames().map((e) => `${String(e)}=[${x.listeners(e).map((f) => f.toString().replace(/\s+/g, ' ').slice(0, 60)).join(' / ')}]`).join(',')} connecting:${x.connecting} pending:${x.pending} handle:${(x as unknown as { _handle?: { fd?: number } })._handle?.fd} ${diagFd((x as unknown as { _handle?: { fd?: number } })._handle?.fd)}`)
+    .join('; ');
+}
+
+function diagFd(fd: number | undefined): string {
+  if (fd === undefined || fd < 0) return '';
+  try {
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    const inode = /socket:\[(\d+)\]/.exec(link)?.[1];
+    const ss = execFileSync('ss', ['-tanei'], { encoding: 'utf8' }).split('\n').filter((l) => inode && l.includes(`ino:${inode}`));
+    return `${link} ${ss.join(' | ')}`;
+  } catch (err) {
+    return String(err);
+  }
+}
+
 export function fdCount(): number {
   return readdirSync('/proc/self/fd').length - 1;
 }
@@ -537,7 +570,7 @@ export async function runSocketFuzz(o: FuzzOptions): Promise<FuzzResult> {
     await sleep(50);
     const fd0 = fdCount();
     const res0 = resources();
-    const conc = o.concurrency ?? 16;
+    const conc = o.concurrency ?? 32;
     let next = 0;
     const worker = async () => {
       while (next < o.sessions && (o.timeLimit === undefined || Date.now() - t0 < o.timeLimit)) {
@@ -579,8 +612,8 @@ export async function runSocketFuzz(o: FuzzOptions): Promise<FuzzResult> {
       if ((fd1 <= fd0 && diff.length === 0 && open === 0) || Date.now() > until) break;
       await sleep(100);
     }
-    if (fd1 > fd0) leaks.push(`descriptors: ${fd0} at the start, ${fd1} after the deadlines`);
-    if (diff.length) leaks.push(`active resources above baseline: ${diff.join(', ')}`);
+    if (fd1 > fd0) leaks.push(`descriptors: ${fd0} at the start, ${fd1} after the deadlines: ${execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${process.pid},`)).join(' | ')}`);
+    if (diff.length) leaks.push(`active resources above baseline: ${diff.join(', ')}; sockets: ${describeSockets(w)}`);
     if (open) leaks.push(`${open} connections still open in the servers`);
   } catch (err) {
     processErrors.push(`the harness failed: ${(err as Error)?.stack ?? String(err)}`);
