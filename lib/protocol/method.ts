@@ -57,6 +57,11 @@ export interface ServerAuthContext {
    * server.close()): async checks (ident, a password database) stop with it.
    */
   readonly signal?: AbortSignal;
+  /**
+   * When the handshake deadline closes the connection (a Date.now() value):
+   * async checks end before it, so that their failure can still be answered.
+   */
+  readonly deadline?: number;
 }
 
 /** What a client session knows about the hop it authenticates to. */

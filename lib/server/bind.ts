@@ -25,6 +25,7 @@ import { Reply } from '../protocol/constants.js';
 import { SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
 import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, makeAddress, hostType } from '../protocol/codec/address.js';
 import type { CommandHandler, ConnectionControl } from './types.js';
+import { allowedBy, isUnspecified } from './rules.js';
 
 const debug = createDebug('sockskit:bind');
 
@@ -94,9 +95,12 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           }
           peer.on('error', noop);
           const from = fromNodeAddress(peer.remoteAddress, peer.remotePort);
+          const rules = conn.options.rules;
           let ok: boolean;
           try {
-            ok = o.acceptPeer ? o.acceptPeer(from, expected, conn) : defaultAccept(from, expected, o.matchPort ?? false);
+            // The rules apply to the peer that actually connects (DST 0.0.0.0 names none).
+            ok = !isUnspecified(from.host) && (!rules || allowedBy(rules, from.host));
+            ok &&= o.acceptPeer ? o.acceptPeer(from, expected, conn) : defaultAccept(from, expected, o.matchPort ?? false);
           } catch (err) {
             peer.destroy();
             return fail(replyFromErrno(err), err);

@@ -12,13 +12,14 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
 import { SocksError, TimeoutError, LocalProtocolError, replyFromErrno } from '../protocol/errors.js';
+import { printable } from '../protocol/printable.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
 import type { Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay } from '../transport/relay.js';
-import { allowedBy } from './rules.js';
+import { allowedBy, isUnspecified } from './rules.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
 import { isDescriptorExhaustion } from './limits.js';
@@ -48,6 +49,9 @@ class AuthContext implements ServerAuthContext {
   get signal(): AbortSignal {
     return this.#conn.signal;
   }
+  get deadline(): number {
+    return this.#conn.deadline;
+  }
 }
 
 /** One client connection through its handshake and into its relay. */
@@ -63,6 +67,8 @@ export class Connection implements ConnectionControl {
   private closed = false;
   private closers: (() => void)[] = [];
   readonly options: Readonly<SocksServerOptions>;
+  /** When the handshake deadline fires (Date.now() value). */
+  deadline = 0;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -93,7 +99,9 @@ export class Connection implements ConnectionControl {
   start(): void {
     const { socket } = this;
     this.server.track(socket);
-    this.timer = setTimeout(this.onDeadline, this.options.handshakeTimeout ?? 10000);
+    const ms = this.options.handshakeTimeout ?? 10000;
+    this.deadline = Date.now() + ms;
+    this.timer = setTimeout(this.onDeadline, ms);
     // PROXY protocol: the header precedes SOCKS and decides source/local,
     // which methods(ctx) may read, so the engine starts only once it is read.
     // Off (the default) the engine starts at once, as it always did.
@@ -162,7 +170,7 @@ export class Connection implements ConnectionControl {
   private refuse(err: SocksError): void {
     this.finished = true;
     this.clearTimer();
-    debug('closing %s: %s', formatAddress(this.source), err.message);
+    debug('closing %s: %s', formatAddress(this.source), printable(err.message));
     this.server.clientError(err, this.source);
     this.socket.destroy();
   }
@@ -244,7 +252,7 @@ export class Connection implements ConnectionControl {
         case 'close':
           this.finish();
           if (a.error) {
-            debug('closing %s: %s', formatAddress(this.source), a.error.message);
+            debug('closing %s: %s', formatAddress(this.source), printable(a.error.message));
             this.server.clientError(a.error, this.source);
           }
           endSoon(this.socket);
@@ -263,6 +271,7 @@ export class Connection implements ConnectionControl {
 
   private finish(): void {
     this.finished = true;
+    this.server.handshakeOver(this.socket);
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
@@ -293,6 +302,7 @@ export class Connection implements ConnectionControl {
 
   private onRequest(): void {
     this.decided = true;
+    this.server.handshakeOver(this.socket);
     const hook = this.options.onRequest;
     if (!hook) {
       void this.accept();
@@ -413,6 +423,10 @@ export class Connection implements ConnectionControl {
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
     const rules = this.options.rules;
     const check = (address: string, family: number) => {
+      // Checked on the resolved address: "0" and "0.0.0.0" as names count too.
+      if (isUnspecified(address)) {
+        throw new SocksError('ERR_SOCKS_DENIED', `destination ${address} is unspecified`, Reply.NotAllowedByRuleset);
+      }
       if (rules && !allowedBy(rules, address)) {
         throw new SocksError('ERR_SOCKS_DENIED', `destination ${address} not allowed by ruleset`, Reply.NotAllowedByRuleset);
       }
@@ -450,7 +464,7 @@ export class Connection implements ConnectionControl {
         clearTimeout(timer);
         out?.destroy();
         if (err) {
-          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+          debug('connect %s failed: %s', formatAddress(dest), (err as NodeJS.ErrnoException).code ?? printable(String((err as Error)?.message)));
           this.deny(replyFromErrno(err), err);
         }
         done();
@@ -463,6 +477,12 @@ export class Connection implements ConnectionControl {
         sock.on('error', fail);
         sock.on('connect', () => {
           if (over) return;
+          // TCP self-connect (an ephemeral destination port where nothing
+          // listens can connect to itself): nobody is there, so refused.
+          if (sock.localPort === sock.remotePort && sock.localAddress === sock.remoteAddress) {
+            fail(Object.assign(new Error(`connect ECONNREFUSED ${host}:${dest.port} (self-connect)`), { code: 'ECONNREFUSED' }));
+            return;
+          }
           over = true;
           clearTimeout(timer);
           sock.removeListener('error', fail);
@@ -472,7 +492,7 @@ export class Connection implements ConnectionControl {
           done();
         });
       };
-      if (dest.type !== 'domain' && o.rules === undefined) {
+      if (dest.type !== 'domain' && o.rules === undefined && !isUnspecified(dest.host)) {
         dial(dest.host, dest.type === 'ipv6' ? 6 : 4);
         return;
       }

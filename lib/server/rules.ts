@@ -64,3 +64,20 @@ export function allowedBy(rules: Ruleset, ip: string): boolean {
   if (rules.allow && rules.allow.length > 0) return rules.allow.some((c) => c.contains(ip));
   return true;
 }
+
+const UNSPECIFIED_V4 = new Address4('0.0.0.0/8');
+const UNSPECIFIED_MAPPED = new Address6('::ffff:0.0.0.0/104');
+
+/**
+ * True for an unspecified address: 0.0.0.0/8 ("this network", RFC 1122
+ * §3.2.1.3), `::`, and their IPv4-mapped form ::ffff:0.0.0.0/104. Linux
+ * delivers a connect or datagram to them on the local host, so they are
+ * never a destination: refused before any rule is consulted.
+ */
+export function isUnspecified(ip: string): boolean {
+  if (!ip.includes(':')) return safe(() => Address4.isValid(ip) && new Address4(ip).isInSubnet(UNSPECIFIED_V4));
+  return safe(() => {
+    const a = new Address6(ip);
+    return a.isInSubnet(UNSPECIFIED_MAPPED) || a.bigInt() === 0n;
+  });
+}

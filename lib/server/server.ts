@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { SocksError } from '../protocol/errors.js';
-import type { SocksAddress } from '../protocol/codec/address.js';
+import { SocksAddress, fromNodeAddress } from '../protocol/codec/address.js';
 import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction, RequestContext } from './types.js';
@@ -33,6 +33,10 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
   readonly netServer: net.Server;
   /** Client connections (what maxConnections counts). */
   private readonly open = new Set<Duplex>();
+  /** Connections that have not sent their request yet, oldest first (the eviction order). */
+  private readonly handshaking = new Set<Duplex>();
+  /** Open connections by TCP peer address, when maxConnectionsPerSource is set. */
+  private readonly perSource = new Map<string, number>();
   /** Outbound streams of tunnels, destroyed on close(). */
   private readonly upstreams = new Set<Duplex>();
   private readonly staticMethods: readonly AuthMethod<unknown>[] | undefined;
@@ -128,27 +132,68 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
    * for the addresses policies and BND replies need).
    */
   handle(socket: Duplex, info?: ConnInfo): void {
+    const o = this.options;
     const sock = socket as net.Socket;
-    const src = info ?? sock;
-    if (this.open.size >= this.maxConnections) {
-      debug('connection limit reached, refusing %s', src.remoteAddress);
-      socket.on('error', noop);
-      socket.destroy();
-      this.counters.refused++;
-      this.clientError(new SocksError('ERR_SOCKS_DENIED', 'connection limit reached'), undefined);
+    const src = info ?? acceptInfo(sock);
+    const host = src.remoteAddress ?? '';
+    const perSource = o.maxConnectionsPerSource ?? 0;
+    if (perSource > 0 && (this.perSource.get(host) ?? 0) >= perSource) {
+      this.refuse(socket, src, 'per-source connection limit reached');
+      return;
+    }
+    if (this.open.size >= this.maxConnections && !this.evictOldestHandshake()) {
+      this.refuse(socket, src, 'connection limit reached');
       return;
     }
     this.counters.accepted++;
+    if (perSource > 0) {
+      this.perSource.set(host, (this.perSource.get(host) ?? 0) + 1);
+      socket.once('close', () => {
+        const n = (this.perSource.get(host) ?? 1) - 1;
+        if (n > 0) this.perSource.set(host, n);
+        else this.perSource.delete(host);
+      });
+    }
     new Connection(this, socket, src).start();
+  }
+
+  private refuse(socket: Duplex, src: ConnInfo, why: string): void {
+    debug('%s, refusing %s', why, src.remoteAddress);
+    socket.on('error', noop);
+    socket.destroy();
+    this.counters.refused++;
+    this.clientError(new SocksError('ERR_SOCKS_DENIED', why), fromNodeAddress(src.remoteAddress, src.remotePort));
+  }
+
+  /**
+   * Makes room at the limit by closing the connection longest in its
+   * handshake: stallers (a byte, then nothing) would otherwise hold every
+   * slot until their deadline. Tunnels and decided requests are never closed.
+   */
+  private evictOldestHandshake(): boolean {
+    const oldest = this.handshaking.values().next().value as Duplex | undefined;
+    if (!oldest) return false;
+    this.handshaking.delete(oldest);
+    this.open.delete(oldest);
+    debug('connection limit reached: closing the connection longest in its handshake');
+    this.clientError(new SocksError('ERR_SOCKS_TIMEOUT', 'closed at the connection limit: longest in its handshake'), undefined);
+    oldest.destroy();
+    return true;
   }
 
   /** @internal */
   track(s: Duplex): void {
     this.open.add(s);
+    this.handshaking.add(s);
   }
   /** @internal */
   untrack(s: Duplex): void {
     this.open.delete(s);
+    this.handshaking.delete(s);
+  }
+  /** @internal */
+  handshakeOver(s: Duplex): void {
+    this.handshaking.delete(s);
   }
   /** @internal An outbound stream that close() must also destroy. */
   trackUpstream(s: Duplex): void {
@@ -169,6 +214,26 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
 
 export function createServer(options?: SocksServerOptions): SocksServer {
   return new SocksServer(options);
+}
+
+/**
+ * The peer's address, read now: once the client has reset, getpeername fails
+ * and the connection would be logged and reported as 0.0.0.0:0. The local
+ * address stays lazy (a system call most connections never need).
+ */
+function acceptInfo(s: net.Socket): ConnInfo {
+  const remoteAddress = s.remoteAddress;
+  const remotePort = s.remotePort;
+  return {
+    remoteAddress,
+    remotePort,
+    get localAddress() {
+      return s.localAddress;
+    },
+    get localPort() {
+      return s.localPort;
+    },
+  };
 }
 
 function noop(): void {}

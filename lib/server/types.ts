@@ -44,8 +44,15 @@ export interface SocksServerOptions {
   idleTimeout?: number;
   /** Milliseconds a tunnel side may take to flush once the other side has closed (default 30 000; 0: forever). */
   lingerTimeout?: number;
-  /** Client connections open at once, in handshake or tunnelling (default: what the descriptor limit allows, two per tunnel, at most 10 000; see limits.ts). */
+  /**
+   * Client connections open at once, in handshake or tunnelling (default:
+   * what the descriptor limit allows, two per tunnel, at most 10 000; see
+   * limits.ts). At the limit, the connection longest in its handshake (one that
+   * has not sent its request yet) is closed to make room; tunnels never are.
+   */
   maxConnections?: number;
+  /** Client connections open at once from one address (the TCP peer, not a PROXY header's claim); default 0: no limit. */
+  maxConnectionsPerSource?: number;
   /** Handlers for BIND and UDP ASSOCIATE (lib/bind.ts, lib/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
   bind?: CommandHandler | false;
   udp?: CommandHandler | false;
@@ -97,6 +104,8 @@ export interface ConnectionHost extends EventEmitter {
   readonly options: Readonly<SocksServerOptions>;
   track(s: Duplex): void;
   untrack(s: Duplex): void;
+  /** The connection has sent its request (or ended): no longer evictable. */
+  handshakeOver(s: Duplex): void;
   trackUpstream(s: Duplex): void;
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;

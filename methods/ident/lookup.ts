@@ -29,6 +29,7 @@
  * nothing more; it is not authentication.
  */
 import net from 'node:net';
+import { printable } from '../../lib/protocol/printable.js';
 import createDebug from 'debug';
 import { SocksError, type SocksErrorCode } from '../../lib/protocol/errors.js';
 import { Socks4Reply } from '../../lib/protocol/constants.js';
@@ -152,7 +153,7 @@ export function parseIdentReply(line: Buffer): IdentReply {
   if (kind === 'ERROR') {
     const error = l.token('error type').toUpperCase();
     if (!l.atEnd()) throw malformed('text after the error type');
-    if (!STANDARD_ERRORS.has(error) && !(error.startsWith('X') && error.length >= 2)) throw malformed(`unknown error type ${error}`);
+    if (!STANDARD_ERRORS.has(error) && !(error.startsWith('X') && error.length >= 2)) throw malformed(`unknown error type ${printable(error)}`);
     return { type: 'ERROR', portOnServer, portOnClient, error };
   }
   if (kind !== 'USERID') throw malformed(`reply type ${kind}`);
@@ -278,7 +279,7 @@ export function identLookup(options: IdentLookupOptions): Promise<IdentReply> {
         reject(new IdentError('malformed', `reply for ports ${r.portOnServer} , ${r.portOnClient}, asked ${options.client.port} , ${options.server.port}`, r));
         return;
       }
-      debug('lookup %s (%d , %d): %s', host, options.client.port, options.server.port, r.type === 'USERID' ? `USERID ${JSON.stringify(r.user)}` : `ERROR ${r.error}`);
+      debug('lookup %s (%d , %d): %s', host, options.client.port, options.server.port, r.type === 'USERID' ? `USERID ${JSON.stringify(r.user)}` : `ERROR ${printable(r.error)}`);
       resolve(r);
     };
     const timer = setTimeout(() => finish(new IdentError('timeout', `no reply from ${host}:${identPort} within ${timeout} ms`)), timeout);

@@ -37,7 +37,11 @@ export type IdentMode = 'off' | 'verify';
 export interface IdentOptions {
   /** identd's port on the client host (default 113; tests point it elsewhere). */
   port?: number;
-  /** Milliseconds for one lookup (default 10 000). */
+  /**
+   * Milliseconds for one lookup (default 10 000), and never past the
+   * handshake deadline less a margin (see `identTimeout`): a slow identd
+   * gets its 5C answered instead of a silent close.
+   */
   timeout?: number;
   /** Replaces the network lookup (tests, caching, a different transport). */
   lookup?: (query: IdentLookupOptions) => Promise<IdentReply>;
@@ -52,11 +56,22 @@ export async function identUser(ctx: ServerAuthContext, options: IdentOptions = 
     client: { host: ctx.source.host, port: ctx.source.port },
     server: { host: ctx.local.host, port: ctx.local.port },
     identPort: options.port,
-    timeout: options.timeout,
+    timeout: identTimeout(options.timeout, ctx.deadline),
     signal: ctx.signal,
   });
   if (reply.type === 'ERROR') throw new IdentError('error-reply', `identd answered ERROR : ${reply.error}`, reply);
   return reply.user;
+}
+
+/** Time kept after the lookup, before the handshake deadline, to write the failure reply. */
+const REPLY_MARGIN = 250;
+const DEFAULT_TIMEOUT = 10000;
+
+/** The lookup's timeout: the configured one, cut to end REPLY_MARGIN before the deadline (at least 1 ms). */
+export function identTimeout(timeout: number | undefined, deadline: number | undefined, now = Date.now()): number {
+  const t = timeout ?? DEFAULT_TIMEOUT;
+  if (deadline === undefined || deadline <= 0) return t;
+  return Math.max(1, Math.min(t, deadline - now - REPLY_MARGIN));
 }
 
 /** The SOCKS4 identity policy (see the file comment). */

@@ -100,7 +100,8 @@ describe('descriptor limits (finding 15)', () => {
       expect(out.filter((o) => o.startsWith('rep:')), p.err()).to.deep.equal([]);
       expect(ok, p.err()).to.be.within(20, 50);
       expect(st.tunnels).to.equal(ok);
-      expect(st.refused, JSON.stringify(st)).to.equal(closed);
+      // Closed at the limit: refused on arrival, or (an older handshake) closed to make room; both counted.
+      expect(st.refused + ((st.errors as unknown as Record<string, number>).ERR_SOCKS_TIMEOUT ?? 0), JSON.stringify(st)).to.equal(closed);
       expect(st.accepted + st.refused).to.equal(N);
       expect(st.noDescriptor).to.equal(0);
       for (const s of keep) s.destroy();

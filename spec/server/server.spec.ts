@@ -516,11 +516,14 @@ describe('SocksServer: limits and garbage', () => {
     expect(errors.filter((e) => e.code === 'ERR_SOCKS_TIMEOUT')).to.have.length(2);
   });
 
-  it('maxConnections refuses the extra connection, then serves again', async () => {
+  it('maxConnections refuses the extra connection when all are tunnels, then serves again', async () => {
     const t = await target(echo);
     const { server, port } = await startServer({ maxConnections: 2 });
+    // Tunnels: a connection still in its handshake would be closed to make room.
     const a = await client(port);
+    expect((await handshake(a, connect5(LOCAL, t.port))).slice(0, 5)).to.equal('05 00');
     const b = await client(port);
+    expect((await handshake(b, connect5(LOCAL, t.port))).slice(0, 5)).to.equal('05 00');
     await waitFor(() => server.connections === 2);
     const extra = await client(port);
     expect(toHex(await extra.readToEnd())).to.equal('');

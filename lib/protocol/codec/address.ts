@@ -17,6 +17,7 @@
 import { Address6 } from 'ip-address';
 import { AddressType, Reply } from '../constants.js';
 import { RemoteProtocolError, LocalProtocolError } from '../errors.js';
+import { printable, hasControlCharacter } from '../printable.js';
 
 export type AddressKind = 'ipv4' | 'ipv6' | 'domain';
 
@@ -139,6 +140,11 @@ export function readAddress(buf: Buffer, offset: number): { address: SocksAddres
       // Names are not necessarily UTF-8 (RFC 1928 says nothing); latin1 would
       // round-trip bytes, but real clients send ASCII/UTF-8, so decode as UTF-8.
       const host = buf.toString('utf8', offset + 2, offset + 2 + len);
+      // No host name holds a control character; one that does is an attempt
+      // to forge log lines (CR LF) or drive a terminal (ESC): 04, as for an empty name.
+      if (hasControlCharacter(host)) {
+        throw new RemoteProtocolError(`control character in domain name "${printable(host)}"`, 'ERR_SOCKS_BAD_ADDRESS', Reply.HostUnreachable);
+      }
       return { address: { type: 'domain', host, port: buf.readUInt16BE(offset + 2 + len) }, end };
     }
     default:
@@ -204,7 +210,8 @@ export function fromNodeAddress(host: string | undefined, port: number | undefin
 
 /** "host:port" with brackets for IPv6, for messages and logs. */
 export function formatAddress(a: SocksAddress): string {
-  return a.type === 'ipv6' ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  if (a.type === 'ipv6') return `[${a.host}]:${a.port}`;
+  return a.type === 'domain' ? `${printable(a.host)}:${a.port}` : `${a.host}:${a.port}`;
 }
 
 export function isZeroAddress(a: SocksAddress): boolean {

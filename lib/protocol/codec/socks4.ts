@@ -18,6 +18,7 @@
  * USERID and the hostname have no length in the spec: both are capped at
  * 255 bytes so a client cannot make us buffer without end.
  */
+import { printable, hasControlCharacter } from '../printable.js';
 import { SOCKS4_VERSION, SOCKS4_REPLY_VERSION, Limits, Socks4Reply } from '../constants.js';
 import { RemoteProtocolError, LocalProtocolError } from '../errors.js';
 import { SocksAddress, writeIPv4 } from './address.js';
@@ -69,6 +70,7 @@ export function decodeSocks4Request(buf: Buffer): { request: Socks4Request; leng
   if (hostEnd < 0) return undefined;
   if (hostEnd === userEnd + 1) throw new RemoteProtocolError('empty SOCKS4a hostname', 'ERR_SOCKS_BAD_ADDRESS', Socks4Reply.Rejected);
   const host = buf.toString('utf8', userEnd + 1, hostEnd);
+  if (hasControlCharacter(host)) throw new RemoteProtocolError(`control character in SOCKS4a hostname "${printable(host)}"`, 'ERR_SOCKS_BAD_ADDRESS', Socks4Reply.Rejected);
   return { request: { command: buf[1]!, destination: { type: 'domain', host, port }, userId, socks4a: true }, length: hostEnd + 1 };
 }
 
