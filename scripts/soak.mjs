@@ -188,38 +188,36 @@ async function pool(n, conc, task) {
   return out;
 }
 
-/** Connections that send one byte and stall; reconnected as soon as they are cut, until stop(). */
-function stallers(n, port, { localAddress } = {}) {
-  const live = new Set();
-  let stopped = false;
-  let reconnects = 0;
-  const open = () => {
-    if (stopped) return;
-    const s = net.connect({ port, host: '127.0.0.1', localAddress });
-    live.add(s);
-    s.on('connect', () => s.write(Buffer.from([5])));
-    s.on('error', () => {});
-    s.on('close', () => {
-      live.delete(s);
-      if (!stopped) {
-        reconnects++;
-        setImmediate(open);
-      }
-    });
-  };
-  const ready = (async () => {
-    for (let i = 0; i < n; i++) {
-      open();
-      if (i % 200 === 199) await sleep(20);
+/** Connections that send one byte and stall, reconnected as soon as they are cut, in their own process. */
+async function stallers(n, port, { localAddress = '127.0.0.2' } = {}) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'soak-stallers.mjs'), String(n), String(port), localAddress], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  const lines = [];
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
     }
-  })();
+  });
+  const next = async () => {
+    for (let i = 0; i < 600 && !lines.length; i++) await sleep(50);
+    if (!lines.length) throw new Error('the stallers process did not answer');
+    return lines.shift();
+  };
+  await next();
   return {
-    ready,
-    live: () => live.size,
-    reconnects: () => reconnects,
-    stop() {
-      stopped = true;
-      for (const s of live) s.destroy();
+    stats: async () => {
+      child.stdin.write('stats\n');
+      return next();
+    },
+    stop: async () => {
+      child.stdin.end();
+      for (let i = 0; i < 100 && child.exitCode === null; i++) await sleep(50);
+      child.kill('SIGKILL');
+      children.delete(child);
     },
   };
 }
@@ -236,12 +234,11 @@ async function slowloris(dest) {
   for (const n of QUICK ? [1000] : [1000, 5000]) {
     const p = await startProxy();
     const quiet = await trips(p);
-    const st = stallers(n, p.port, { localAddress: '127.0.0.2' });
-    await st.ready;
+    const st = await stallers(n, p.port);
     await sleep(500);
     const loaded = await trips(p);
-    const held = st.live();
-    st.stop();
+    const held = (await st.stats()).live;
+    await st.stop();
     await p.stop();
     out[n] = { quiet, loaded, held };
     log(`slowloris ${n}: quiet p50 ${quiet.p50.toFixed(2)} p99 ${quiet.p99.toFixed(2)} ms; with stallers p50 ${loaded.p50.toFixed(2)} p99 ${loaded.p99.toFixed(2)} ms, ${loaded.failures} failures`);
@@ -250,8 +247,7 @@ async function slowloris(dest) {
   // as soon as they are cut; a client tries once every 100 ms for 20 s.
   const perSource = /--max-connections-per-source/.test(proxyHelp());
   const p = await startProxy(['--max-connections', '1000']);
-  const st = stallers(1500, p.port, { localAddress: '127.0.0.2' });
-  await st.ready;
+  const st = await stallers(1500, p.port);
   await sleep(500);
   const tries = [];
   const until = Date.now() + (QUICK ? 10000 : 20000);
@@ -261,11 +257,12 @@ async function slowloris(dest) {
     await sleep(Math.max(0, 100 - (Date.now() - t)));
   }
   const stats = await p.stats();
-  st.stop();
+  const { reconnects } = await st.stats();
+  await st.stop();
   await p.stop();
   const ok = tries.filter((x) => x.ok).length;
-  out.overLimit = { tries: tries.length, ok, share: ok / tries.length, p50: pct(tries.filter((x) => x.ok).map((x) => x.ms), 0.5), stallerReconnects: st.reconnects(), refused: stats.refused, evictionCode: perSource };
-  log(`over the limit: ${ok}/${tries.length} tries succeeded (${((100 * ok) / tries.length).toFixed(1)} %), stallers reconnected ${st.reconnects()} times`);
+  out.overLimit = { tries: tries.length, ok, share: ok / tries.length, p50: pct(tries.filter((x) => x.ok).map((x) => x.ms), 0.5), stallerReconnects: reconnects, refused: stats.refused, evictionCode: perSource };
+  log(`over the limit: ${ok}/${tries.length} tries succeeded (${((100 * ok) / tries.length).toFixed(1)} %), stallers reconnected ${reconnects} times`);
   return out;
 }
 
