@@ -1,13 +1,15 @@
 // Slowloris connections for the soak run, in their own process so that their
 // reconnect loop does not slow the measuring client's event loop.
-//   node soak-stallers.mjs N PORT LOCAL_ADDRESS
+//   node soak-stallers.mjs N PORT [LOCAL_ADDRESS]
+// (A LOCAL_ADDRESS makes every connect bind() first, and the kernel's search
+// for a free port then slows down with thousands of sockets: leave it out.)
 // Each sends one byte (05) and stalls; reconnects as soon as it is cut.
 // Prints {"ready":true} once all N were started; on the stdin line "stats"
 // prints {"live":…,"reconnects":…}; exits when stdin ends.
 import net from 'node:net';
 import readline from 'node:readline';
 
-const [n, port, localAddress] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4]];
+const [n, port, localAddress] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4] || undefined];
 const live = new Set();
 let stopped = false;
 let reconnects = 0;

@@ -189,7 +189,7 @@ async function pool(n, conc, task) {
 }
 
 /** Connections that send one byte and stall, reconnected as soon as they are cut, in their own process. */
-async function stallers(n, port, { localAddress = '127.0.0.2' } = {}) {
+async function stallers(n, port, { localAddress = '' } = {}) {
   const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'soak-stallers.mjs'), String(n), String(port), localAddress], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(child);
   const lines = [];
@@ -224,11 +224,14 @@ async function stallers(n, port, { localAddress = '127.0.0.2' } = {}) {
 
 // ------------------------------------------------------------ the measurements
 
+/** The measuring client's address; the stallers come from 127.0.0.1. */
+const CLIENT = '127.0.0.2';
+
 async function slowloris(dest) {
   const out = {};
   const trips = async (p) => {
     const r = [];
-    for (let i = 0; i < 200; i++) r.push(await roundTrip(p.port, dest.ports.echo));
+    for (let i = 0; i < 200; i++) r.push(await roundTrip(p.port, dest.ports.echo, { localAddress: CLIENT }));
     return { p50: pct(r.map((x) => x.ms), 0.5), p99: pct(r.map((x) => x.ms), 0.99), failures: r.filter((x) => !x.ok).length };
   };
   for (const n of QUICK ? [1000] : [1000, 5000]) {
@@ -253,7 +256,7 @@ async function slowloris(dest) {
   const until = Date.now() + (QUICK ? 10000 : 20000);
   while (Date.now() < until) {
     const t = Date.now();
-    tries.push(await roundTrip(p.port, dest.ports.echo, { timeout: 2000 }));
+    tries.push(await roundTrip(p.port, dest.ports.echo, { timeout: 2000, localAddress: CLIENT }));
     await sleep(Math.max(0, 100 - (Date.now() - t)));
   }
   const stats = await p.stats();
@@ -537,10 +540,12 @@ async function fuzz() {
 
 // ------------------------------------------------------------ the report
 
-function gitDescribe() {
+// The code measured: the commit when the run started (and whether the tree differed from it).
+const CODE = (() => {
   const r = spawnSync('git', ['log', '-1', '--format=%h %s'], { cwd: ROOT, encoding: 'utf8' });
-  return r.stdout.trim().slice(0, 100);
-}
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() !== '';
+  return `${r.stdout.trim().slice(0, 100)}${dirty ? ' (with uncommitted changes)' : ''}`;
+})();
 
 function report(res) {
   const f = (x, d = 1) => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
@@ -576,7 +581,7 @@ function report(res) {
   }
   const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   return [
-    `Run ${when}${QUICK ? ' (--quick)' : ''} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, code at \`${gitDescribe()}\`. Descriptor limit ${readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\d+)/)?.[1]}. The machine was shared with other builds and tests: latencies are indicative; counts, memory and success shares are the point.`,
+    `Run ${when}${QUICK ? ' (--quick)' : ''} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, code at \`${CODE}\`. Descriptor limit ${readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\d+)/)?.[1]}. The machine was shared with other builds and tests: latencies are indicative; counts, memory and success shares are the point.`,
     '',
     '| measurement | figures | goal | |',
     '|---|---|---|---|',

@@ -111,7 +111,7 @@ export class SocksServer extends EventEmitter implements ConnectionHost {
     this.noDescriptorSince = 0;
     debug('out of descriptors (%s): %s', where, (err as NodeJS.ErrnoException).code);
     if (this.listenerCount('warning') > 0) {
-      this.emit('warning', `out of file descriptors (${(err as NodeJS.ErrnoException).code} on ${where}; ${n} since the last warning, ${this.counters.noDescriptor} in all): raise the limit (ulimit -n) or lower --max-connections`);
+      this.emit('warning', `out of file descriptors (${(err as NodeJS.ErrnoException).code} on ${where}; ${n} since the last warning, ${this.counters.noDescriptor} in all): raise the descriptor limit (ulimit -n) or lower the connection limit`);
     }
   }
   /** @internal */
