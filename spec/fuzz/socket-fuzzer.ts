@@ -490,7 +490,11 @@ const KINDS: Record<string, Kind> = {
         else reset((res.transport as net.Socket));
       } else if (cmd === 'bind' && version !== '4a') {
         const res = await clientBind({ ...common, destination: { host: '127.0.0.1', port: 0 } });
-        res.accepted.then((a) => s.own.add(a.socket), () => {});
+        // Like a net.Socket, the tunnel is the caller's: it listens for 'error'.
+        res.accepted.then((a) => {
+          a.socket.on('error', () => {});
+          s.own.add(a.socket);
+        }, () => {});
         if (r() < 0.7 && res.bound.port) {
           const p = s.sock(res.bound.port);
           p.on('data', () => {});
@@ -519,6 +523,14 @@ function pickKind(r: Rand): string {
   let x = r() * total;
   for (const [k, n] of KIND_WEIGHTS) if ((x -= n) < 0) return k;
   return 'handshake';
+}
+
+function describeSocket(w: World, x: net.Socket): string {
+  const names: Record<number, string> = { [w.socksPort]: 'socks', [w.proxyPort]: 'socks+PROXY', [w.echoPort]: 'echo', [w.silentPort]: 'silent', [w.resetPort]: 'reset', [w.identPort]: 'identd' };
+  const ends = x as unknown as { _sockname?: { port: number }; _peername?: { port: number } };
+  const lp = ends._sockname?.port ?? x.localPort;
+  const rp = ends._peername?.port ?? x.remotePort;
+  return `${lp}(${names[lp!] ?? '?'})<->${rp}(${names[rp!] ?? '?'}) listeners:${x.eventNames().map(String).join(',')}`;
 }
 
 /** The TCP sockets still open, named by the ports they join, to find who leaked one. */
@@ -560,6 +572,15 @@ export async function runSocketFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const processErrors: string[] = [];
   const onException = (err: unknown) => processErrors.push(`uncaughtException while [${[...w.running].join(' ')}]: ${(err as Error)?.stack ?? String(err)}`);
   const onRejection = (err: unknown) => processErrors.push(`unhandledRejection while [${[...w.running].join(' ')}]: ${(err as Error)?.stack ?? String(err)}`);
+  // An 'error' on a socket nobody listens to becomes an uncaught exception
+  // whose stack names no owner: note which socket it was (its ports) first.
+  const emit = net.Socket.prototype.emit;
+  net.Socket.prototype.emit = function (this: net.Socket, ev: string | symbol, ...args: unknown[]) {
+    if (ev === 'error' && this.listenerCount('error') === 0) {
+      processErrors.push(`unhandled 'error' (${(args[0] as Error)?.message}) on a ${this.constructor.name} ${describeSocket(w, this)} while [${[...w.running].join(' ')}]`);
+    }
+    return (emit as (this: net.Socket, e: string | symbol, ...a: unknown[]) => boolean).call(this, ev, ...args);
+  } as typeof emit;
   process.on('uncaughtException', onException);
   process.on('unhandledRejection', onRejection);
   const byKind: Record<string, number> = {};
@@ -622,6 +643,7 @@ export async function runSocketFuzz(o: FuzzOptions): Promise<FuzzResult> {
     const stats = Object.fromEntries(w.servers.map((s, i) => [i ? 'proxyProtocolListener' : 'listener', s.stats()]));
     await w.stop();
     await sleep(20);
+    net.Socket.prototype.emit = emit;
     process.removeListener('uncaughtException', onException);
     process.removeListener('unhandledRejection', onRejection);
     processErrors.push(...w.errors);
