@@ -55,11 +55,12 @@ function procStatus(pid, key) {
 }
 const fdsOf = (pid) => readdirSync(`/proc/${pid}/fd`).length;
 
-async function startDest() {
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'soak-dest.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** A helper process (scripts/soak-*.mjs) that answers in JSON lines; next() waits up to `wait` ms for the next one. */
+function helper(file, args, what, wait) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', file), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(child);
   const lines = [];
-  let waiters = [];
+  const waiters = [];
   let buf = '';
   child.stdout.on('data', (d) => {
     buf += d;
@@ -71,10 +72,15 @@ async function startDest() {
     }
   });
   const next = async () => {
-    for (let i = 0; i < 200 && !lines.length; i++) await new Promise((r) => (waiters.push(r), setTimeout(r, 50)));
-    if (!lines.length) throw new Error('destination process did not answer');
+    for (let i = 0; i < wait / 50 && !lines.length; i++) await new Promise((r) => (waiters.push(r), setTimeout(r, 50)));
+    if (!lines.length) throw new Error(`the ${what} process did not answer`);
     return lines.shift();
   };
+  return { child, next };
+}
+
+async function startDest() {
+  const { child, next } = helper('soak-dest.mjs', [], 'destination', 10000);
   const ports = await next();
   return {
     ports,
@@ -190,23 +196,7 @@ async function pool(n, conc, task) {
 
 /** Connections that send one byte and stall, reconnected as soon as they are cut, in their own process. */
 async function stallers(n, port, { localAddress = '' } = {}) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'soak-stallers.mjs'), String(n), String(port), localAddress], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(child);
-  const lines = [];
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  });
-  const next = async () => {
-    for (let i = 0; i < 600 && !lines.length; i++) await sleep(50);
-    if (!lines.length) throw new Error('the stallers process did not answer');
-    return lines.shift();
-  };
+  const { child, next } = helper('soak-stallers.mjs', [String(n), String(port), localAddress], 'stallers', 30000);
   await next();
   return {
     stats: async () => {
