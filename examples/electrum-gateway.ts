@@ -14,7 +14,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError } from '../lib/index.js';
+import { relay, resolveToken, basicAuthGuard, electrumTokenAuth, ElectrumAuthFailure, LocalProtocolError, raiseDescriptorLimit } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, fail, UsageError, isLoopback, permissionWarning } from './cli.js';
 import { loadSettings, readSecretFile } from './settings.js';
 import { serviceMain, type BuiltConfig } from './service.js';
@@ -294,6 +294,10 @@ function serveStatus(cfg: GatewayConfig): void {
 }
 
 function main(argv: string[]): Promise<void> {
+  // Two descriptors per client (client and backend): raise the soft limit once,
+  // first; the server's default connection limit follows from what it allows.
+  const fds = raiseDescriptorLimit();
+  if (fds?.error) process.stderr.write(`${PROG}: warning: cannot raise the descriptor limit from ${fds.soft} to ${fds.hard}: ${fds.error}\n`);
   return serviceMain({
     prog: PROG,
     help: HELP,

@@ -5,7 +5,7 @@
  * proxy beyond loopback.
  */
 import { readFileSync } from 'node:fs';
-import { SocksServerOptions, parseCidr, parseRules, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, hostType, stripBrackets, bindHandler, udpHandler, LocalProtocolError, parsePasswordHash, isPasswordHash } from '../lib/index.js';
+import { SocksServerOptions, parseCidr, parseRules, none, userpass, binauth, gssapiPsk, loadPskKey, identSocks4, loadKeyFile, loadAuthorizedKeys, hostType, stripBrackets, bindHandler, udpHandler, LocalProtocolError, parsePasswordHash, isPasswordHash, raiseDescriptorLimit, descriptorLimit, connectionLimit } from '../lib/index.js';
 import type { GssProtection, AuthMethod, Rule, Ruleset } from '../lib/index.js';
 import { parseHostPort, parseNumber, fail, UsageError, isLoopback, describeFsError, permissionWarning } from './cli.js';
 import { loadSettings, type Settings } from './settings.js';
@@ -64,7 +64,9 @@ Limits
   --handshake-timeout MS    deadline for the whole handshake (default 10000)
   --connect-timeout MS      deadline to reach a destination (default 10000)
   --idle-timeout MS         close tunnels idle this long (default 0: never)
-  --max-connections N       open connections at most (default 10000); when reached, the
+  --max-connections N       open connections at most (default: what the descriptor
+                            limit allows, 2 per tunnel, at most 10000; the soft limit
+                            is raised to the hard one at start); when reached, the
                             connection longest in its handshake is closed to make room
   --max-connections-per-source N
                             open connections at most from one client address
@@ -173,6 +175,11 @@ export function buildConfig(argv: string[]): BuiltConfig {
   const svc = parseServiceOptions(v);
   const notices: string[] = settings.unknownEnv.map((k) => `${k} is not an option of this program; ignored`);
   const listen = ((v.listen as string[] | undefined) ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
+  const maxConnections = parseNumber('max-connections', v['max-connections'], connectionLimit());
+  const fds = descriptorLimit();
+  if (fds && maxConnections > connectionLimit(fds)) {
+    notices.push(`--max-connections ${maxConnections} needs about ${2 * maxConnections + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
+  }
   const users = new Map<string, string>();
   for (const u of (v.user as string[] | undefined) ?? []) for (const [k, p] of parseUsers([u], `--user ${JSON.stringify(u.split(':')[0])}:`)) users.set(k, p);
   if (v.users) {
@@ -234,7 +241,7 @@ export function buildConfig(argv: string[]): BuiltConfig {
     handshakeTimeout: parseNumber('handshake-timeout', v['handshake-timeout'], 10000),
     connectTimeout: parseNumber('connect-timeout', v['connect-timeout'], 10000),
     idleTimeout: parseNumber('idle-timeout', v['idle-timeout'], 0),
-    maxConnections: parseNumber('max-connections', v['max-connections'], 10000),
+    maxConnections,
     maxConnectionsPerSource: parseNumber('max-connections-per-source', v['max-connections-per-source'], 0),
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
@@ -257,6 +264,9 @@ export function buildConfig(argv: string[]): BuiltConfig {
 }
 
 export function main(argv: string[]): Promise<void> {
+  // Once, before any listener: each tunnel needs two descriptors.
+  const fds = raiseDescriptorLimit();
+  if (fds?.error) process.stderr.write(`${PROG}: warning: cannot raise the descriptor limit from ${fds.soft} to ${fds.hard}: ${fds.error}\n`);
   return serviceMain({ prog: PROG, help: HELP, build: () => buildConfig(argv) });
 }
 

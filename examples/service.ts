@@ -137,9 +137,9 @@ function metricNames(extra: Record<string, number>): Record<string, number> {
 }
 
 function statsLine(s: MetricsSnapshot, extra: Record<string, number>): string {
-  const { accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, errors, errorCodes, handshakes, authFailures } = s;
+  const { accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, errors, errorCodes, handshakes, authFailures } = s;
   const errorClasses = Object.fromEntries(Object.entries(errors).filter(([, n]) => n > 0));
-  return JSON.stringify({ accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, handshakes, authFailures, errors: errorCodes, errorClasses, ...extra });
+  return JSON.stringify({ accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, handshakes, authFailures, errors: errorCodes, errorClasses, ...extra });
 }
 
 function sameListen(a: ServiceConfig['listen'], b: ServiceConfig['listen']): boolean {
@@ -213,6 +213,7 @@ async function startServers(p: ServiceProgram, first: ServiceConfig, worker: num
           s.listen(port, host, () => {
             s.removeListener('error', reject);
             s.on('error', (err) => process.stderr.write(`${prog}: ${(err as Error).message}\n`));
+            s.on('warning', (msg) => process.stderr.write(`${prog}: warning: ${msg}\n`));
             const a = s.address();
             const where = a && typeof a === 'object' ? formatAddress({ type: a.family === 'IPv6' ? 'ipv6' : 'ipv4', host: a.address, port: a.port }) : `${host}:${port}`;
             process.stderr.write(`${prog}: listening on ${where} (${cfg.describe})${tag}\n`);

@@ -23,6 +23,7 @@ import { allowedBy, isUnspecified, evaluateRules, evaluateBeforeLookup, type Rul
 import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
+import { isDescriptorExhaustion } from './limits.js';
 import type { ConnectionControl, ConnectionHost, ConnInfo, RequestContext, SocksServerOptions } from './types.js';
 
 const debug = createDebug('sockskit:server');
@@ -426,6 +427,8 @@ export class Connection implements ConnectionControl {
   deny(reply: number, error?: unknown): void {
     if (this.socket.destroyed || this.finished) return;
     this.replyCode = reply;
+    // No descriptor for the outbound socket (or a BIND/UDP one): counted and logged; the reply is 01.
+    if (isDescriptorExhaustion(error)) this.server.noDescriptor('connect', error);
     const err = error instanceof SocksError ? error : error ? new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error }) : undefined;
     this.run(this.engine.deny(reply, err));
   }

@@ -20,4 +20,6 @@ export interface SocksServerEvents {
   udp: [request: SocksRequest, source: SocksAddress, relay: SocksAddress];
   /** Any connection closed: the access-log record (no secret in it). */
   connectionEnd: [record: ConnectionRecord];
+  /** Something an operator should know (e.g. out of descriptors), at most once per 10 s per kind. */
+  warning: [message: string];
 }

@@ -11,3 +11,5 @@ export { udpHandler } from './udp-relay.js';
 export type { UdpOptions } from './udp-relay.js';
 export { ServerMetrics, mergeSnapshots, renderMetrics, handshakeOutcome, HANDSHAKE_BUCKETS } from './metrics.js';
 export type { MetricsSnapshot } from './metrics.js';
+export { raiseDescriptorLimit, descriptorLimit, descriptorsInUse, connectionLimit } from './limits.js';
+export type { DescriptorLimit, RaiseResult } from './limits.js';

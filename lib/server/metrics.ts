@@ -81,7 +81,7 @@ export class ServerMetrics {
 
   snapshot(): MetricsSnapshot {
     const out: MetricsSnapshot = {
-      accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0,
+      accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0,
       handshakes: { ...this.handshakes }, authFailures: { ...this.authFailures }, replies: { ...this.replies }, errors: {}, errorCodes: {},
       handshakeBuckets: [...this.buckets], handshakeSum: this.sum, handshakeCount: this.count,
     };
@@ -95,6 +95,7 @@ export class ServerMetrics {
       out.handoffs += st.handoffs;
       out.bytesUp += st.bytesUp;
       out.bytesDown += st.bytesDown;
+      out.noDescriptor += st.noDescriptor;
       for (const [k, n] of Object.entries(st.errorClasses)) add(out.errors, k, n);
       for (const [k, n] of Object.entries(st.errors)) add(out.errorCodes, k, n);
     }
@@ -105,12 +106,12 @@ export class ServerMetrics {
 /** The sum of snapshots (worker processes). */
 export function mergeSnapshots(list: readonly MetricsSnapshot[]): MetricsSnapshot {
   const out: MetricsSnapshot = {
-    accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0,
+    accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0,
     handshakes: {}, authFailures: {}, replies: {}, errors: {}, errorCodes: {},
     handshakeBuckets: new Array<number>(HANDSHAKE_BUCKETS.length + 1).fill(0), handshakeSum: 0, handshakeCount: 0,
   };
   for (const s of list) {
-    for (const k of ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'handshakeSum', 'handshakeCount'] as const) out[k] += s[k];
+    for (const k of ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor', 'handshakeSum', 'handshakeCount'] as const) out[k] += s[k] ?? 0;
     for (const k of ['handshakes', 'authFailures', 'replies', 'errors', 'errorCodes'] as const) for (const [key, n] of Object.entries(s[k])) add(out[k], key, n);
     s.handshakeBuckets.forEach((n, i) => (out.handshakeBuckets[i]! += n));
   }
@@ -133,6 +134,7 @@ export function renderMetrics(s: MetricsSnapshot, extra: Record<string, number> 
   const out: string[] = [];
   family(out, 'sockskit_connections_accepted_total', 'counter', 'Client connections accepted.', s.accepted);
   family(out, 'sockskit_connections_refused_total', 'counter', 'Client connections refused at the connection limit.', s.refused);
+  family(out, 'sockskit_descriptor_failures_total', 'counter', 'Accepts and outbound sockets that failed for want of a file descriptor (EMFILE/ENFILE).', s.noDescriptor);
   family(out, 'sockskit_connections_open', 'gauge', 'Client connections open (handshakes and tunnels).', s.open);
   family(out, 'sockskit_handshakes_total', 'counter', 'Finished connections by handshake outcome.', ['success', 'auth_failed', 'denied', 'timeout', 'protocol_error', 'refused', 'client_left'].map((k) => [k, s.handshakes[k] ?? 0]), 'outcome');
   family(out, 'sockskit_auth_failures_total', 'counter', 'Authentication failures by method.', Object.entries(s.authFailures), 'method');

@@ -24,6 +24,7 @@ import { Connection } from './connection.js';
 import { TypedEventEmitter } from '../transport/typed-events.js';
 import type { SocksServerEvents } from './events.js';
 import { ERROR_CLASSES, type ConnectionRecord, type ErrorClass } from './access-log.js';
+import { connectionLimit, isDescriptorExhaustion } from './limits.js';
 
 export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext, SocksServerEvents };
 
@@ -42,12 +43,21 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   private readonly upstreams = new Set<Duplex>();
   private staticMethods: readonly AuthMethod<unknown>[] | undefined;
   private socks4Default = false;
+  /** The default connection limit: what the descriptors allow (two per tunnel), read once. */
+  private readonly defaultMaxConnections = connectionLimit();
 
   constructor(options: SocksServerOptions = {}) {
     super();
     this.reconfigure(options);
     this.netServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.handle(s));
-    this.netServer.on('error', (err) => this.emit('error', err));
+    this.netServer.on('error', (err) => {
+      // accept() out of descriptors: that client is lost (the kernel keeps it
+      // queued or libuv closes it), the server keeps listening.
+      if (isDescriptorExhaustion(err)) {
+        this.counters.refused++;
+        this.noDescriptor('accept', err);
+      } else this.emit('error', err);
+    });
     this.netServer.on('listening', () => this.emit('listening'));
   }
 
@@ -81,7 +91,9 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     return this.open.size;
   }
 
-  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0, bytesUp: 0, bytesDown: 0 };
+  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0 };
+  private noDescriptorWarned = 0;
+  private noDescriptorSince = 0;
   private readonly errorCounts: Record<string, number> = {};
   private readonly classCounts = Object.fromEntries(ERROR_CLASSES.map((c) => [c, 0])) as Record<ErrorClass, number>;
   private tunnelsOpen = 0;
@@ -90,7 +102,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /**
    * Counters since the server was created, for metrics: connections accepted
    * and refused at the limit, open now, tunnels relayed (and open now),
-   * hand-offs, bytes each way through tunnels that have ended (up: client to
+   * hand-offs, accepts and outbound sockets that failed for want of a
+   * descriptor (EMFILE/ENFILE, `noDescriptor`), bytes each way through tunnels that have ended (up: client to
    * destination), and connections that ended in an error, by `SocksError`
    * code (`errors`) and by class (`errorClasses`: refused, unreachable,
    * not-found, timeout, ruleset, hook, auth, protocol, command, limit, other).
@@ -103,6 +116,23 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   clientError(err: SocksError, source: SocksAddress | undefined): void {
     this.errorCounts[err.code] = (this.errorCounts[err.code] ?? 0) + 1;
     this.emit('clientError', err, source);
+  }
+  /**
+   * @internal Counts a socket that could not be had for want of a descriptor,
+   * and emits 'warning' (a line for the log) at most once per 10 s.
+   */
+  noDescriptor(where: 'accept' | 'connect', err: unknown): void {
+    this.counters.noDescriptor++;
+    this.noDescriptorSince++;
+    const now = Date.now();
+    if (now - this.noDescriptorWarned < 10000) return;
+    this.noDescriptorWarned = now;
+    const n = this.noDescriptorSince;
+    this.noDescriptorSince = 0;
+    debug('out of descriptors (%s): %s', where, (err as NodeJS.ErrnoException).code);
+    if (this.listenerCount('warning') > 0) {
+      this.emit('warning', `out of file descriptors (${(err as NodeJS.ErrnoException).code} on ${where}; ${n} since the last warning, ${this.counters.noDescriptor} in all): raise the descriptor limit (ulimit -n) or lower the connection limit`);
+    }
   }
   /** @internal */
   count(what: 'tunnels' | 'handoffs'): void {
@@ -163,7 +193,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
       this.refuse(socket, src, 'per-source connection limit reached');
       return;
     }
-    if (this.open.size >= (o.maxConnections ?? 10000) && !this.evictOldestHandshake()) {
+    if (this.open.size >= (o.maxConnections ?? this.defaultMaxConnections) && !this.evictOldestHandshake()) {
       this.refuse(socket, src, 'connection limit reached');
       return;
     }
@@ -244,6 +274,8 @@ export interface SocksServerStats {
   handoffs: number;
   bytesUp: number;
   bytesDown: number;
+  /** Accepts and outbound sockets that failed for want of a descriptor (EMFILE/ENFILE). */
+  noDescriptor: number;
   errors: Record<string, number>;
   errorClasses: Record<ErrorClass, number>;
 }

@@ -53,8 +53,9 @@ export interface SocksServerOptions {
   /** Milliseconds a tunnel side may take to flush once the other side has closed (default 30 000; 0: forever). */
   lingerTimeout?: number;
   /**
-   * Client connections open at once, in handshake or tunnelling (default
-   * 10 000). At the limit, the connection longest in its handshake (one that
+   * Client connections open at once, in handshake or tunnelling (default:
+   * what the descriptor limit allows, two per tunnel, at most 10 000; see
+   * limits.ts). At the limit, the connection longest in its handshake (one that
    * has not sent its request yet) is closed to make room; tunnels never are.
    */
   maxConnections?: number;
@@ -132,4 +133,5 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   count(what: 'tunnels' | 'handoffs'): void;
   /** A connection closed: its bytes (a tunnel's or a hand-off's) and error class are counted, `tunnel` closes a tunnel the server relayed; `conn.record()` builds its 'connectionEnd' record. */
   ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void;
+  noDescriptor(where: 'accept' | 'connect', err: unknown): void;
 }

@@ -24,7 +24,7 @@ const BUILTINS: Record<Layer, readonly string[]> = {
   protocol: ['crypto', 'buffer', 'util', 'stream'],
   methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path'],
   transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
-  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os'],
+  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs', 'child_process'],
   client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module'],
   electrum: ['net', 'dns', 'events', 'stream', 'http', 'tls', 'fs', 'crypto', 'buffer', 'util', 'path'],
   index: [],
