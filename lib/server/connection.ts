@@ -18,6 +18,7 @@ import { decodeProxyHeader } from '../protocol/codec/proxy-protocol.js';
 import type { Encapsulation, ServerAuthContext } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay } from '../transport/relay.js';
+import { dial as dialSocket } from '../transport/socket-reader.js';
 import { allowedBy } from './rules.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
@@ -447,7 +448,7 @@ export class Connection implements ConnectionControl {
       this.onClose(fail);
       const dial = (host: string, family: number): void => {
         if (over) return;
-        const sock = (out = net.connect({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true }));
+        const sock = (out = dialSocket({ host, port: dest.port, family, allowHalfOpen: true, noDelay: true }));
         sock.on('error', fail);
         sock.on('connect', () => {
           if (over) return;

@@ -2,77 +2,150 @@
  * Moves bytes both ways between two streams until both directions end.
  * Half-close is propagated (a FIN on one side ends writing on the other),
  * backpressure is respected (a slow reader pauses the fast writer, so memory
- * per tunnel stays bounded by the stream high-water marks), and an error or
- * reset on either side destroys both.
+ * per tunnel stays bounded), and an error or reset on either side destroys
+ * both.
+ *
+ * A direction that reads a socket goes through a SocketReader (reused read
+ * buffers, no allocation per read: socket-reader.ts); any other stream is
+ * read through 'data' events.
  *
  * Every tunnel runs through here, so it registers as few listeners and
  * closures as it can: one state object, plain `on` (no `once` wrappers).
  */
 import type { Duplex } from 'node:stream';
+import { SocketReader, adopt, dialledReader, ReaderEvents } from './socket-reader.js';
 
 export interface RelayOptions {
   /** Close both sides after this many ms without traffic (0: never). */
   idleTimeout?: number;
   /**
-   * After one side has closed cleanly, how long the other may take to flush
-   * what it still has queued before it is destroyed (default 30 000; 0:
-   * wait forever). Bounds a peer that never reads.
+   * Once one side has ended (sent FIN) or closed cleanly, how long the tunnel
+   * may go without traffic before both sides are destroyed (default 30 000;
+   * 0: wait forever). Frees half-open tunnels whose other side stays silent,
+   * and bounds a peer that never reads; a half-closed tunnel that still
+   * carries data is not cut.
    */
   lingerTimeout?: number;
 }
 
 type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
 
-export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
-  let closed = false;
-  const destroyBoth = (): void => {
-    if (closed) return;
-    closed = true;
-    a.destroy();
-    b.destroy();
-  };
-  // A side that closed after a clean end both ways leaves the other to flush
-  // what it still has queued (end() was already called on it, and it has read
-  // its FIN): destroying it now would drop those bytes. But a peer that never
-  // reads would keep it open forever, so it gets lingerTimeout to finish.
-  let linger: NodeJS.Timeout | undefined;
-  const onClose = (x: Duplex): void => {
-    if (linger) clearTimeout(linger);
-    if (!(x.readableEnded && x.writableFinished)) return destroyBoth();
-    const ms = options.lingerTimeout ?? 30000;
-    if (ms > 0 && !closed && !(x === a ? b : a).destroyed) linger = setTimeout(destroyBoth, ms);
-  };
-  a.on('error', destroyBoth);
-  b.on('error', destroyBoth);
-  a.on('close', () => onClose(a));
-  b.on('close', () => onClose(b));
-  // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
-  if (a.destroyed || b.destroyed) {
-    destroyBoth();
-    return;
+class Tunnel implements ReaderEvents {
+  private closed = false;
+  private closes = 0;
+  private readers: SocketReader[] = [];
+  /** Counts reads and completed writes, for the linger check. */
+  private traffic = 0;
+  private seen = 0;
+  private linger: NodeJS.Timeout | undefined;
+  private readonly lingerMs: number;
+
+  constructor(
+    private readonly a: Duplex,
+    private readonly b: Duplex,
+    options: RelayOptions,
+  ) {
+    this.lingerMs = options.lingerTimeout ?? 30000;
   }
-  if (headForB.length) b.write(headForB);
-  pipe(a, b);
-  pipe(b, a);
-  const idle = options.idleTimeout ?? 0;
-  if (idle > 0) {
-    (a as Timeoutable).setTimeout?.(idle, destroyBoth);
-    (b as Timeoutable).setTimeout?.(idle, destroyBoth);
+
+  readonly destroyBoth = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopLinger();
+    this.a.destroy();
+    this.b.destroy();
+  };
+
+  activity(): void {
+    this.traffic++;
+  }
+
+  /**
+   * A side closed. Unless it finished cleanly both ways, destroy the other. A
+   * clean close leaves the other side to flush what it still has queued (end()
+   * was already called on it, and it has read its FIN): destroying it now would
+   * drop those bytes; the linger bounds a peer that never reads.
+   */
+  onClose(x: Duplex): void {
+    if (++this.closes === 2) {
+      this.stopLinger();
+      for (const r of this.readers) r.closed();
+      return;
+    }
+    if (!(x.readableEnded && x.writableFinished)) return this.destroyBoth();
+    this.startLinger();
+  }
+
+  /** A FIN or a clean close: from now on a tunnel without traffic for lingerTimeout is freed. */
+  startLinger(): void {
+    if (this.linger || this.closed || this.lingerMs <= 0) return;
+    this.seen = this.traffic;
+    this.linger = setTimeout(this.checkLinger, this.lingerMs);
+  }
+
+  private readonly checkLinger = (): void => {
+    if (this.closed) return;
+    if (this.traffic !== this.seen) {
+      this.seen = this.traffic;
+      this.linger!.refresh();
+      return;
+    }
+    this.destroyBoth();
+  };
+
+  private stopLinger(): void {
+    if (this.linger) clearTimeout(this.linger);
+    this.linger = undefined;
+  }
+
+  /** One direction: data with backpressure, then FIN. */
+  pipe(from: Duplex, to: Duplex): void {
+    const onEnd = (): void => {
+      if (!to.destroyed) to.end();
+      this.startLinger();
+    };
+    // A FIN that arrived while the handshake was being decided (a client that
+    // half-closes right after its request) has already emitted 'end'.
+    if (from.readableEnded) onEnd();
+    else from.on('end', onEnd);
+    const dialled = dialledReader(from);
+    if (dialled) return this.read(dialled, to);
+    const reader = new SocketReader();
+    if (adopt(from, to, reader)) return this.read(reader, to);
+    from.on('data', (chunk: Buffer) => {
+      this.traffic++;
+      if (!to.write(chunk)) from.pause();
+    });
+    to.on('drain', () => {
+      this.traffic++;
+      from.resume();
+    });
+    from.resume();
+  }
+
+  private read(reader: SocketReader, to: Duplex): void {
+    this.readers.push(reader);
+    reader.attach(to, this);
   }
 }
 
-/** One direction: data with backpressure, then FIN. */
-function pipe(from: Duplex, to: Duplex): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  const onEnd = (): void => {
-    if (!to.destroyed) to.end();
-  };
-  // A FIN that arrived while the handshake was being decided (a client that
-  // half-closes right after its request) has already emitted 'end'.
-  if (from.readableEnded) onEnd();
-  else from.on('end', onEnd);
-  from.resume();
+export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
+  const t = new Tunnel(a, b, options);
+  a.on('error', t.destroyBoth);
+  b.on('error', t.destroyBoth);
+  a.on('close', () => t.onClose(a));
+  b.on('close', () => t.onClose(b));
+  // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
+  if (a.destroyed || b.destroyed) {
+    t.destroyBoth();
+    return;
+  }
+  if (headForB.length) b.write(headForB);
+  t.pipe(a, b);
+  t.pipe(b, a);
+  const idle = options.idleTimeout ?? 0;
+  if (idle > 0) {
+    (a as Timeoutable).setTimeout?.(idle, t.destroyBoth);
+    (b as Timeoutable).setTimeout?.(idle, t.destroyBoth);
+  }
 }

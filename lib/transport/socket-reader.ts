@@ -1,0 +1,239 @@
+/**
+ * Reading a socket without allocating per read, for the relay.
+ *
+ * Node's default read path allocates a fresh 64 KiB buffer for every read and
+ * shrinks it to what arrived. Node's `onread` option (net.Socket / net.connect)
+ * reads into a buffer the caller supplies instead, and calls back with the
+ * byte count; the buffer is reused by the next read as soon as the callback
+ * returns. Two kinds of buffer are used here:
+ *
+ * - a quiet reader reads into one buffer shared by every socket, and what
+ *   lands there is copied out at once (a small copy, the common case for
+ *   interactive traffic; an idle tunnel holds no buffer of its own);
+ * - once a read shows data streaming, the reader gets a buffer of its own
+ *   (from a small pool) and writes views of it to the other socket without a
+ *   copy. A write the kernel does not take at once still points into that
+ *   buffer, so the reader stops reading until the write has completed: the
+ *   buffer is never refilled while a write still holds it. A read that does
+ *   not fill the buffer (the socket had nothing more) gives it back, so a
+ *   tunnel that goes quiet returns to holding none.
+ *
+ * Sockets we dial get `onread` at creation (dial()). Accepted sockets cannot
+ * (net.Server has no such option in Node 20), so adopt() switches an accepted
+ * socket to the same path through Node's own onread machinery (the fields the
+ * `onread` option sets, and the handle's useUserBuffer). That is not public
+ * API: adopt() checks for every piece it needs and declines otherwise, and the
+ * relay then reads the socket through 'data' events as before.
+ */
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+const SIZE = 64 * 1024;
+/** Read buffer of every quiet reader: copied out by the callback, so reusable by the next read of any socket. */
+const SHARED = Buffer.allocUnsafeSlow(SIZE);
+/** A read at least this large into the shared buffer means data is streaming: take a buffer of our own. */
+const STREAMING = 16 * 1024;
+/** Own buffers given back and kept for the next streaming reader. */
+const spare: Buffer[] = [];
+const SPARE_MAX = 16;
+let inUse = 0;
+
+const tuning = { adopt: true, zeroCopy: true };
+
+/**
+ * @internal For specs and measurements: `adopt: false` reads accepted sockets
+ * through 'data' events (the fallback path), `zeroCopy: false` copies every
+ * read (no own buffers). Returns the previous settings.
+ */
+export function readerTuning(t: Partial<typeof tuning>): typeof tuning {
+  const before = { ...tuning };
+  Object.assign(tuning, t);
+  return before;
+}
+
+/** @internal Own read buffers currently held by readers (quiet tunnels hold none). */
+export function readBuffersInUse(): number {
+  return inUse;
+}
+
+/** What a reader tells the relay. */
+export interface ReaderEvents {
+  /** Bytes were read or written: the tunnel is not quiet. */
+  activity(): void;
+}
+
+/**
+ * One direction, from a socket read through `onread` to any writable. Created
+ * before the socket exists for dial(); attached to a destination by the relay.
+ */
+export class SocketReader {
+  from!: net.Socket;
+  private to: Duplex | undefined;
+  private events: ReaderEvents | undefined;
+  /** The buffer the next read goes to (what `onread.buffer()` returns). */
+  private next: Buffer = SHARED;
+  private own: Buffer | undefined;
+  /** Data read before the relay was attached (copied). */
+  private early: Buffer[] | undefined;
+  /** Reading is stopped until `to` has written everything. */
+  private waiting = false;
+  /** Give `own` back once the pending write has completed. */
+  private release = false;
+  /** `to` is a socket: its completed writes hold no reference, so views of `own` can be written. */
+  private direct = false;
+
+  readonly buffer = (): Buffer => this.next;
+  readonly callback = (n: number, buf: Buffer): boolean => this.read(n, buf);
+  private readonly written = (err?: Error | null): void => {
+    this.events?.activity();
+    if (!this.waiting || err || this.to!.writableLength > 0) return;
+    this.waiting = false;
+    if (this.release) {
+      this.release = false;
+      this.giveBack();
+    }
+    if (!this.from.destroyed) this.from.resume();
+  };
+
+  /** Starts relaying to `to`: what was read early first, then reading resumes. */
+  attach(to: Duplex, events: ReaderEvents): void {
+    this.to = to;
+    this.events = events;
+    this.direct = tuning.zeroCopy && isPlainSocket(to);
+    const early = this.early;
+    this.early = undefined;
+    if (early) for (const chunk of early) if (!to.write(chunk, this.written)) this.waiting = true;
+    if (!this.waiting) this.from.resume();
+  }
+
+  private read(n: number, buf: Buffer): boolean {
+    const to = this.to;
+    if (buf !== this.own) {
+      // The shared buffer: copy out now, the next read of any socket reuses it.
+      const chunk = Buffer.allocUnsafe(n);
+      buf.copy(chunk, 0, 0, n);
+      if (!to) {
+        (this.early ??= []).push(chunk);
+        return this.stop();
+      }
+      this.events!.activity();
+      if (this.direct && n >= STREAMING) {
+        inUse++;
+        this.next = this.own = spare.pop() ?? Buffer.allocUnsafeSlow(SIZE);
+      }
+      if (to.write(chunk, this.written)) return true;
+      this.waiting = true;
+      return this.stop();
+    }
+    this.events!.activity();
+    to!.write(buf.subarray(0, n), this.written);
+    // Still queued: the kernel did not take it all, and the write points into `own`.
+    const pending = to!.writableLength > 0;
+    if (n < buf.length) {
+      // The socket had nothing more: perhaps the end of a burst, and a quiet reader holds no buffer.
+      this.next = SHARED;
+      if (pending) this.release = true;
+      else this.giveBack();
+    }
+    if (!pending) return true;
+    this.waiting = true;
+    return this.stop();
+  }
+
+  /** Pauses the socket (which stops its reads, as returning false would, and shows in isPaused()). */
+  private stop(): boolean {
+    this.from.pause();
+    return false;
+  }
+
+  private giveBack(): void {
+    const b = this.own;
+    if (!b) return;
+    this.own = undefined;
+    inUse--;
+    if (spare.length < SPARE_MAX) spare.push(b);
+  }
+
+  /** Both sockets have closed: nothing reads into or writes from `own` any more. */
+  closed(): void {
+    this.next = SHARED;
+    this.release = false;
+    this.giveBack();
+  }
+}
+
+const dialled = new WeakMap<Duplex, SocketReader>();
+
+/**
+ * net.connect() with reads through a SocketReader: once relay()ed, the socket
+ * reads into reused buffers. Until then, whatever arrives is kept (copied)
+ * and reading stops. Use it only for a socket that goes to relay() (it emits
+ * no 'data' events).
+ */
+export function dial(options: net.TcpNetConnectOpts): net.Socket {
+  const reader = new SocketReader();
+  const socket = net.connect({ ...options, onread: { buffer: reader.buffer, callback: reader.callback } });
+  reader.from = socket;
+  dialled.set(socket, reader);
+  return socket;
+}
+
+/** The reader of a socket from dial(), if it is one. */
+export function dialledReader(s: Duplex): SocketReader | undefined {
+  return dialled.get(s);
+}
+
+interface OnreadFields {
+  buf: symbol;
+  cb: symbol;
+  gen: symbol;
+}
+let fields: OnreadFields | null | undefined;
+
+/** The private fields Node's `onread` option sets on a socket (Node 12+), found once by name. */
+function onreadFields(s: net.Socket): OnreadFields | null {
+  if (fields !== undefined) return fields;
+  const own = Object.getOwnPropertySymbols(s);
+  const find = (name: string) => own.find((k) => k.description === name);
+  const buf = find('kBuffer');
+  const cb = find('kBufferCb');
+  const gen = find('kBufferGen');
+  fields = buf && cb && gen ? { buf, cb, gen } : null;
+  return fields;
+}
+
+type Handle = { useUserBuffer?: (b: Uint8Array) => void; constructor?: { name?: string } } | null | undefined;
+
+function handleOf(s: Duplex): Handle {
+  return (s as unknown as { _handle?: Handle })._handle;
+}
+
+/** A net.Socket on a TCP or pipe handle (not TLS, not a user Duplex). */
+function isPlainSocket(s: Duplex): boolean {
+  if (!(s instanceof net.Socket)) return false;
+  const name = handleOf(s)?.constructor?.name;
+  return name === 'TCP' || name === 'Pipe';
+}
+
+/**
+ * Switches an accepted socket to read through `reader`, as if it had been
+ * created with `onread`. Data already buffered by the stream is written to
+ * `to` first. Returns false (and changes nothing) when the socket is not a
+ * plain TCP socket in 'data' mode or this Node does not have what is needed.
+ */
+export function adopt(s: Duplex, to: Duplex, reader: SocketReader): boolean {
+  if (!tuning.adopt || !isPlainSocket(s)) return false;
+  const sock = s as net.Socket;
+  const k = onreadFields(sock);
+  const handle = handleOf(sock);
+  const rec = sock as unknown as Record<symbol, unknown>;
+  if (!k || !handle || typeof handle.useUserBuffer !== 'function' || rec[k.buf] !== null || rec[k.gen] !== null || rec[k.cb] !== null) return false;
+  // Bytes read before the switch (pipelined behind the request) go first.
+  for (let chunk = sock.read() as Buffer | null; chunk !== null; chunk = sock.read() as Buffer | null) to.write(chunk);
+  reader.from = sock;
+  rec[k.cb] = reader.callback;
+  rec[k.gen] = reader.buffer;
+  rec[k.buf] = SHARED;
+  handle.useUserBuffer(SHARED);
+  return true;
+}
