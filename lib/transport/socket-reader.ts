@@ -38,12 +38,14 @@ const spare: Buffer[] = [];
 const SPARE_MAX = 16;
 let inUse = 0;
 
-const tuning = { adopt: true, zeroCopy: true };
+const tuning = { adopt: true, zeroCopy: true, queue: 128 * 1024 };
 
 /**
  * @internal For specs and measurements: `adopt: false` reads accepted sockets
  * through 'data' events (the fallback path), `zeroCopy: false` copies every
- * read (no own buffers). Returns the previous settings.
+ * read (no own buffers), `queue` is how many bytes may wait in the writable
+ * before reading stops (0: stop at every write the kernel does not take at
+ * once, i.e. pause until drained). Returns the previous settings.
  */
 export function readerTuning(t: Partial<typeof tuning>): typeof tuning {
   const before = { ...tuning };
@@ -72,26 +74,31 @@ export class SocketReader {
   private events: ReaderEvents | undefined;
   /** The buffer the next read goes to (what `onread.buffer()` returns). */
   private next: Buffer = SHARED;
+  /** Our own buffer while data streams (the next read goes there). */
   private own: Buffer | undefined;
+  /** Own buffers that writes still point into, with the number of that write (writes complete in order). */
+  private held: Buffer[] = [];
+  private heldUntil: number[] = [];
+  private writes = 0;
+  private done = 0;
   /** Data read before the relay was attached (copied). */
   private early: Buffer[] | undefined;
   /** Reading is stopped until `to` has written everything. */
   private waiting = false;
-  /** Give `own` back once the pending write has completed. */
-  private release = false;
-  /** `to` is a socket: its completed writes hold no reference, so views of `own` can be written. */
+  /** `to` is a socket: a completed write holds no reference, so views of our buffers can be written. */
   private direct = false;
 
   readonly buffer = (): Buffer => this.next;
   readonly callback = (n: number, buf: Buffer): boolean => this.read(n, buf);
   private readonly written = (err?: Error | null): void => {
+    this.done++;
     this.events?.activity();
+    while (this.heldUntil.length > 0 && this.heldUntil[0] <= this.done) {
+      this.heldUntil.shift();
+      giveBack(this.held.shift()!);
+    }
     if (!this.waiting || err || this.to!.writableLength > 0) return;
     this.waiting = false;
-    if (this.release) {
-      this.release = false;
-      this.giveBack();
-    }
     if (!this.from.destroyed) this.from.resume();
   };
 
@@ -102,8 +109,14 @@ export class SocketReader {
     this.direct = tuning.zeroCopy && isPlainSocket(to);
     const early = this.early;
     this.early = undefined;
-    if (early) for (const chunk of early) if (!to.write(chunk, this.written)) this.waiting = true;
-    if (!this.waiting) this.from.resume();
+    if (early) {
+      for (const chunk of early) {
+        this.writes++;
+        to.write(chunk, this.written);
+      }
+    }
+    if (to.writableLength > tuning.queue) this.waiting = true;
+    else this.from.resume();
   }
 
   private read(n: number, buf: Buffer): boolean {
@@ -116,26 +129,30 @@ export class SocketReader {
         (this.early ??= []).push(chunk);
         return this.stop();
       }
-      this.events!.activity();
-      if (this.direct && n >= STREAMING) {
-        inUse++;
-        this.next = this.own = spare.pop() ?? Buffer.allocUnsafeSlow(SIZE);
+      // Data is streaming: read into a buffer of our own from now on.
+      if (this.direct && n >= STREAMING) this.next = this.own = takeBuffer();
+      this.writes++;
+      to.write(chunk, this.written);
+    } else {
+      this.writes++;
+      to!.write(buf.subarray(0, n), this.written);
+      if (to!.writableLength > 0) {
+        // The kernel did not take it all: the queued write points into this
+        // buffer, so it is kept until that write completes and reading goes on
+        // into another one (or the shared one, if the socket had no more).
+        this.held.push(buf);
+        this.heldUntil.push(this.writes);
+        this.own = n < buf.length ? undefined : takeBuffer();
+        this.next = this.own ?? SHARED;
+      } else if (n < buf.length) {
+        // The socket had nothing more: perhaps the end of a burst; a quiet reader holds no buffer.
+        this.own = undefined;
+        this.next = SHARED;
+        giveBack(buf);
       }
-      if (to.write(chunk, this.written)) return true;
-      this.waiting = true;
-      return this.stop();
     }
     this.events!.activity();
-    to!.write(buf.subarray(0, n), this.written);
-    // Still queued: the kernel did not take it all, and the write points into `own`.
-    const pending = to!.writableLength > 0;
-    if (n < buf.length) {
-      // The socket had nothing more: perhaps the end of a burst, and a quiet reader holds no buffer.
-      this.next = SHARED;
-      if (pending) this.release = true;
-      else this.giveBack();
-    }
-    if (!pending) return true;
+    if (to!.writableLength <= tuning.queue) return true;
     this.waiting = true;
     return this.stop();
   }
@@ -146,20 +163,25 @@ export class SocketReader {
     return false;
   }
 
-  private giveBack(): void {
-    const b = this.own;
-    if (!b) return;
-    this.own = undefined;
-    inUse--;
-    if (spare.length < SPARE_MAX) spare.push(b);
-  }
-
-  /** Both sockets have closed: nothing reads into or writes from `own` any more. */
+  /** Both sockets have closed: nothing reads into or writes from our buffers any more. */
   closed(): void {
     this.next = SHARED;
-    this.release = false;
-    this.giveBack();
+    if (this.own) giveBack(this.own);
+    this.own = undefined;
+    for (const b of this.held) giveBack(b);
+    this.held = [];
+    this.heldUntil = [];
   }
+}
+
+function takeBuffer(): Buffer {
+  inUse++;
+  return spare.pop() ?? Buffer.allocUnsafeSlow(SIZE);
+}
+
+function giveBack(b: Buffer): void {
+  inUse--;
+  if (spare.length < SPARE_MAX) spare.push(b);
 }
 
 const dialled = new WeakMap<Duplex, SocketReader>();

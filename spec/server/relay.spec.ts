@@ -227,9 +227,10 @@ describe('relay: content integrity (sha256 both ways, half-close, every pace)', 
   afterEach(cleanup);
 
   const paths = [
-    { name: 'reused buffers, written without a copy', tuning: { adopt: true, zeroCopy: true } },
-    { name: 'reused buffers, copied', tuning: { adopt: true, zeroCopy: false } },
-    { name: "accepted socket read by 'data' events (the fallback)", tuning: { adopt: false, zeroCopy: true } },
+    { name: 'reused buffers, written without a copy', tuning: { adopt: true, zeroCopy: true, queue: 128 * 1024 } },
+    { name: 'reused buffers, written without a copy, reading stops at every queued write', tuning: { adopt: true, zeroCopy: true, queue: 0 } },
+    { name: 'reused buffers, copied', tuning: { adopt: true, zeroCopy: false, queue: 128 * 1024 } },
+    { name: "accepted socket read by 'data' events (the fallback)", tuning: { adopt: false, zeroCopy: true, queue: 128 * 1024 } },
   ];
   for (const p of paths) {
     describe(p.name, () => {
