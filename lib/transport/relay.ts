@@ -26,6 +26,15 @@ export interface RelayOptions {
    * carries data is not cut.
    */
   lingerTimeout?: number;
+  /** Byte counters, updated as data moves (a → b is `up`), and why the relay tore both sides down, if it did. */
+  counter?: RelayCounter;
+}
+
+/** Filled in by relay(): bytes each way, and `end` when the relay destroyed the tunnel (idle timeout, error or reset, linger). */
+export interface RelayCounter {
+  up: number;
+  down: number;
+  end?: 'idle' | 'reset' | 'linger';
 }
 
 type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
@@ -39,6 +48,7 @@ class Tunnel implements ReaderEvents {
   private seen = 0;
   private linger: NodeJS.Timeout | undefined;
   private readonly lingerMs: number;
+  private readonly counter: RelayCounter | undefined;
 
   constructor(
     private readonly a: Duplex,
@@ -46,15 +56,24 @@ class Tunnel implements ReaderEvents {
     options: RelayOptions,
   ) {
     this.lingerMs = options.lingerTimeout ?? 30000;
+    this.counter = options.counter;
   }
 
-  readonly destroyBoth = (): void => {
+  destroyBoth(why: 'idle' | 'reset' | 'linger'): void {
     if (this.closed) return;
     this.closed = true;
     this.stopLinger();
+    if (this.counter && !this.counter.end) this.counter.end = why;
     this.a.destroy();
     this.b.destroy();
-  };
+  }
+  readonly onError = (): void => this.destroyBoth('reset');
+  readonly onIdle = (): void => this.destroyBoth('idle');
+
+  received(way: 'up' | 'down', n: number): void {
+    this.traffic++;
+    if (this.counter) this.counter[way] += n;
+  }
 
   activity(): void {
     this.traffic++;
@@ -72,7 +91,7 @@ class Tunnel implements ReaderEvents {
       for (const r of this.readers) r.closed();
       return;
     }
-    if (!(x.readableEnded && x.writableFinished)) return this.destroyBoth();
+    if (!(x.readableEnded && x.writableFinished)) return this.destroyBoth('reset');
     this.startLinger();
   }
 
@@ -90,7 +109,7 @@ class Tunnel implements ReaderEvents {
       this.linger!.refresh();
       return;
     }
-    this.destroyBoth();
+    this.destroyBoth('linger');
   };
 
   private stopLinger(): void {
@@ -99,7 +118,7 @@ class Tunnel implements ReaderEvents {
   }
 
   /** One direction: data with backpressure, then FIN. */
-  pipe(from: Duplex, to: Duplex): void {
+  pipe(from: Duplex, to: Duplex, way: 'up' | 'down'): void {
     const onEnd = (): void => {
       if (!to.destroyed) to.end();
       this.startLinger();
@@ -109,11 +128,11 @@ class Tunnel implements ReaderEvents {
     if (from.readableEnded) onEnd();
     else from.on('end', onEnd);
     const dialled = dialledReader(from);
-    if (dialled) return this.read(dialled, to);
+    if (dialled) return this.read(dialled, to, way);
     const reader = new SocketReader();
-    if (adopt(from, to, reader)) return this.read(reader, to);
+    if (adopt(from, reader)) return this.read(reader, to, way);
     from.on('data', (chunk: Buffer) => {
-      this.traffic++;
+      this.received(way, chunk.length);
       if (!to.write(chunk)) from.pause();
     });
     to.on('drain', () => {
@@ -123,29 +142,32 @@ class Tunnel implements ReaderEvents {
     from.resume();
   }
 
-  private read(reader: SocketReader, to: Duplex): void {
+  private read(reader: SocketReader, to: Duplex, way: 'up' | 'down'): void {
     this.readers.push(reader);
-    reader.attach(to, this);
+    reader.attach(to, this, way);
   }
 }
 
 export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
   const t = new Tunnel(a, b, options);
-  a.on('error', t.destroyBoth);
-  b.on('error', t.destroyBoth);
+  a.on('error', t.onError);
+  b.on('error', t.onError);
   a.on('close', () => t.onClose(a));
   b.on('close', () => t.onClose(b));
   // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
   if (a.destroyed || b.destroyed) {
-    t.destroyBoth();
+    t.destroyBoth('reset');
     return;
   }
-  if (headForB.length) b.write(headForB);
-  t.pipe(a, b);
-  t.pipe(b, a);
+  if (headForB.length) {
+    if (options.counter) options.counter.up += headForB.length;
+    b.write(headForB);
+  }
+  t.pipe(a, b, 'up');
+  t.pipe(b, a, 'down');
   const idle = options.idleTimeout ?? 0;
   if (idle > 0) {
-    (a as Timeoutable).setTimeout?.(idle, t.destroyBoth);
-    (b as Timeoutable).setTimeout?.(idle, t.destroyBoth);
+    (a as Timeoutable).setTimeout?.(idle, t.onIdle);
+    (b as Timeoutable).setTimeout?.(idle, t.onIdle);
   }
 }

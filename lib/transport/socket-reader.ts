@@ -13,10 +13,12 @@
  * - once a read shows data streaming, the reader gets a buffer of its own
  *   (from a small pool) and writes views of it to the other socket without a
  *   copy. A write the kernel does not take at once still points into that
- *   buffer, so the reader stops reading until the write has completed: the
- *   buffer is never refilled while a write still holds it. A read that does
- *   not fill the buffer (the socket had nothing more) gives it back, so a
- *   tunnel that goes quiet returns to holding none.
+ *   buffer, so the buffer is set aside until that write completes (writes
+ *   complete in order) and reading goes on into another one; reading stops
+ *   only when more than 64 KiB wait in the writable (backpressure). A buffer
+ *   is therefore never refilled while a write still holds it. A read that
+ *   does not fill the buffer (the socket had nothing more) gives it back, so
+ *   a tunnel that goes quiet returns to holding none.
  *
  * Sockets we dial get `onread` at creation (dial()). Accepted sockets cannot
  * (net.Server has no such option in Node 20), so adopt() switches an accepted
@@ -38,7 +40,7 @@ const spare: Buffer[] = [];
 const SPARE_MAX = 16;
 let inUse = 0;
 
-const tuning = { adopt: true, zeroCopy: true, queue: 128 * 1024 };
+const tuning = { adopt: true, zeroCopy: true, queue: 64 * 1024 };
 
 /**
  * @internal For specs and measurements: `adopt: false` reads accepted sockets
@@ -60,7 +62,9 @@ export function readBuffersInUse(): number {
 
 /** What a reader tells the relay. */
 export interface ReaderEvents {
-  /** Bytes were read or written: the tunnel is not quiet. */
+  /** `n` bytes were read for direction `way` (the tunnel is not quiet). */
+  received(way: 'up' | 'down', n: number): void;
+  /** A write completed (the tunnel is not quiet). */
   activity(): void;
 }
 
@@ -72,13 +76,14 @@ export class SocketReader {
   from!: net.Socket;
   private to: Duplex | undefined;
   private events: ReaderEvents | undefined;
+  private way: 'up' | 'down' = 'up';
   /** The buffer the next read goes to (what `onread.buffer()` returns). */
   private next: Buffer = SHARED;
   /** Our own buffer while data streams (the next read goes there). */
   private own: Buffer | undefined;
   /** Own buffers that writes still point into, with the number of that write (writes complete in order). */
-  private held: Buffer[] = [];
-  private heldUntil: number[] = [];
+  private held: Buffer[] | undefined;
+  private heldUntil: number[] | undefined;
   private writes = 0;
   private done = 0;
   /** Data read before the relay was attached (copied). */
@@ -93,24 +98,32 @@ export class SocketReader {
   private readonly written = (err?: Error | null): void => {
     this.done++;
     this.events?.activity();
-    while (this.heldUntil.length > 0 && this.heldUntil[0] <= this.done) {
-      this.heldUntil.shift();
-      giveBack(this.held.shift()!);
+    const until = this.heldUntil;
+    while (until !== undefined && until.length > 0 && until[0] <= this.done) {
+      until.shift();
+      giveBack(this.held!.shift()!);
     }
     if (!this.waiting || err || this.to!.writableLength > 0) return;
     this.waiting = false;
     if (!this.from.destroyed) this.from.resume();
   };
 
+  /** Keeps bytes read before attach() (they are written first). */
+  keep(chunk: Buffer): void {
+    (this.early ??= []).push(chunk);
+  }
+
   /** Starts relaying to `to`: what was read early first, then reading resumes. */
-  attach(to: Duplex, events: ReaderEvents): void {
+  attach(to: Duplex, events: ReaderEvents, way: 'up' | 'down'): void {
     this.to = to;
     this.events = events;
+    this.way = way;
     this.direct = tuning.zeroCopy && isPlainSocket(to);
     const early = this.early;
     this.early = undefined;
     if (early) {
       for (const chunk of early) {
+        events.received(way, chunk.length);
         this.writes++;
         to.write(chunk, this.written);
       }
@@ -140,9 +153,10 @@ export class SocketReader {
         // The kernel did not take it all: the queued write points into this
         // buffer, so it is kept until that write completes and reading goes on
         // into another one (or the shared one, if the socket had no more).
-        this.held.push(buf);
-        this.heldUntil.push(this.writes);
-        this.own = n < buf.length ? undefined : takeBuffer();
+        (this.held ??= []).push(buf);
+        (this.heldUntil ??= []).push(this.writes);
+        // (None when reading is about to stop: a stalled direction holds only what its queued writes point into.)
+        this.own = n < buf.length || to!.writableLength > tuning.queue ? undefined : takeBuffer();
         this.next = this.own ?? SHARED;
       } else if (n < buf.length) {
         // The socket had nothing more: perhaps the end of a burst; a quiet reader holds no buffer.
@@ -151,7 +165,7 @@ export class SocketReader {
         giveBack(buf);
       }
     }
-    this.events!.activity();
+    this.events!.received(this.way, n);
     if (to!.writableLength <= tuning.queue) return true;
     this.waiting = true;
     return this.stop();
@@ -168,9 +182,8 @@ export class SocketReader {
     this.next = SHARED;
     if (this.own) giveBack(this.own);
     this.own = undefined;
-    for (const b of this.held) giveBack(b);
-    this.held = [];
-    this.heldUntil = [];
+    if (this.held) for (const b of this.held) giveBack(b);
+    this.held = this.heldUntil = undefined;
   }
 }
 
@@ -239,11 +252,11 @@ function isPlainSocket(s: Duplex): boolean {
 
 /**
  * Switches an accepted socket to read through `reader`, as if it had been
- * created with `onread`. Data already buffered by the stream is written to
- * `to` first. Returns false (and changes nothing) when the socket is not a
+ * created with `onread`. Data already buffered by the stream goes first (when
+ * the reader is attached). Returns false (and changes nothing) when the socket is not a
  * plain TCP socket in 'data' mode or this Node does not have what is needed.
  */
-export function adopt(s: Duplex, to: Duplex, reader: SocketReader): boolean {
+export function adopt(s: Duplex, reader: SocketReader): boolean {
   if (!tuning.adopt || !isPlainSocket(s)) return false;
   const sock = s as net.Socket;
   const k = onreadFields(sock);
@@ -251,7 +264,7 @@ export function adopt(s: Duplex, to: Duplex, reader: SocketReader): boolean {
   const rec = sock as unknown as Record<symbol, unknown>;
   if (!k || !handle || typeof handle.useUserBuffer !== 'function' || rec[k.buf] !== null || rec[k.gen] !== null || rec[k.cb] !== null) return false;
   // Bytes read before the switch (pipelined behind the request) go first.
-  for (let chunk = sock.read() as Buffer | null; chunk !== null; chunk = sock.read() as Buffer | null) to.write(chunk);
+  for (let chunk = sock.read() as Buffer | null; chunk !== null; chunk = sock.read() as Buffer | null) reader.keep(chunk);
   reader.from = sock;
   rec[k.cb] = reader.callback;
   rec[k.gen] = reader.buffer;

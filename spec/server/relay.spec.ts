@@ -13,7 +13,8 @@ import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
 import { connect } from '../../lib/client/connect.js';
 import { gssapiPsk } from '../../methods/gssapi/index.js';
 import { encodeRequest } from '../../lib/protocol/codec/index.js';
-import { readerTuning, readBuffersInUse } from '../../lib/transport/socket-reader.js';
+import { readerTuning, readBuffersInUse, dial } from '../../lib/transport/socket-reader.js';
+import { relay, RelayCounter } from '../../lib/transport/relay.js';
 import { hex, sleep } from '../support/helpers.js';
 import { waitFor, startTarget, Target } from '../support/server.js';
 
@@ -227,10 +228,10 @@ describe('relay: content integrity (sha256 both ways, half-close, every pace)', 
   afterEach(cleanup);
 
   const paths = [
-    { name: 'reused buffers, written without a copy', tuning: { adopt: true, zeroCopy: true, queue: 128 * 1024 } },
+    { name: 'reused buffers, written without a copy', tuning: { adopt: true, zeroCopy: true, queue: 64 * 1024 } },
     { name: 'reused buffers, written without a copy, reading stops at every queued write', tuning: { adopt: true, zeroCopy: true, queue: 0 } },
-    { name: 'reused buffers, copied', tuning: { adopt: true, zeroCopy: false, queue: 128 * 1024 } },
-    { name: "accepted socket read by 'data' events (the fallback)", tuning: { adopt: false, zeroCopy: true, queue: 128 * 1024 } },
+    { name: 'reused buffers, copied', tuning: { adopt: true, zeroCopy: false, queue: 64 * 1024 } },
+    { name: "accepted socket read by 'data' events (the fallback)", tuning: { adopt: false, zeroCopy: true, queue: 64 * 1024 } },
   ];
   for (const p of paths) {
     describe(p.name, () => {
@@ -311,5 +312,43 @@ describe('relay: read buffers', function () {
     // Still open and still relaying.
     c.write('ping');
     await waitFor(() => got.up === size + 4, 2000, 'a byte after the quiet');
+  });
+});
+
+describe('relay: counters', function () {
+  this.timeout(20000);
+  afterEach(cleanup);
+
+  /** A connected pair on 127.0.0.1: [the relay's side, the test's side]; the relay's side is accepted or dial()ed. */
+  async function pair(relaySide: 'accepted' | 'dialled'): Promise<[net.Socket, net.Socket]> {
+    const t = await target();
+    const out = relaySide === 'dialled' ? dial({ host: LOCAL, port: t.port, allowHalfOpen: true }) : net.connect({ host: LOCAL, port: t.port, allowHalfOpen: true });
+    sockets.push(out);
+    out.on('error', () => {});
+    await new Promise((r) => out.once('connect', r));
+    const acc = await t.next();
+    return relaySide === 'dialled' ? [out, acc] : [acc, out];
+  }
+
+  it('counts the bytes each way (head included) and says why it tore the tunnel down', async () => {
+    // client ⇄ [c1 | relay | u1] ⇄ upstream: c1 is an accepted socket, u1 a dialled one.
+    const [c1, client] = await pair('accepted');
+    const [u1, upstream] = await pair('dialled');
+    const counter = { up: 0, down: 0 } as RelayCounter;
+    relay(c1, u1, Buffer.from('head'), { counter, lingerTimeout: 200 });
+    const atUp = receive(upstream, 'fast');
+    const atClient = receive(client, 'fast');
+    await Promise.all([send(client, 1_000_003, 'fast'), send(upstream, 2_000_001, 'slow')]);
+    expect((await atUp.ended).bytes).to.equal(1_000_007);
+    expect((await atClient.ended).bytes).to.equal(2_000_001);
+    expect(counter).to.deep.equal({ up: 1_000_007, down: 2_000_001 });
+    const [c2, client2] = await pair('accepted');
+    const [u2, up2] = await pair('dialled');
+    const counter2 = { up: 0, down: 0 } as RelayCounter;
+    relay(c2, u2, Buffer.alloc(0), { counter: counter2, lingerTimeout: 200 });
+    up2.resume();
+    client2.end(); // then silence: freed by the linger
+    await waitFor(() => c2.destroyed && u2.destroyed, 3000, 'the linger');
+    expect(counter2.end).to.equal('linger');
   });
 });
