@@ -68,7 +68,6 @@ class Tunnel implements ReaderEvents {
     this.b.destroy();
   }
   readonly onError = (): void => this.destroyBoth('reset');
-  readonly onIdle = (): void => this.destroyBoth('idle');
 
   received(way: 'up' | 'down', n: number): void {
     this.traffic++;
@@ -99,10 +98,11 @@ class Tunnel implements ReaderEvents {
   startLinger(): void {
     if (this.linger || this.closed || this.lingerMs <= 0) return;
     this.seen = this.traffic;
-    this.linger = setTimeout(this.checkLinger, this.lingerMs);
+    // Created here, not per tunnel: most tunnels never linger.
+    this.linger = setTimeout(() => this.checkLinger(), this.lingerMs);
   }
 
-  private readonly checkLinger = (): void => {
+  private checkLinger(): void {
     if (this.closed) return;
     if (this.traffic !== this.seen) {
       this.seen = this.traffic;
@@ -110,7 +110,7 @@ class Tunnel implements ReaderEvents {
       return;
     }
     this.destroyBoth('linger');
-  };
+  }
 
   private stopLinger(): void {
     if (this.linger) clearTimeout(this.linger);
@@ -167,7 +167,8 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
   t.pipe(b, a, 'down');
   const idle = options.idleTimeout ?? 0;
   if (idle > 0) {
-    (a as Timeoutable).setTimeout?.(idle, t.onIdle);
-    (b as Timeoutable).setTimeout?.(idle, t.onIdle);
+    const onIdle = (): void => t.destroyBoth('idle');
+    (a as Timeoutable).setTimeout?.(idle, onIdle);
+    (b as Timeoutable).setTimeout?.(idle, onIdle);
   }
 }
