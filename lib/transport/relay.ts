@@ -42,7 +42,9 @@ type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void
 class Tunnel implements ReaderEvents {
   private closed = false;
   private closes = 0;
-  private readers: SocketReader[] = [];
+  /** The directions read through a SocketReader (two fields, not an array: thousands of idle tunnels). */
+  private reader1: SocketReader | undefined;
+  private reader2: SocketReader | undefined;
   /** Counts reads and completed writes, for the linger check. */
   private traffic = 0;
   private seen = 0;
@@ -87,7 +89,8 @@ class Tunnel implements ReaderEvents {
   onClose(x: Duplex): void {
     if (++this.closes === 2) {
       this.stopLinger();
-      for (const r of this.readers) r.closed();
+      this.reader1?.closed();
+      this.reader2?.closed();
       return;
     }
     if (!(x.readableEnded && x.writableFinished)) return this.destroyBoth('reset');
@@ -143,7 +146,8 @@ class Tunnel implements ReaderEvents {
   }
 
   private read(reader: SocketReader, to: Duplex, way: 'up' | 'down'): void {
-    this.readers.push(reader);
+    if (this.reader1) this.reader2 = reader;
+    else this.reader1 = reader;
     reader.attach(to, this, way);
   }
 }
