@@ -21,6 +21,7 @@ import { relay, type RelayCounter } from '../transport/relay.js';
 import { lookupAll, interleave, race, type AnyLookup, type Candidate } from '../transport/happy-eyeballs.js';
 import { allowedBy, isUnspecified, evaluateRules, evaluateBeforeLookup, type Rule, type RuleInput, type Ruleset } from './rules.js';
 import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
+import { dial as dialSocket } from '../transport/socket-reader.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp-relay.js';
 import { isDescriptorExhaustion } from './limits.js';
@@ -563,7 +564,7 @@ export class Connection implements ConnectionControl {
       const timer = setTimeout(() => fail(new TimeoutError('connect', ms)), ms);
       this.onClose(fail);
       this.candidates(dest, ac.signal)
-        .then((candidates) => race({ candidates, port: dest.port, allowHalfOpen: true, attemptDelay: o.happyEyeballsDelay, localAddress: o.outboundAddress, signal: ac.signal }))
+        .then((candidates) => race({ candidates, port: dest.port, allowHalfOpen: true, attemptDelay: o.happyEyeballsDelay, localAddress: o.outboundAddress, signal: ac.signal, connect: dialSocket }))
         .then((sock) => {
           if (over) return void sock.destroy();
           // TCP self-connect (an ephemeral destination port where nothing

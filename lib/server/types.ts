@@ -50,7 +50,7 @@ export interface SocksServerOptions {
   happyEyeballsDelay?: number;
   /** Milliseconds without traffic before a tunnel is closed (default 0: never). */
   idleTimeout?: number;
-  /** Milliseconds a tunnel side may take to flush once the other side has closed (default 30 000; 0: forever). */
+  /** Once either side of a tunnel has sent FIN or closed: milliseconds without traffic before both are destroyed (default 30 000; 0: forever). */
   lingerTimeout?: number;
   /**
    * Client connections open at once, in handshake or tunnelling (default:

@@ -51,6 +51,8 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
       cb(err);
     },
   });
+  /** The peer's end came after whole frames (outer's end was pushed). */
+  let ended = false;
   const onData = (wire: Buffer) => {
     let plain: Buffer;
     try {
@@ -69,12 +71,19 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
       outer.destroy(new SocksError('ERR_SOCKS_ENCAPSULATION', `stream ended inside an encapsulated frame (${pending} bytes of a truncated frame)`));
       return;
     }
+    ended = true;
     outer.push(null);
   };
   inner.on('end', onEnd);
   inner.on('error', (err) => outer.destroy(err));
   inner.on('close', () => {
-    if (!outer.destroyed) outer.destroy();
+    if (outer.destroyed) return;
+    // Reset, or closed before the peer's end: nothing more will come.
+    if (!ended) return void outer.destroy();
+    // Closed after the peer's end (a socket without allowHalfOpen closes as
+    // soon as it has read the FIN): what is already unwrapped is still
+    // delivered, then the wrapper closes itself (autoDestroy).
+    if (!outer.writableEnded) outer.end();
   });
   if (head && head.length) outer.push(head);
   // The peer's FIN may have come before this wrapper (during the handshake).

@@ -96,6 +96,8 @@ export interface RaceOptions extends SocketOptions {
   signal?: AbortSignal;
   /** Sees every socket the race opens (tests count them). */
   onAttempt?: (socket: net.Socket, candidate: Candidate) => void;
+  /** Creates each attempt's socket (default net.connect; the server's relay passes one that reads into reused buffers). */
+  connect?: (options: net.TcpNetConnectOpts) => net.Socket;
 }
 
 /**
@@ -133,7 +135,7 @@ export function race(o: RaceOptions): Promise<net.Socket> {
       stagger = undefined;
       const c = queue[next++];
       if (!c) return;
-      const sock = net.connect({ host: c.address, port: o.port, family: c.family, localAddress: o.localAddress, allowHalfOpen: o.allowHalfOpen });
+      const sock = (o.connect ?? net.connect)({ host: c.address, port: o.port, family: c.family, localAddress: o.localAddress, allowHalfOpen: o.allowHalfOpen });
       live.add(sock);
       o.onAttempt?.(sock, c);
       const onError = (err: Error) => {

@@ -2,21 +2,28 @@
  * Moves bytes both ways between two streams until both directions end.
  * Half-close is propagated (a FIN on one side ends writing on the other),
  * backpressure is respected (a slow reader pauses the fast writer, so memory
- * per tunnel stays bounded by the stream high-water marks), and an error or
- * reset on either side destroys both.
+ * per tunnel stays bounded), and an error or reset on either side destroys
+ * both.
+ *
+ * A direction that reads a socket goes through a SocketReader (reused read
+ * buffers, no allocation per read: socket-reader.ts); any other stream is
+ * read through 'data' events.
  *
  * Every tunnel runs through here, so it registers as few listeners and
  * closures as it can: one state object, plain `on` (no `once` wrappers).
  */
 import type { Duplex } from 'node:stream';
+import { SocketReader, adopt, dialledReader, ReaderEvents } from './socket-reader.js';
 
 export interface RelayOptions {
   /** Close both sides after this many ms without traffic (0: never). */
   idleTimeout?: number;
   /**
-   * After one side has closed cleanly, how long the other may take to flush
-   * what it still has queued before it is destroyed (default 30 000; 0:
-   * wait forever). Bounds a peer that never reads.
+   * Once one side has ended (sent FIN) or closed cleanly, how long the tunnel
+   * may go without traffic before both sides are destroyed (default 30 000;
+   * 0: wait forever). Frees half-open tunnels whose other side stays silent,
+   * and bounds a peer that never reads; a half-closed tunnel that still
+   * carries data is not cut.
    */
   lingerTimeout?: number;
   /** Byte counters, updated as data moves (a → b is `up`), and why the relay tore both sides down, if it did. */
@@ -32,64 +39,140 @@ export interface RelayCounter {
 
 type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
 
-export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
-  let closed = false;
-  const counter = options.counter;
-  const destroyBoth = (why: 'idle' | 'reset' | 'linger' = 'reset'): void => {
-    if (closed) return;
-    closed = true;
-    if (counter && !counter.end) counter.end = why;
-    a.destroy();
-    b.destroy();
-  };
-  // A side that closed after a clean end both ways leaves the other to flush
-  // what it still has queued (end() was already called on it, and it has read
-  // its FIN): destroying it now would drop those bytes. But a peer that never
-  // reads would keep it open forever, so it gets lingerTimeout to finish.
-  let linger: NodeJS.Timeout | undefined;
-  const onClose = (x: Duplex): void => {
-    if (linger) clearTimeout(linger);
-    if (!(x.readableEnded && x.writableFinished)) return destroyBoth();
-    const ms = options.lingerTimeout ?? 30000;
-    if (ms > 0 && !closed && !(x === a ? b : a).destroyed) linger = setTimeout(destroyBoth, ms, 'linger');
-  };
-  const onError = (): void => destroyBoth('reset');
-  a.on('error', onError);
-  b.on('error', onError);
-  a.on('close', () => onClose(a));
-  b.on('close', () => onClose(b));
-  // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
-  if (a.destroyed || b.destroyed) {
-    destroyBoth();
-    return;
+class Tunnel implements ReaderEvents {
+  private closed = false;
+  private closes = 0;
+  /** The directions read through a SocketReader (two fields, not an array: thousands of idle tunnels). */
+  private reader1: SocketReader | undefined;
+  private reader2: SocketReader | undefined;
+  /** Counts reads and completed writes, for the linger check. */
+  private traffic = 0;
+  private seen = 0;
+  private linger: NodeJS.Timeout | undefined;
+  private readonly lingerMs: number;
+  private readonly counter: RelayCounter | undefined;
+
+  constructor(
+    private readonly a: Duplex,
+    private readonly b: Duplex,
+    options: RelayOptions,
+  ) {
+    this.lingerMs = options.lingerTimeout ?? 30000;
+    this.counter = options.counter;
   }
-  if (headForB.length) {
-    if (counter) counter.up += headForB.length;
-    b.write(headForB);
+
+  destroyBoth(why: 'idle' | 'reset' | 'linger'): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopLinger();
+    if (this.counter && !this.counter.end) this.counter.end = why;
+    this.a.destroy();
+    this.b.destroy();
   }
-  pipe(a, b, counter, 'up');
-  pipe(b, a, counter, 'down');
-  const idle = options.idleTimeout ?? 0;
-  if (idle > 0) {
-    const onIdle = (): void => destroyBoth('idle');
-    (a as Timeoutable).setTimeout?.(idle, onIdle);
-    (b as Timeoutable).setTimeout?.(idle, onIdle);
+  readonly onError = (): void => this.destroyBoth('reset');
+
+  received(way: 'up' | 'down', n: number): void {
+    this.traffic++;
+    if (this.counter) this.counter[way] += n;
+  }
+
+  activity(): void {
+    this.traffic++;
+  }
+
+  /**
+   * A side closed. Unless it finished cleanly both ways, destroy the other. A
+   * clean close leaves the other side to flush what it still has queued (end()
+   * was already called on it, and it has read its FIN): destroying it now would
+   * drop those bytes; the linger bounds a peer that never reads.
+   */
+  onClose(x: Duplex): void {
+    if (++this.closes === 2) {
+      this.stopLinger();
+      this.reader1?.closed();
+      this.reader2?.closed();
+      return;
+    }
+    if (!(x.readableEnded && x.writableFinished)) return this.destroyBoth('reset');
+    this.startLinger();
+  }
+
+  /** A FIN or a clean close: from now on a tunnel without traffic for lingerTimeout is freed. */
+  startLinger(): void {
+    if (this.linger || this.closed || this.lingerMs <= 0) return;
+    this.seen = this.traffic;
+    // Created here, not per tunnel: most tunnels never linger.
+    this.linger = setTimeout(() => this.checkLinger(), this.lingerMs);
+  }
+
+  private checkLinger(): void {
+    if (this.closed) return;
+    if (this.traffic !== this.seen) {
+      this.seen = this.traffic;
+      this.linger!.refresh();
+      return;
+    }
+    this.destroyBoth('linger');
+  }
+
+  private stopLinger(): void {
+    if (this.linger) clearTimeout(this.linger);
+    this.linger = undefined;
+  }
+
+  /** One direction: data with backpressure, then FIN. */
+  pipe(from: Duplex, to: Duplex, way: 'up' | 'down'): void {
+    const onEnd = (): void => {
+      if (!to.destroyed) to.end();
+      this.startLinger();
+    };
+    // A FIN that arrived while the handshake was being decided (a client that
+    // half-closes right after its request) has already emitted 'end'.
+    if (from.readableEnded) onEnd();
+    else from.on('end', onEnd);
+    const dialled = dialledReader(from);
+    if (dialled) return this.read(dialled, to, way);
+    const reader = new SocketReader();
+    if (adopt(from, reader)) return this.read(reader, to, way);
+    from.on('data', (chunk: Buffer) => {
+      this.received(way, chunk.length);
+      if (!to.write(chunk)) from.pause();
+    });
+    to.on('drain', () => {
+      this.traffic++;
+      from.resume();
+    });
+    from.resume();
+  }
+
+  private read(reader: SocketReader, to: Duplex, way: 'up' | 'down'): void {
+    if (this.reader1) this.reader2 = reader;
+    else this.reader1 = reader;
+    reader.attach(to, this, way);
   }
 }
 
-/** One direction: data with backpressure, then FIN. */
-function pipe(from: Duplex, to: Duplex, counter: RelayCounter | undefined, way: 'up' | 'down'): void {
-  from.on('data', (chunk: Buffer) => {
-    if (counter) counter[way] += chunk.length;
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  const onEnd = (): void => {
-    if (!to.destroyed) to.end();
-  };
-  // A FIN that arrived while the handshake was being decided (a client that
-  // half-closes right after its request) has already emitted 'end'.
-  if (from.readableEnded) onEnd();
-  else from.on('end', onEnd);
-  from.resume();
+export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
+  const t = new Tunnel(a, b, options);
+  a.on('error', t.onError);
+  b.on('error', t.onError);
+  a.on('close', () => t.onClose(a));
+  b.on('close', () => t.onClose(b));
+  // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
+  if (a.destroyed || b.destroyed) {
+    t.destroyBoth('reset');
+    return;
+  }
+  if (headForB.length) {
+    if (options.counter) options.counter.up += headForB.length;
+    b.write(headForB);
+  }
+  t.pipe(a, b, 'up');
+  t.pipe(b, a, 'down');
+  const idle = options.idleTimeout ?? 0;
+  if (idle > 0) {
+    const onIdle = (): void => t.destroyBoth('idle');
+    (a as Timeoutable).setTimeout?.(idle, onIdle);
+    (b as Timeoutable).setTimeout?.(idle, onIdle);
+  }
 }
