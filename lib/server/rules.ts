@@ -11,6 +11,7 @@
  *    requested name), port or port range, command. No rule matching blocks
  *    (02), as in Dante: end a list with `{ action: 'pass' }` to pass the rest.
  */
+import { isIPv4 } from 'node:net';
 import { Address4, Address6 } from 'ip-address';
 import { Reply, type CommandName } from '../protocol/constants.js';
 import { LocalProtocolError } from '../protocol/errors.js';
@@ -255,7 +256,6 @@ export function parseRules(data: unknown, where = 'rules'): Rule[] {
   });
 }
 
-const UNSPECIFIED_V4 = new Address4('0.0.0.0/8');
 const UNSPECIFIED_MAPPED = new Address6('::ffff:0.0.0.0/104');
 
 /**
@@ -265,7 +265,8 @@ const UNSPECIFIED_MAPPED = new Address6('::ffff:0.0.0.0/104');
  * never a destination: refused before any rule is consulted.
  */
 export function isUnspecified(ip: string): boolean {
-  if (!ip.includes(':')) return safe(() => Address4.isValid(ip) && new Address4(ip).isInSubnet(UNSPECIFIED_V4));
+  // IPv4 (every connection passes here): the first octet, without a parser.
+  if (!ip.includes(':')) return isIPv4(ip) && Number(ip.slice(0, ip.indexOf('.'))) === 0;
   return safe(() => {
     const a = new Address6(ip);
     return a.isInSubnet(UNSPECIFIED_MAPPED) || a.bigInt() === 0n;
