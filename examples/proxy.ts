@@ -175,9 +175,10 @@ export function buildConfig(argv: string[]): BuiltConfig {
   const svc = parseServiceOptions(v);
   const notices: string[] = settings.unknownEnv.map((k) => `${k} is not an option of this program; ignored`);
   const listen = ((v.listen as string[] | undefined) ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
-  const maxConnections = parseNumber('max-connections', v['max-connections'], connectionLimit());
   const fds = descriptorLimit();
-  if (fds && maxConnections > connectionLimit(fds)) {
+  const allowed = connectionLimit(fds);
+  const maxConnections = parseNumber('max-connections', v['max-connections'], allowed);
+  if (fds && maxConnections > allowed) {
     notices.push(`--max-connections ${maxConnections} needs about ${2 * maxConnections + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
   }
   const users = new Map<string, string>();

@@ -43,8 +43,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   private readonly upstreams = new Set<Duplex>();
   private staticMethods: readonly AuthMethod<unknown>[] | undefined;
   private socks4Default = false;
-  /** The default connection limit: what the descriptors allow (two per tunnel), read once. */
-  private readonly defaultMaxConnections = connectionLimit();
+  /** The default connection limit: what the descriptors allow (two per tunnel), read once and only when no maxConnections is given. */
+  private defaultMaxConnections: number | undefined;
 
   constructor(options: SocksServerOptions = {}) {
     super();
@@ -193,7 +193,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
       this.refuse(socket, src, 'per-source connection limit reached');
       return;
     }
-    if (this.open.size >= (o.maxConnections ?? this.defaultMaxConnections) && !this.evictOldestHandshake()) {
+    if (this.open.size >= (o.maxConnections ?? (this.defaultMaxConnections ??= connectionLimit())) && !this.evictOldestHandshake()) {
       this.refuse(socket, src, 'connection limit reached');
       return;
     }
