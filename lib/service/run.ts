@@ -29,15 +29,8 @@ export async function runService<C extends ServiceConfig>(p: ServiceProgram<C>, 
   if (first.check) return check(p, first, io);
   raiseLimit(p.prog, io);
   p.before?.(first);
-  // The first build serves the first start; SIGHUP builds again.
-  let reused: C | undefined = first;
-  const build = (): C => {
-    const c = reused ?? p.build();
-    reused = undefined;
-    return c;
-  };
-  const q = { ...p, build };
-  return first.workers > 1 ? runPrimary(q, first, io) : runSingle(q, first, io);
+  // The first build serves the first start; each SIGHUP builds again.
+  return first.workers > 1 ? runPrimary(p, first, io) : runSingle(p, first, io);
 }
 
 function check<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: ServiceIo): number {
