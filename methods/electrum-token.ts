@@ -30,7 +30,7 @@ import { decodeUserPassRequest } from './userpass.js';
 import { none } from './none.js';
 import type { AuthMethod, AuthStep, ServerAuthContext } from '../lib/protocol/method.js';
 import type { MethodSelector, SocksRequest } from '../lib/protocol/server-handshake.js';
-import type { RequestContext } from '../lib/protocol/request-hook.js';
+import type { RequestContext } from '../lib/server/request-context.js';
 import type { SocksAddress } from '../lib/protocol/codec/address.js';
 
 const debug = createDebug('sockskit:method:electrum-token');

@@ -14,8 +14,8 @@ import { connect, parseProxy, bind, ConnectResult } from '../../lib/client/conne
 import { udpAssociate } from '../../lib/client/udp.js';
 import { SocksAgent } from '../../lib/client/agent.js';
 import { createServer, SocksServer, SocksServerOptions } from '../../lib/server/server.js';
-import { bindHandler } from '../../lib/server/bind.js';
-import { udpHandler } from '../../lib/server/udp-relay.js';
+import { bindHandler } from '../../lib/server/commands/bind.js';
+import { udpHandler } from '../../lib/server/commands/udp.js';
 import { LocalProtocolError, AuthError, ReplyError } from '../../lib/protocol/errors.js';
 import { Method } from '../../lib/protocol/constants.js';
 import { none } from '../../methods/none.js';

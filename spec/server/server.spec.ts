@@ -63,7 +63,7 @@ async function target(onConnection: (s: net.Socket) => void, host = LOCAL): Prom
 
 /** Nothing left open: client connections and tunnel upstreams. */
 async function drained(server: SocksServer, timeout = 3000): Promise<void> {
-  await waitFor(() => server.connections === 0 && server['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server['upstreams'].size})`);
+  await waitFor(() => server.connections === 0 && server.registry['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server.registry['upstreams'].size})`);
 }
 
 /** Greeting with no auth, then `request`; returns the reply bytes (length n). */
@@ -478,8 +478,8 @@ describe('SocksServer: tunnels', () => {
       }
     }
     expect(sent, 'the client could write without limit: the server buffers everything').to.be.below(CAP);
-    const clientSide = [...server['open']][0] as net.Socket;
-    const upstream = [...server['upstreams']][0] as net.Socket;
+    const clientSide = [...server.registry.open][0] as net.Socket;
+    const upstream = [...server.registry['upstreams']][0] as net.Socket;
     // What the server holds in user space: its write queue to the target and
     // its read buffer from the client. Both stay near one chunk + high-water mark.
     expect(upstream.writableLength, 'server → target write queue').to.be.at.most(256 * 1024);

@@ -42,7 +42,7 @@ export async function client(port: number): Promise<RawClient> {
 }
 
 export async function drained(server: SocksServer, timeout = 5000): Promise<void> {
-  await waitFor(() => server.connections === 0 && server['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server['upstreams'].size})`);
+  await waitFor(() => server.connections === 0 && server.registry['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server.registry['upstreams'].size})`);
 }
 
 /** Uncaught exceptions and unhandled rejections seen while `f` runs (mocha's own handler is bypassed). */
