@@ -11,37 +11,34 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
-import { SocksError, TimeoutError, AuthError, replyFromErrno } from '../protocol/errors.js';
+import { SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
 import { printable } from '../protocol/printable.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { runCheck, type AuthMethod, type Encapsulation, type VerifyResult } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay } from '../transport/relay.js';
+import { endSoon } from '../transport/end-soon.js';
 import type { AnyLookup, Candidate } from '../transport/happy-eyeballs.js';
-import type { RuleInput } from './rules.js';
 import type { Policy } from './policy.js';
-import { errorClass, type ConnectionRecord, type EndReason } from './access-log.js';
-import { connectHandler } from './commands/connect.js';
-import { bindHandler } from './commands/bind.js';
-import { udpHandler } from './commands/udp.js';
+import type { EndReason } from './access-log.js';
+import { dispatch, type Dispatchable } from './commands/index.js';
 import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
 import { runHook, type Decider } from './request-context.js';
 import { AuthContext } from './auth-context.js';
-import { allowedAddresses, type RuleSubject } from './resolve.js';
+import { allowedAddresses, ruleInput, type RuleSubject } from './resolve.js';
 import { Ledger } from './ledger.js';
 import { DEFAULTS } from './defaults.js';
-import type { CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, SocksServerOptions } from './types.js';
+import type { ConnectionHost, ConnInfo, SocksServerOptions } from './types.js';
 
 const debug = createDebug('sockskit:server');
 
-const DEFAULT_HANDLERS: Readonly<Record<string, CommandHandler>> = { connect: connectHandler(), bind: bindHandler(), udp: udpHandler() };
 const EMPTY = Buffer.alloc(0);
 const DONE_ENGINE = new ServerHandshake({ methods: [] });
 
 /** One client connection through its handshake and into its relay. */
-export class Connection implements ConnectionControl, Decider, RuleSubject {
+export class Connection implements Dispatchable, Decider, RuleSubject {
   request!: SocksRequest;
   readonly options: Readonly<SocksServerOptions>;
   /** The rules this connection started with (a reload does not change them). */
@@ -62,19 +59,18 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
   private closers: (() => void)[] | undefined;
   private methods: readonly AuthMethod<unknown>[] = [];
   private auth: AuthContext | undefined;
-  /** The tunnel head and protection, from 'established'/'handoff' until takeStream(). */
+  /** From 'established'/'handoff' until takeStream(): the tunnel head and protection. */
   private pendingHead: Buffer | undefined;
   private pendingEnc: Encapsulation | undefined;
-  /** PROXY protocol: the bytes before the header was complete. */
-  private headerBuf: Buffer = EMPTY;
+  /** PROXY protocol: the header's bytes so far, until it is read. */
+  private headerBuf: Buffer | undefined;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
     this.policy = server.policy;
   }
 
-  // Addresses are read lazily: each is a getpeername/getsockname system call,
-  // and most connections never need them.
+  // Read lazily: each is a system call (getpeername/getsockname) most connections never need.
   get source(): SocksAddress {
     return (this.src ??= fromNodeAddress(this.info.remoteAddress, this.info.remotePort));
   }
@@ -97,12 +93,12 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     socket.on('error', this.onError);
     socket.on('close', this.onSocketClose);
     socket.on('end', this.onEarlyEnd);
-    // PROXY protocol: the header precedes SOCKS and decides source/local,
-    // which methods(ctx) may read, so the engine starts only once it is read.
+    // A PROXY header decides source/local, which methods(ctx) read: the engine starts after it.
+    socket.on('data', this.onData);
     if (!o.proxyProtocol) return this.begin();
     const refusal = untrustedSender(o.proxyProtocolFrom, this.source);
     if (refusal) return this.refuse(refusal);
-    socket.on('data', this.onHeaderData);
+    this.headerBuf = EMPTY;
   }
 
   /** Creates the engine and feeds it the socket's data. */
@@ -117,48 +113,40 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     }
     const methods = this.methods;
     this.engine = new ServerHandshake({ methods, selectMethod: o.selectMethod, socks4: server.socks4For(methods), socks4Identify: o.socks4Identify, context: ctx });
-    this.socket.on('data', this.onData);
   }
 
-  /** Only with proxyProtocol: a bound method, like the other socket listeners. */
-  private onHeaderData = (chunk: Buffer): void => {
-    const buf = (this.headerBuf = this.headerBuf.length === 0 ? chunk : Buffer.concat([this.headerBuf, chunk]));
-    const r = readProxyHeader(buf, this.options.proxyProtocol || 'any');
+  /** With proxyProtocol, until the header is read: the header decides source/local, then the engine starts. */
+  private onHeader(chunk: Buffer): void {
+    const r = readProxyHeader((this.headerBuf = this.headerBuf!.length === 0 ? chunk : Buffer.concat([this.headerBuf!, chunk])), this.options.proxyProtocol || 'any');
     if (r.state === 'more') return;
-    this.socket.removeListener('data', this.onHeaderData);
-    this.headerBuf = EMPTY;
+    this.headerBuf = undefined;
     if (r.state === 'bad') return this.refuse(r.error);
     const real = this.source;
     // LOCAL and UNKNOWN keep the socket's own addresses.
-    if (r.header.source) {
-      this.src = r.header.source;
-      this.loc = r.header.destination;
-    }
+    if (r.header.source) [this.src, this.loc] = [r.header.source, r.header.destination];
     if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', r.header.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
     this.begin();
     if (!this.finished && r.rest.length > 0) this.onData(r.rest);
-  };
+  }
 
   /** Closes a connection whose PROXY header is missing, bad or untrusted (or whose methods() failed), without writing. */
   private refuse(err: SocksError): void {
     this.finished = true;
     this.clearTimer();
-    debug('closing %s: %s', formatAddress(this.source), printable(err.message));
     this.failed(err, err.code === 'ERR_SOCKS_DENIED' ? 'refused' : 'protocol');
     this.socket.destroy();
   }
 
   /** Counts and reports an error this connection ends with. */
   private failed(err: SocksError, how: EndReason): void {
-    const l = this.ledger;
-    l.how ??= how;
-    if (err instanceof AuthError && err.method !== undefined) l.authMethod = this.methods.find((m) => m.code === err.method)?.name ?? `0x${err.method.toString(16)}`;
-    l.error ??= errorClass(err, l.hookFailed);
+    debug('closing %s: %s', formatAddress(this.source), printable(err.message));
+    this.ledger.failed(err, how, this.methods);
     this.server.clientError(err, this.source);
   }
 
   private onData = (chunk: Buffer): void => {
-    this.run(this.engine.receive(chunk));
+    if (this.headerBuf) this.onHeader(chunk);
+    else this.run(this.engine.receive(chunk));
   };
 
   private onError = (err: Error): void => {
@@ -166,7 +154,7 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     this.socket.destroy();
   };
 
-  /** Client sent FIN during the handshake: nothing more can arrive. */
+  /** FIN during the handshake: nothing more can arrive. */
   private onEarlyEnd = (): void => {
     if (!this.decided) this.socket.destroy();
   };
@@ -174,7 +162,7 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
   private onSocketClose = (): void => {
     this.clearTimer();
     this.server.registry.untrack(this.socket);
-    this.server.ended(this.ledger.bytes(this.socket), this.ledger.relayed, this.ledger.error, this);
+    this.server.ended(this);
     this.auth?.closed();
     this.runClosers();
   };
@@ -192,10 +180,8 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
   };
 
   private clearTimer(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   onClose(f: () => void): void {
@@ -227,7 +213,10 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
         case 'request':
           this.socket.pause();
           this.request = a.request;
-          this.onRequest();
+          this.decided = true;
+          this.server.registry.handshakeOver(this.socket);
+          if (this.options.onRequest) runHook(this.options.onRequest, this);
+          else void this.accept();
           break;
         case 'established':
         case 'handoff':
@@ -237,14 +226,9 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
           break;
         case 'close':
           this.finish();
-          if (a.error) {
-            debug('closing %s: %s', formatAddress(this.source), printable(a.error.message));
-            this.failed(a.error, a.error.reply !== undefined && this.request ? 'denied' : a.error.code === 'ERR_SOCKS_AUTH_FAILED' || a.error.code === 'ERR_SOCKS_NO_METHOD' ? 'auth' : 'protocol');
-          }
-          endSoon(this.socket);
-          // The connection is over for its handlers now, not at the socket's
-          // 'close' (which may come seconds later): a BIND listener must not
-          // accept a peer in between.
+          if (a.error) this.failed(a.error, a.error.reply !== undefined && this.request ? 'denied' : a.error.code === 'ERR_SOCKS_AUTH_FAILED' || a.error.code === 'ERR_SOCKS_NO_METHOD' ? 'auth' : 'protocol');
+          endSoon(this.socket, DEFAULTS.closeGrace);
+          // Over for the handlers now, not at 'close' (maybe seconds later): BIND must not accept a peer in between.
           this.closed = true;
           this.runClosers();
           break;
@@ -275,16 +259,6 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     if (!this.finished && phase !== 'decide' && phase !== 'identify' && phase !== 'auth-verify') this.socket.resume();
   }
 
-  // ------------------------------------------------------------ the request
-
-  private onRequest(): void {
-    this.decided = true;
-    this.server.registry.handshakeOver(this.socket);
-    const hook = this.options.onRequest;
-    if (hook) runHook(hook, this);
-    else void this.accept();
-  }
-
   /** @internal */
   hookFailed(settled: boolean, err: unknown): void {
     this.ledger.hookFailed = true;
@@ -292,27 +266,14 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     else debug('request hook failed after deciding: %s', (err as Error)?.message);
   }
 
-  /** The default behaviour for the command: its handler, when the command is enabled and the rules let the request pass. */
+  /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
   accept(): Promise<void> {
     this.clearTimer();
-    // Already answered (the handshake deadline denied an undecided hook).
-    if (this.finished) return Promise.resolve();
-    const o = this.options;
-    const cmd = this.request.command;
-    const handler = o.commands && !o.commands.includes(cmd) ? undefined : (o[cmd] ?? DEFAULT_HANDLERS[cmd]);
-    if (!handler) return void this.deny(Reply.CommandNotSupported), Promise.resolve();
-    // BIND and UDP: a rule list decides on the request as given (CONNECT decides on its addresses).
-    const block = cmd !== 'connect' && this.policy.active ? this.policy.request(this.ruleInput(this.request.destination, undefined)) : undefined;
-    if (block) return void this.deny(block.reply!, block), Promise.resolve();
-    try {
-      return Promise.resolve(handler(this)).catch((err) => this.handlerFailed(err));
-    } catch (err) {
-      this.handlerFailed(err);
-      return Promise.resolve();
-    }
+    return this.finished ? Promise.resolve() : dispatch(this);
   }
 
-  private handlerFailed(err: unknown): void {
+  /** @internal */
+  handlerFailed(err: unknown): void {
     if (this.finished) this.crashed(err);
     else this.deny(replyFromErrno(err), err);
   }
@@ -322,8 +283,8 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     this.ledger.reply = reply;
     // No descriptor for the outbound socket (or a BIND/UDP one): counted and logged; the reply is 01.
     if (isDescriptorExhaustion(error)) this.server.noDescriptor('connect', error);
-    const err = error instanceof SocksError ? error : error ? new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error }) : undefined;
-    this.run(this.engine.deny(reply, err));
+    const err = error instanceof SocksError || !error ? error : new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error });
+    this.run(this.engine.deny(reply, err as SocksError | undefined));
   }
 
   reply(bound: SocksAddress): { established: boolean; head: Buffer; socket: Duplex } {
@@ -351,20 +312,13 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     const enc = this.pendingEnc;
     this.pendingHead = undefined;
     const socket = enc ? encapsulate(this.socket, enc) : this.socket;
-    // The handshake is over: let its buffers and state be collected, which
-    // matters with thousands of idle tunnels.
+    // Let the handshake's buffers and state be collected (thousands of idle tunnels).
     this.engine = DONE_ENGINE;
     return { established: true, head, socket };
   }
 
-  /** @internal What the rules see of this request with `dest` (and the address to dial, once known). */
-  ruleInput(dest: SocksAddress, address: string | undefined): RuleInput {
-    const r = this.request;
-    return { client: this.source.host, method: r.method?.name, identity: r.identity, command: r.command, host: dest.host, hostType: dest.type, port: dest.port, address };
-  }
-
   addressBlock(dest: SocksAddress, address: string): SocksError | undefined {
-    return this.policy.active ? this.policy.address(this.ruleInput(dest, address)) : undefined;
+    return this.policy.active ? this.policy.address(ruleInput(this, dest, address)) : undefined;
   }
 
   dialled(address: SocksAddress): void {
@@ -379,42 +333,16 @@ export class Connection implements ConnectionControl, Decider, RuleSubject {
     return allowedAddresses(this, this.options.lookup as AnyLookup | undefined, dest, signal);
   }
 
-  /** The hook's relay(): answer success and relay to the application's stream. */
+  /** The hook's relay(): success, then relay to the application's stream (ours to close if the client left or the deadline answered meanwhile). */
   relayTo(upstream: Duplex, bound: SocksAddress | undefined): void {
-    // The client left (or the deadline answered) while the hook worked: the stream is ours to close.
     if (this.finished || this.socket.destroyed) return void upstream.destroy();
     const r = this.reply(bound ?? ANY_IPV4);
     this.relay(r.socket, upstream, r.head);
   }
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
-    const { server, ledger } = this;
-    ledger.relayed = true;
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: ledger });
-    server.registry.trackUpstream(other);
-    server.registry.tunnel();
-    if (server.listenerCount('tunnel') === 0) return;
-    try {
-      server.emit('tunnel', this.request, this.source);
-    } catch (err) {
-      // An application listener threw inside a socket event: log it, keep the tunnel and the process.
-      debug("a 'tunnel' listener threw: %s", (err as Error)?.message);
-    }
+    this.ledger.relayed = true;
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger });
+    this.server.tunnelOpened(this, other);
   }
-
-  /** @internal The record of this connection, built when it closes and only if someone listens for 'connectionEnd'. */
-  record(): ConnectionRecord {
-    return this.ledger.record(this, this.server.closing, this.options.redactDestination);
-  }
-}
-
-/** Ends the socket after pending writes, then destroys it; bounded by a timer. */
-function endSoon(socket: Duplex): void {
-  const s = socket as net.Socket;
-  if (s.destroyed) return;
-  if (typeof s.destroySoon === 'function') s.destroySoon();
-  else socket.end();
-  const t = setTimeout(() => socket.destroy(), DEFAULTS.closeGrace);
-  t.unref();
-  socket.once('close', () => clearTimeout(t));
 }

@@ -8,7 +8,9 @@ import type { Duplex } from 'node:stream';
 import { formatAddress, type SocksAddress } from '../protocol/codec/address.js';
 import type { SocksRequest } from '../protocol/server-handshake.js';
 import type { RelayCounter } from '../transport/relay.js';
-import { identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
+import { AuthError, type SocksError } from '../protocol/errors.js';
+import type { AuthMethod } from '../protocol/method.js';
+import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
 
 /** What the record reads from the connection when it is built. */
 export interface RecordSource {
@@ -38,6 +40,13 @@ export class Ledger implements RelayCounter {
   end: RelayCounter['end'];
   /** After a hand-off: the socket's counters at that moment. */
   private mark: { read: number; written: number } | undefined;
+
+  /** The error the connection ends with: how it ended and its class, first cause wins. */
+  failed(err: SocksError, how: EndReason, methods: readonly AuthMethod<unknown>[]): void {
+    this.how ??= how;
+    if (err instanceof AuthError && err.method !== undefined) this.authMethod = methods.find((m) => m.code === err.method)?.name ?? `0x${err.method.toString(16)}`;
+    this.error ??= errorClass(err, this.hookFailed);
+  }
 
   handshakeOver(): void {
     this.handshakeMs ??= Date.now() - this.t0;

@@ -10,18 +10,25 @@ import { isUnspecified, type SocksAddress } from '../protocol/codec/address.js';
 import { lookupAll, interleave, type AnyLookup, type Candidate } from '../transport/happy-eyeballs.js';
 import type { RuleInput } from './rules.js';
 import type { Policy } from './policy.js';
+import type { SocksRequest } from '../protocol/server-handshake.js';
 
 /** The connection asking. */
 export interface RuleSubject {
   readonly policy: Policy;
-  /** What the rules see of the request with `dest` (and the address to dial, once known). */
-  ruleInput(dest: SocksAddress, address: string | undefined): RuleInput;
+  readonly request: SocksRequest;
+  readonly source: SocksAddress;
+}
+
+/** What the rules see of `conn`'s request with `dest` (and the address to dial, once known). */
+export function ruleInput(conn: RuleSubject, dest: SocksAddress, address: string | undefined): RuleInput {
+  const r = conn.request;
+  return { client: conn.source.host, method: r.method?.name, identity: r.identity, command: r.command, host: dest.host, hostType: dest.type, port: dest.port, address };
 }
 
 /** Every address of `dest` that the rules allow, interleaved by family (RFC 8305 §4); rejects with the first block when none is. */
 export async function allowedAddresses(conn: RuleSubject, lookup: AnyLookup | undefined, dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]> {
   const p = conn.policy;
-  const early = p.active && dest.type === 'domain' ? p.beforeLookup(conn.ruleInput(dest, undefined)) : undefined;
+  const early = p.active && dest.type === 'domain' ? p.beforeLookup(ruleInput(conn, dest, undefined)) : undefined;
   if (early) throw early;
   const all = dest.type === 'domain'
     ? await lookupAll(lookup, dest.host, 0, signal)
@@ -34,7 +41,7 @@ export async function allowedAddresses(conn: RuleSubject, lookup: AnyLookup | un
   if (!p.active) return interleave(specified);
   let first: SocksError | undefined;
   const allowed = specified.filter((c) => {
-    const block = p.address(conn.ruleInput(dest, c.address));
+    const block = p.address(ruleInput(conn, dest, c.address));
     first ??= block;
     return !block;
   });

@@ -22,12 +22,12 @@ import { SocksError } from '../protocol/errors.js';
 import { SocksAddress, fromNodeAddress } from '../protocol/codec/address.js';
 import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
-import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction } from './types.js';
+import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, EndedConnection, LookupFunction } from './types.js';
+import type { SocksRequest } from '../protocol/server-handshake.js';
 import type { RequestContext } from './request-context.js';
 import { Connection } from './connection.js';
 import { TypedEventEmitter } from '../transport/typed-events.js';
 import type { SocksServerEvents } from './events.js';
-import type { ConnectionRecord, ErrorClass } from './access-log.js';
 import { connectionLimit, isDescriptorExhaustion } from './limits.js';
 import { ConnectionRegistry, type SocksServerStats } from './registry.js';
 import { compileRules, type Policy } from './policy.js';
@@ -133,10 +133,23 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
       this.emit('warning', `out of file descriptors (${(err as NodeJS.ErrnoException).code} on ${where}; ${n} since the last warning, ${total} in all): raise the descriptor limit (ulimit -n) or lower the connection limit`);
     }
   }
-  /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd'. */
-  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void {
-    this.registry.ended(bytes, tunnel, error);
-    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', conn.record());
+  /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd' with its record. */
+  ended(conn: EndedConnection): void {
+    const { ledger } = conn;
+    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error);
+    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', ledger.record(conn, this.closing, conn.options.redactDestination));
+  }
+  /** @internal A tunnel the server relays: counted, its outbound stream closed by close(), 'tunnel' emitted. */
+  tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void {
+    this.registry.trackUpstream(upstream);
+    this.registry.tunnel();
+    if (this.listenerCount('tunnel') === 0) return;
+    try {
+      this.emit('tunnel', conn.request, conn.source);
+    } catch (err) {
+      // An application listener threw inside a socket event: log it, keep the tunnel and the process.
+      debug("a 'tunnel' listener threw: %s", (err as Error)?.message);
+    }
   }
 
   /**

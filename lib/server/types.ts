@@ -14,7 +14,7 @@ import type { RequestContext } from './request-context.js';
 import type { Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
 import type { ConnectionRegistry } from './registry.js';
-import type { ConnectionRecord, ErrorClass } from './access-log.js';
+import type { Ledger, RecordSource } from './ledger.js';
 import type { Ruleset, Cidr, Rule } from './rules.js';
 import type { SocksServerEvents } from './events.js';
 import type { TypedEmitter } from '../transport/typed-events.js';
@@ -130,6 +130,12 @@ export interface ConnInfo {
   localPort?: number;
 }
 
+/** A connection as it closes: its ledger and what its record reads. */
+export interface EndedConnection extends RecordSource {
+  readonly ledger: Ledger;
+  readonly options: Readonly<SocksServerOptions>;
+}
+
 /** What a connection needs from its server: counting, tracking, rules, method choice. */
 export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly options: Readonly<SocksServerOptions>;
@@ -141,7 +147,9 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;
-  /** A connection closed: its bytes (a tunnel's or a hand-off's) and error class are counted, `tunnel` closes a tunnel the server relayed; `conn.record()` builds its 'connectionEnd' record. */
-  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void;
+  /** A connection closed: its ledger's bytes and error class are counted, its record emitted as 'connectionEnd'. */
+  ended(conn: EndedConnection): void;
+  /** A tunnel the server relays, with its outbound stream. */
+  tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void;
   noDescriptor(where: 'accept' | 'connect', err: unknown): void;
 }
