@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import { connect, parseProxy, bind, ConnectResult } from '../../lib/client/connect.js';
 import { udpAssociate } from '../../lib/client/udp.js';
 import { SocksAgent } from '../../lib/client/agent.js';
-import { createServer, SocksServer, SocksServerOptions } from '../../lib/server/server.js';
+import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
 import { bindHandler } from '../../lib/server/commands/bind.js';
 import { udpHandler } from '../../lib/server/commands/udp.js';
 import { LocalProtocolError, AuthError, ReplyError } from '../../lib/protocol/errors.js';
@@ -25,11 +25,10 @@ import type { ByteQueue } from '../../lib/protocol/codec/byte-queue.js';
 import { parseCli, describeError } from '../../examples/connect.js';
 import { echoServer, tempDir, which } from '../support/interop.js';
 import type { Duplex } from 'node:stream';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
-async function listen(options: SocksServerOptions): Promise<{ server: SocksServer; port: number }> {
-  const server = createServer(options);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as net.AddressInfo).port };
+function listen(options: SocksServerOptions): Promise<StartedServer> {
+  return startSocksServer(options);
 }
 
 function readAll(socket: Duplex, head: Buffer, ms = 3000): Promise<Buffer> {

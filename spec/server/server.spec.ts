@@ -14,6 +14,7 @@ import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import { hex, toHex, prng } from '../support/helpers.js';
 import { RawClient, waitFor, startTarget, echo, closedPort, fullBacklog, Target } from '../support/server.js';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
 const LOCAL = '127.0.0.1';
 const fail5 = (rep: number) => `05 ${rep.toString(16).padStart(2, '0')} 00 01 00 00 00 00 00 00`;
@@ -40,13 +41,8 @@ let targets: Target[] = [];
 let clients: RawClient[] = [];
 let cleanups: (() => void)[] = [];
 
-async function startServer(options: SocksServerOptions = {}): Promise<{ server: SocksServer; port: number; errors: SocksError[] }> {
-  const server = new SocksServer(options);
-  const errors: SocksError[] = [];
-  server.on('clientError', (e: SocksError) => errors.push(e));
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, LOCAL, () => r()));
-  return { server, port: (server.address() as net.AddressInfo).port, errors };
+function startServer(options: SocksServerOptions = {}): Promise<StartedServer> {
+  return startSocksServer(options, LOCAL, servers);
 }
 
 async function client(port: number): Promise<RawClient> {
