@@ -13,9 +13,9 @@ import { expect } from 'chai';
 import { connect, parseProxy, bind, ConnectResult } from '../../lib/client/connect.js';
 import { udpAssociate } from '../../lib/client/udp.js';
 import { SocksAgent } from '../../lib/client/agent.js';
-import { createServer, SocksServer, SocksServerOptions } from '../../lib/server/server.js';
-import { bindHandler } from '../../lib/server/bind.js';
-import { udpHandler } from '../../lib/server/udp-relay.js';
+import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
+import { bindHandler } from '../../lib/server/commands/bind.js';
+import { udpHandler } from '../../lib/server/commands/udp.js';
 import { LocalProtocolError, AuthError, ReplyError } from '../../lib/protocol/errors.js';
 import { Method } from '../../lib/protocol/constants.js';
 import { none } from '../../methods/none.js';
@@ -24,11 +24,10 @@ import type { AuthMethod, AuthStep, Encapsulation } from '../../lib/protocol/met
 import type { ByteQueue } from '../../lib/protocol/codec/byte-queue.js';
 import { echoServer, tempDir, which } from '../support/interop.js';
 import type { Duplex } from 'node:stream';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
-async function listen(options: SocksServerOptions): Promise<{ server: SocksServer; port: number }> {
-  const server = createServer(options);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as net.AddressInfo).port };
+function listen(options: SocksServerOptions): Promise<StartedServer> {
+  return startSocksServer(options);
 }
 
 function readAll(socket: Duplex, head: Buffer, ms = 3000): Promise<Buffer> {

@@ -47,7 +47,7 @@ export const PUBLIC_ENTRIES: ReadonlySet<string> = new Set(
 const PROGRAM_HELPER = 'examples/cli.ts';
 
 /** Files of the sans-I/O core: no I/O module at all, no timer. */
-const PURE_FILES = /^(lib\/protocol\/|methods\/(none|userpass|electrum-token)\.ts$|methods\/binauth\/(core|method)\.ts$|methods\/gssapi\/(frame|method)\.ts$)/;
+const PURE_FILES = /^(lib\/protocol\/|methods\/(none|userpass)\.ts$|lib\/electrum\/gate\.ts$|methods\/binauth\/(core|method)\.ts$|methods\/gssapi\/(frame|method)\.ts$)/;
 const IO_MODULES = new Set(['net', 'dns', 'dgram', 'tls', 'http', 'https', 'fs', 'child_process', 'timers']);
 const TIMERS = /\b(setTimeout|setInterval|setImmediate)\s*\(/;
 
