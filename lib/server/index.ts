@@ -17,5 +17,5 @@ export type { StatKey } from './registry.js';
 export { DEFAULTS as SERVER_DEFAULTS } from './defaults.js';
 export { ServerMetrics, mergeSnapshots, renderMetrics, handshakeOutcome, HANDSHAKE_BUCKETS } from './metrics.js';
 export type { MetricsSnapshot } from './metrics.js';
-export { checkDescriptorLimit, raiseDescriptorLimit, descriptorLimit, descriptorsInUse, connectionLimit } from './limits.js';
+export { checkDescriptorLimit, descriptorLimit, descriptorsInUse, connectionLimit } from './limits.js';
 export type { DescriptorLimit, RaiseResult } from './limits.js';

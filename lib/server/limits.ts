@@ -71,9 +71,6 @@ export function checkDescriptorLimit(limit: DescriptorLimit | undefined = descri
   return r;
 }
 
-/** @deprecated The former name of checkDescriptorLimit() (it no longer runs prlimit). */
-export const raiseDescriptorLimit = (): RaiseResult | undefined => checkDescriptorLimit();
-
 /**
  * The connection limit the descriptors allow: two per tunnel, after the
  * descriptors already open and a headroom; at least 1, at most

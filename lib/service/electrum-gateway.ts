@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import createDebug from 'debug';
-import { electrumTokenAuth, type ElectrumAuthFailure } from '../../methods/electrum-token.js';
+import { electrumTokenAuth, type ElectrumAuthFailure } from '../electrum/gate.js';
 import { resolveToken } from '../electrum/index.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { relay } from '../transport/relay.js';

@@ -9,7 +9,7 @@
  */
 import cluster from 'node:cluster';
 import type http from 'node:http';
-import { raiseDescriptorLimit, renderMetrics } from '../server/index.js';
+import { checkDescriptorLimit, renderMetrics } from '../server/index.js';
 import { checkAccessLogWritable } from './access-log-file.js';
 import { runPrimary, runWorker } from './cluster.js';
 import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
@@ -27,7 +27,7 @@ export async function runService<C extends ServiceConfig>(p: ServiceProgram<C>, 
     return 0;
   }
   if (first.check) return check(p, first, io);
-  raiseLimit(p.prog, io);
+  checkLimit(p.prog, io);
   p.before?.(first);
   // The first build serves the first start; each SIGHUP builds again.
   return first.workers > 1 ? runPrimary(p, first, io) : runSingle(p, first, io);
@@ -40,10 +40,10 @@ function check<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: Servic
   return 0;
 }
 
-/** Once, before any listener: each tunnel needs two descriptors. */
-function raiseLimit(prog: string, io: ServiceIo): void {
-  const fds = raiseDescriptorLimit();
-  if (fds?.error) io.stderr.write(`${prog}: warning: cannot raise the descriptor limit from ${fds.soft} to ${fds.hard}: ${fds.error}\n`);
+/** Once, before any listener: each tunnel needs two descriptors (Node raised the soft limit at start). */
+function checkLimit(prog: string, io: ServiceIo): void {
+  const fds = checkDescriptorLimit();
+  if (fds?.error) io.stderr.write(`${prog}: warning: descriptor limit ${fds.soft} (hard ${fds.hard}): ${fds.error}\n`);
 }
 
 /**
