@@ -11,10 +11,7 @@ import { ByteQueue } from './codec/byte-queue.js';
 import type { AuthMethod, AuthSession, AuthStep, Encapsulation, VerifyResult } from './method.js';
 
 /** The actions both engines emit; each engine's action union includes these. */
-export type EngineAction = { type: 'write'; data: Buffer } | { type: 'verify'; check: () => unknown };
-
-/** Phases every engine has; an engine's phase union adds its own. */
-export type EnginePhase = 'auth' | 'auth-verify' | 'done' | 'closed';
+type EngineAction = { type: 'write'; data: Buffer } | { type: 'verify'; check: () => unknown };
 
 /** A phase handler: consumes at most one message, returns true when the next phase should run now. */
 export type PhaseHandler<E, A> = (engine: E, out: A[]) => boolean;

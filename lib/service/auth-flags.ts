@@ -9,7 +9,7 @@ import type { AuthMethod } from '../protocol/method.js';
 import { UsageError } from './errors.js';
 import { describeFsError, parseChoice, permissionWarning } from './values.js';
 
-export interface GssapiFlags {
+interface GssapiFlags {
   method: AuthMethod<unknown>;
   protection: GssProtection;
 }
