@@ -26,7 +26,7 @@ const BUILTINS: Record<Layer, readonly string[]> = {
   protocol: ['crypto', 'buffer', 'util', 'stream'],
   methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path'],
   transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
-  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs', 'child_process'],
+  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs'],
   client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module'],
   electrum: ['net', 'dns', 'events', 'stream', 'http', 'tls', 'fs', 'crypto', 'buffer', 'util', 'path'],
   service: ['crypto', 'fs', 'http', 'net', 'stream', 'tls', 'url', 'util', 'path', 'os', 'events', 'cluster', 'buffer'],
