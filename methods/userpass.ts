@@ -131,16 +131,25 @@ function toMap(users: UserPassOptions['users']): Map<string, string> | undefined
 
 export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
   const users = toMap(options.users);
-  const hashed = users ? [...users.values()].some(isPasswordHash) : false;
   // A malformed hash fails here, at configuration time, not at the first login.
   if (users) for (const p of users.values()) if (isPasswordHash(p)) parsePasswordHash(p);
-  const verify = options.verify;
-  const failed = (why: string): AuthStep => {
-    debug('authentication failed: %s', why);
-    return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword), write: FAILURE };
+  return {
+    code: Method.UsernamePassword,
+    name: 'userpass',
+    server: users || options.verify ? serverSessions(users, options.verify) : undefined,
+    client: options.username !== undefined ? () => clientSession(options) : undefined,
   };
+}
 
-  const serverSession = (ctx: ServerAuthContext): ServerAuthSession => {
+function failed(why: string): AuthStep {
+  debug('authentication failed: %s', why);
+  return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword), write: FAILURE };
+}
+
+/** The server half: static users (plain, compared in constant time, or scrypt hashes, checked off the event loop) or a verifier. */
+function serverSessions(users: Map<string, string> | undefined, verify: UserPassOptions['verify']): (ctx: ServerAuthContext) => ServerAuthSession {
+  const hashed = users ? [...users.values()].some(isPasswordHash) : false;
+  return (ctx) => {
     let username = '';
     return {
       maxMessage: Limits.userpass,
@@ -149,23 +158,7 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
         if (!msg) return { kind: 'more' };
         input.skip(msg.length);
         username = msg.username;
-        if (users && hashed) {
-          const expected = users.get(msg.username);
-          const { password } = msg;
-          const check = async (): Promise<unknown> => {
-            if (expected !== undefined && !isPasswordHash(expected)) return safeEqual(password, expected);
-            const ok = await verifyPassword(password, expected ?? DUMMY_HASH);
-            return ok && expected !== undefined;
-          };
-          return { kind: 'verify', check };
-        }
-        if (users) {
-          // Compare against a dummy when the user is unknown, so timing does
-          // not tell unknown users from wrong passwords.
-          const expected = users.get(msg.username);
-          const ok = safeEqual(msg.password, expected ?? '\u0000unknown-user') && expected !== undefined;
-          return ok ? { kind: 'done', identity: msg.username, write: SUCCESS } : failed(`user ${JSON.stringify(msg.username)}`);
-        }
+        if (users) return hashed ? checkHashed(users, msg.username, msg.password) : checkPlain(users, msg.username, msg.password);
         if (!verify) return failed('no users configured');
         const { password } = msg;
         return { kind: 'verify', check: () => verify(msg.username, password, ctx) };
@@ -178,8 +171,31 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
       },
     };
   };
+}
 
-  const clientSession = (): ClientAuthSession => ({
+/** A table with hashes: checked asynchronously (a dummy hash for an unknown user, so timing tells nothing). */
+function checkHashed(users: Map<string, string>, username: string, password: string): AuthStep {
+  const expected = users.get(username);
+  const check = async (): Promise<unknown> => {
+    if (expected !== undefined && !isPasswordHash(expected)) return safeEqual(password, expected);
+    const ok = await verifyPassword(password, expected ?? DUMMY_HASH);
+    return ok && expected !== undefined;
+  };
+  return { kind: 'verify', check };
+}
+
+/**
+ * Plain passwords: compared against a dummy when the user is unknown, so
+ * timing does not tell unknown users from wrong passwords.
+ */
+function checkPlain(users: Map<string, string>, username: string, password: string): AuthStep {
+  const expected = users.get(username);
+  const ok = safeEqual(password, expected ?? '\u0000unknown-user') && expected !== undefined;
+  return ok ? { kind: 'done', identity: username, write: SUCCESS } : failed(`user ${JSON.stringify(username)}`);
+}
+
+function clientSession(options: UserPassOptions): ClientAuthSession {
+  return {
     maxMessage: 2,
     start(): AuthStep {
       if (options.username === undefined || options.password === undefined) {
@@ -196,12 +212,5 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
       }
       return { kind: 'done', identity: options.username };
     },
-  });
-
-  return {
-    code: Method.UsernamePassword,
-    name: 'userpass',
-    server: users || verify ? serverSession : undefined,
-    client: options.username !== undefined ? clientSession : undefined,
   };
 }
