@@ -30,6 +30,7 @@ const DOCUMENTED = [
   'sockskit/methods/gssapi',
   'sockskit/methods/gssapi-psk',
   'sockskit/methods/gssapi-mechanism',
+  'sockskit/methods/gssapi-kerberos',
   'sockskit/methods/ident',
   'sockskit/methods/electrum-token',
   'sockskit/methods/types',
