@@ -56,6 +56,8 @@ function confs(dir: string, port: number): { krb5: string; kdc: string } {
     '  dns_canonicalize_hostname = false',
     '  rdns = false',
     '  udp_preference_limit = 1',
+    // Expiry specs: a ticket is expired one second after its end, not five minutes.
+    '  clockskew = 1',
     '[realms]',
     `  ${REALM} = {`,
     `    kdc = 127.0.0.1:${port}`,
