@@ -17,7 +17,7 @@ import type { AuthMethod } from '../../lib/protocol/method.js';
 import { GssEncapsulation, gssapi } from '../../methods/gssapi/index.js';
 import type { GssInitiatorContext, GssMechanism } from '../../methods/gssapi/mechanism.js';
 import { gssapiKerberos, kerberosMechanism, KerberosError } from '../../methods/gssapi/kerberos/index.js';
-import { echoServer, runProgram, which } from '../support/interop.js';
+import { cleanEnv, echoServer, requireProgram, runProgram, which } from '../support/interop.js';
 import { hex } from '../support/helpers.js';
 import { ALICE, ALICE_PASSWORD, BODY, kerberosFixture, readN, type KerberosFixture } from '../support/kerberos.js';
 import { rawGssClient } from '../support/gss-raw.js';
@@ -229,6 +229,29 @@ describe('GSS-API Kerberos: sockskit ⇄ sockskit (real KDC)', function () {
       await raw.sendToken();
       expect(await raw.send(raw.levelMessage(0))).to.deep.equal(hex('01 ff'));
       raw.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  // What Debian 12's curl (7.88.1, built with GSS-API) does: it offers 01
+  // (05 02 00 01) but, once the server selects it, stops before sending a
+  // token. Newer curls that get through the context then ask for level 0,
+  // which the raw-client spec above shows is refused with 01 FF.
+  it('curl --socks5-gssapi: stops after the method choice (exit 97), nothing relayed', async function () {
+    const curl = requireProgram(this, 'curl');
+    const before = echo.connections;
+    const srv = await server();
+    const errors: Error[] = [];
+    srv.server.on('clientError', (e: Error) => errors.push(e));
+    try {
+      const r = await runProgram(curl, ['-sS', '-v', '--max-time', '10', '--socks5', `localhost:${srv.port}`, '--socks5-gssapi', '--socks5-gssapi-service', 'rcmd', `http://127.0.0.1:${echo.port}/`], {
+        env: cleanEnv({ ...fx.kdc.env, KRB5CCNAME: fx.ccache }),
+        timeout: 15000,
+      });
+      expect(r.code, r.stderr).to.equal(97); // CURLE_PROXY
+      expect(r.stderr).to.match(/SOCKS5 GSSAPI per-message authentication is not supported/);
+      expect(echo.connections).to.equal(before);
     } finally {
       await srv.close();
     }
