@@ -134,7 +134,14 @@ try {
   const times = [];
   log(`${N} handshakes`);
   const t0 = Date.now();
-  await handshakes(server.port, target.port, ccache, N, times);
+  const steps = [];
+  for (let done = 0; done < N; ) {
+    const n = Math.min(N / 5, N - done);
+    await handshakes(server.port, target.port, ccache, n, times);
+    done += n;
+    globalThis.gc?.();
+    steps.push(`${done}: server ${MiB(await server.gc())}, client ${MiB(rssOf(process.pid))}`);
+  }
   const wall = (Date.now() - t0) / 1000;
   globalThis.gc?.();
   await new Promise((r) => setTimeout(r, 300));
@@ -142,6 +149,7 @@ try {
   const first = times.slice(0, M);
   console.log(`handshakes: ${N} in ${wall.toFixed(1)} s (${(N / wall).toFixed(0)}/s, sequential)`);
   console.log(`handshake ms over the first ${M}: median ${pct(first, 0.5).toFixed(2)}, p90 ${pct(first, 0.9).toFixed(2)}, p99 ${pct(first, 0.99).toFixed(2)}`);
+  console.log(`RSS MiB after each fifth: ${steps.join('; ')}`);
   console.log(`RSS server: ${MiB(before.server)} → ${MiB(after.server)} MiB (+${MiB(after.server - before.server)}); client: ${MiB(before.client)} → ${MiB(after.client)} MiB (+${MiB(after.client - before.client)})`);
   const bytes = MIB * 2 ** 20;
   for (const [name, method] of [['level 2 (confidentiality)', gssapiKerberos({ ccache, protection: 'confidentiality' })], ['level 1 (integrity)', gssapiKerberos({ ccache, protection: 'integrity' })], ['method 00 (no auth)', none()]]) {
