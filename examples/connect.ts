@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { connect, none, binauth, gssapiPsk, loadPskKey, loadKeyFile, loadTokenCache, saveTokenCache, noProxyMatches, proxyForHost } from '../lib/index.js';
 import type { GssProtection, AuthMethod } from '../lib/index.js';
 import { parseHostPort, parseNumber, packageVersion, UsageError, permissionWarning } from './cli.js';
+import { kerberosClient } from './kerberos-flags.js';
 
 const PROG = 'sockskit-connect';
 const DEFAULT_PROXY = 'socks5h://127.0.0.1:1080';
@@ -39,6 +40,11 @@ Options:
   --keepalive          TCP keep-alive on the connection to the first proxy
   --gssapi-psk FILE    GSS-API (RFC 1961) with the shared-key TEST mechanism and the
                        key in FILE; no-auth is then not offered (no silent downgrade)
+  --gssapi-kerberos    GSS-API (RFC 1961) with Kerberos V5: your tickets (KRB5CCNAME or
+                       the default cache, kinit first), target rcmd@<proxy host as
+                       typed>; no-auth is then not offered (needs the Kerberos binding)
+  --gssapi-service NAME
+                       Kerberos service name of the proxy (default rcmd)
   --gssapi-protection LEVEL
                        integrity | confidentiality | selective to request
                        (default confidentiality; a stronger grant is accepted)
@@ -66,6 +72,8 @@ export const FLAGS = {
   keepalive: { type: 'boolean' },
   'gssapi-psk': { type: 'string' },
   'gssapi-protection': { type: 'string' },
+  'gssapi-kerberos': { type: 'boolean' },
+  'gssapi-service': { type: 'string' },
   'binauth-key': { type: 'string' },
   'binauth-token-cache': { type: 'string' },
   'binauth-server-id': { type: 'string' },
@@ -84,7 +92,8 @@ export type FlagValues = ReturnType<typeof parseArgs<{ options: typeof FLAGS; al
 export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
   const methods: AuthMethod<unknown>[] = [];
   const gssLevel = _values['gssapi-protection'];
-  if (gssLevel !== undefined && _values['gssapi-psk'] === undefined) throw new UsageError('--gssapi-protection needs --gssapi-psk');
+  if (gssLevel !== undefined && _values['gssapi-psk'] === undefined && !_values['gssapi-kerberos']) throw new UsageError('--gssapi-protection needs --gssapi-psk or --gssapi-kerberos');
+  if (_values['gssapi-psk'] !== undefined && _values['gssapi-kerberos']) throw new UsageError('--gssapi-psk and --gssapi-kerberos are both GSS-API (method 01): choose one');
   if (gssLevel !== undefined && !['integrity', 'confidentiality', 'selective'].includes(gssLevel)) throw new UsageError(`--gssapi-protection wants integrity, confidentiality or selective, got ${JSON.stringify(gssLevel)}`);
   if (_values['gssapi-psk'] !== undefined) {
     let key: Buffer;
@@ -98,6 +107,8 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
     }
     methods.push(gssapiPsk({ key, protection: gssLevel as GssProtection | undefined }));
   }
+  const kerberos = kerberosClient({ kerberos: _values['gssapi-kerberos'], service: _values['gssapi-service'], protection: gssLevel as GssProtection | undefined });
+  if (kerberos) methods.push(kerberos);
   const cache = _values['binauth-token-cache'];
   if (cache !== undefined && _values['binauth-key'] === undefined) throw new UsageError('--binauth-token-cache needs --binauth-key');
   if (_values['binauth-server-id'] !== undefined && _values['binauth-key'] === undefined) throw new UsageError('--binauth-server-id needs --binauth-key');
@@ -116,7 +127,7 @@ export function methodsFromFlags(_values: FlagValues): AuthMethod<unknown>[] {
       },
     }));
   }
-  if (_values['gssapi-psk'] === undefined) methods.push(none());
+  if (_values['gssapi-psk'] === undefined && !kerberos) methods.push(none());
   return methods;
 }
 

@@ -10,6 +10,7 @@ import type { GssProtection, AuthMethod, Rule, Ruleset } from '../lib/index.js';
 import { parseHostPort, parseNumber, fail, UsageError, isLoopback, describeFsError, permissionWarning } from './cli.js';
 import { loadSettings, type Settings } from './settings.js';
 import { serviceMain, type BuiltConfig } from './service.js';
+import { kerberosServer } from './kerberos-flags.js';
 import { parseServiceOptions, SERVICE_HELP, SERVICE_FLAGS } from './service-options.js';
 
 const PROG = 'sockskit-proxy';
@@ -42,6 +43,11 @@ Authentication (SOCKS5)
                             mechanism (not Kerberos) and the key in FILE (hex or raw,
                             >= 32 bytes: sockskit-keys psk FILE); without --user it is the
                             only method offered
+  --gssapi-keytab FILE      GSS-API (RFC 1961, method 0x01) with Kerberos V5: the service's
+                            keys in FILE (kadmin: ktadd -k FILE rcmd/<proxy host>); the
+                            identity is the client principal; without --user it is the
+                            only method offered (needs the Kerberos binding)
+  --gssapi-service NAME     Kerberos service name (default rcmd): FILE's NAME/<any host>
   --gssapi-protection LEVEL integrity | confidentiality | selective (default confidentiality)
   --no-socks4               refuse SOCKS4/4a requests
   --ident off|verify        SOCKS4: verify USERID with the client's identd (RFC 1413):
@@ -90,6 +96,8 @@ export const baseOptions = {
   'no-socks4': { type: 'boolean' },
   'gssapi-psk': { type: 'string' },
   'gssapi-protection': { type: 'string' },
+  'gssapi-keytab': { type: 'string' },
+  'gssapi-service': { type: 'string' },
   ident: { type: 'string' },
   'ident-port': { type: 'string' },
   'no-bind': { type: 'boolean' },
@@ -197,9 +205,12 @@ export function buildConfig(argv: string[]): BuiltConfig {
   const methods: AuthMethod<unknown>[] = [];
   const gssProtection = v['gssapi-protection'] ?? 'confidentiality';
   if (!['integrity', 'confidentiality', 'selective'].includes(gssProtection)) throw new UsageError(`--gssapi-protection wants integrity, confidentiality or selective, got ${JSON.stringify(gssProtection)}`);
-  if (v['gssapi-protection'] !== undefined && v['gssapi-psk'] === undefined) throw new UsageError('--gssapi-protection needs --gssapi-psk');
-  const useGssapi = v['gssapi-psk'] !== undefined;
-  if (useGssapi) {
+  if (v['gssapi-protection'] !== undefined && v['gssapi-psk'] === undefined && v['gssapi-keytab'] === undefined) throw new UsageError('--gssapi-protection needs --gssapi-psk or --gssapi-keytab');
+  if (v['gssapi-psk'] !== undefined && v['gssapi-keytab'] !== undefined) throw new UsageError('--gssapi-psk and --gssapi-keytab are both GSS-API (method 01): choose one');
+  const kerberos = kerberosServer({ keytab: v['gssapi-keytab'], service: v['gssapi-service'], protection: gssProtection as GssProtection }, notices);
+  if (kerberos) methods.push(kerberos.method);
+  const useGssapi = v['gssapi-psk'] !== undefined || kerberos !== undefined;
+  if (v['gssapi-psk'] !== undefined) {
     let key: Buffer;
     try {
       key = loadPskKey(v['gssapi-psk']!);
@@ -252,7 +263,7 @@ export function buildConfig(argv: string[]): BuiltConfig {
     outboundAddress: outbound,
   };
   const open = users.size === 0 && !useBinauth && !useGssapi;
-  const describe = [useGssapi ? `GSS-API psk-test, ${gssProtection}` : '', useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication';
+  const describe = [kerberos?.describe ?? (useGssapi ? `GSS-API psk-test, ${gssProtection}` : ''), useBinauth ? 'binauth' : '', users.size ? `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'no authentication';
   return {
     ...svc,
     check: v.check,

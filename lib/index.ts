@@ -24,7 +24,8 @@ export * from '../methods/binauth/index.js';
 export * from '../methods/gssapi/index.js';
 // Kerberos: the native binding loads only when the mechanism is first used.
 export { gssapiKerberos, kerberosMechanism, kerberosAvailable, KerberosError, KerberosUnavailableError, DEFAULT_KERBEROS_SERVICE } from '../methods/gssapi/kerberos/index.js';
-export type { GssapiKerberosOptions, KerberosMechanismOptions } from '../methods/gssapi/kerberos/index.js';
+export type { GssapiKerberosOptions, KerberosMechanismOptions, KeytabEntry } from '../methods/gssapi/kerberos/index.js';
+export { readKeytab, parseKeytab } from '../methods/gssapi/kerberos/index.js';
 export * from '../methods/ident/index.js';
 export { electrumTokenAuth, checkToken as checkElectrumToken } from '../methods/electrum-token.js';
 export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, ElectrumConnection, ElectrumAuthFailure, ElectrumDecision } from '../methods/electrum-token.js';

@@ -18,6 +18,8 @@ import { loadNative } from './native.js';
 
 export { KerberosError, KerberosUnavailableError } from './errors.js';
 export { kerberosAvailable } from './native.js';
+export { readKeytab, parseKeytab } from './keytab.js';
+export type { KeytabEntry } from './keytab.js';
 
 /** RFC 1961's service name, which Dante uses too. */
 export const DEFAULT_KERBEROS_SERVICE = 'rcmd';
