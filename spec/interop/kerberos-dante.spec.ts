@@ -2,10 +2,11 @@
  * GSS-API Kerberos against Dante built WITH GSS-API (.ci/build-dante-gssapi),
  * a real MIT KDC on loopback, bodies of 300 KB compared byte for byte:
  *
- *  - Dante's socksify (libdsocks) → sockskit's SocksServer at levels 1 and 2;
+ *  - Dante's socksify (libdsocks) → sockskit-proxy at levels 1 and 2;
  *    socksify sends 127.0.0.0/8 direct, so the program dials a name that
- *    Dante fakes (resolveprotocol: fake) and our server's lookup maps to
- *    127.0.0.1; the KDC port has a `via: direct` route;
+ *    Dante fakes (resolveprotocol: fake) and the proxy resolves (localhost;
+ *    or, for SocksServer, a name only its lookup maps to 127.0.0.1); the KDC
+ *    port has a `via: direct` route;
  *  - sockskit's client → Dante's sockd (socksmethod: gssapi) at levels 1 and 2;
  *  - Dante refuses level 3; a stale keytab on sockd's side: our client gets
  *    a clean error;
@@ -20,7 +21,8 @@ import { connect } from '../../lib/client/connect.js';
 import { SocksError } from '../../lib/protocol/errors.js';
 import { GssEncapsulation } from '../../methods/gssapi/index.js';
 import { gssapiKerberos } from '../../methods/gssapi/kerberos/index.js';
-import { echoServer, freePort, requireProgram, runProgram, spawnDaemon, stopAll } from '../support/interop.js';
+import { echoServer, freePort, listeningPort, requireProgram, runProgram, spawnDaemon, stopAll } from '../support/interop.js';
+import { PROGRAM } from '../support/paths.js';
 import { capture } from '../support/capture.js';
 import { danteGssapi, danteGssapiConfig, socksifyGssapiConfig } from '../support/dante.js';
 import { skipUnless, writeIn } from '../support/kdc.js';
@@ -94,25 +96,42 @@ describe('GSS-API Kerberos ⇄ Dante (built with GSS-API, real KDC)', function (
   }
 
   for (const [enctype, level] of [['integrity', 1], ['confidentiality', 2]] as const) {
-    it(`socksify → sockskit at level ${level} (${enctype}): 300 KB echoed byte for byte, identity alice`, async () => {
-      const srv = await ourServer();
-      try {
-        const conf = writeIn(fx.kdc, `socks-${level}.conf`, socksifyGssapiConfig(srv.port, fx.kdc.port, enctype));
-        const r = await runProgram(dante.socksify, [PYTHON, script, TARGET, String(echo.port)], {
-          input: BODY,
-          timeout: 30000,
-          env: env({ SOCKS_CONF: conf, SOCKS_AUTOADD_LANROUTES: 'no', SOCKS_LIBDIR: dante.lib }),
-        });
-        expect(r.code, r.stderr).to.equal(0);
-        expect(r.stdoutBytes.length).to.equal(BODY.length);
-        expect(r.stdoutBytes.equals(BODY)).to.equal(true);
-        expect(srv.requests).to.deep.equal([`${TARGET}:${echo.port}`]);
-        expect(srv.identities).to.deep.equal([fx.principal('alice')]);
-      } finally {
-        await srv.close();
-      }
+    it(`socksify → sockskit-proxy at level ${level} (${enctype}): 300 KB echoed byte for byte, identity alice`, async () => {
+      // The program grants exactly this level: Dante's client would keep its own silently.
+      const d = await spawnDaemon(process.execPath, [PROGRAM.proxy, '--listen', '127.0.0.1:0', '--gssapi-keytab', fx.keytab, '--gssapi-protection', enctype], { env: env({ DEBUG: '' }) });
+      const port = await listeningPort(d);
+      const conf = writeIn(fx.kdc, `socks-${level}.conf`, socksifyGssapiConfig(port, fx.kdc.port, enctype));
+      // "localhost" is faked by Dante and sent to the proxy as a name, which resolves it.
+      const r = await runProgram(dante.socksify, [PYTHON, script, 'localhost', String(echo.port)], {
+        input: BODY,
+        timeout: 30000,
+        env: env({ SOCKS_CONF: conf, SOCKS_AUTOADD_LANROUTES: 'no', SOCKS_LIBDIR: dante.lib }),
+      });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdoutBytes.length).to.equal(BODY.length);
+      expect(r.stdoutBytes.equals(BODY)).to.equal(true);
+      await waitLog(d.output, new RegExp(`alice@SOCKSKIT\\.TEST.*localhost:${echo.port}|localhost:${echo.port}.*alice@SOCKSKIT\\.TEST`));
+      await d.stop();
     });
   }
+
+  it('socksify → SocksServer with a name only our lookup knows (resolveprotocol: fake)', async () => {
+    const srv = await ourServer();
+    try {
+      const conf = writeIn(fx.kdc, 'socks-fake.conf', socksifyGssapiConfig(srv.port, fx.kdc.port, 'confidentiality'));
+      const r = await runProgram(dante.socksify, [PYTHON, script, TARGET, String(echo.port)], {
+        input: BODY,
+        timeout: 30000,
+        env: env({ SOCKS_CONF: conf, SOCKS_AUTOADD_LANROUTES: 'no', SOCKS_LIBDIR: dante.lib }),
+      });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdoutBytes.equals(BODY)).to.equal(true);
+      expect(srv.requests).to.deep.equal([`${TARGET}:${echo.port}`]);
+      expect(srv.identities).to.deep.equal([fx.principal('alice')]);
+    } finally {
+      await srv.close();
+    }
+  });
 
   async function startSockd(enctype: string, keytab = fx.keytab, service = 'rcmd'): Promise<{ port: number; output(): string }> {
     const port = await freePort();
