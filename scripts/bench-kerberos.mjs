@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// node scripts/bench-kerberos.mjs [--handshakes 10000] [--median 1000] [--mib 128]
+// node --expose-gc scripts/bench-kerberos.mjs [--warmup 2000] [--handshakes 10000] [--median 1000] [--mib 128]
 //
 // Kerberos (GSS-API) figures for docs/performance.md, on loopback, against a
 // throwaway MIT KDC (the spec helper, dist/spec/support/kdc.js; run
 // `npm run build` and `npm run build:kerberos` first):
-//   1. RSS growth of the server process and of this (client) process over
-//      N sequential handshakes, after a warm-up, each side GC'd first;
+//   1. RSS of the server process and of this (client) process before and
+//      after a warm-up, then after each fifth of N sequential handshakes,
+//      each side GC'd first;
 //   2. the handshake time (connect() until the tunnel is open), median and
 //      p90 over the first M of them;
 //   3. throughput of one tunnel at level 2 (and level 1, and method 00 for
@@ -30,6 +31,7 @@ const arg = (n, d) => (argv.includes(`--${n}`) ? Number(argv[argv.indexOf(`--${n
 const N = arg('handshakes', 10000);
 const M = Math.min(arg('median', 1000), N);
 const MIB = arg('mib', 128);
+const WARMUP = arg('warmup', 2000);
 const log = (s) => process.stderr.write(`bench-kerberos: ${s}\n`);
 const rssOf = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 const MiB = (b) => (b / 2 ** 20).toFixed(1);
@@ -127,8 +129,9 @@ try {
   const ccache = await kdc.kinit('alice', 'alice-pw', 'alice.ccache');
   server = await startServer({ ...kdc.env, BENCH_KEYTAB: keytab });
   const target = await sink();
-  log(`warm-up 500 handshakes`);
-  await handshakes(server.port, target.port, ccache, 500);
+  const start = { server: await server.gc(), client: rssOf(process.pid) };
+  log(`warm-up ${WARMUP} handshakes`);
+  await handshakes(server.port, target.port, ccache, WARMUP);
   globalThis.gc?.();
   const before = { server: await server.gc(), client: rssOf(process.pid) };
   const times = [];
@@ -150,6 +153,7 @@ try {
   console.log(`handshakes: ${N} in ${wall.toFixed(1)} s (${(N / wall).toFixed(0)}/s, sequential)`);
   console.log(`handshake ms over the first ${M}: median ${pct(first, 0.5).toFixed(2)}, p90 ${pct(first, 0.9).toFixed(2)}, p99 ${pct(first, 0.99).toFixed(2)}`);
   console.log(`RSS MiB after each fifth: ${steps.join('; ')}`);
+  console.log(`RSS before the warm-up: server ${MiB(start.server)}, client ${MiB(start.client)} MiB; after ${WARMUP}: server ${MiB(before.server)}, client ${MiB(before.client)}`);
   console.log(`RSS server: ${MiB(before.server)} → ${MiB(after.server)} MiB (+${MiB(after.server - before.server)}); client: ${MiB(before.client)} → ${MiB(after.client)} MiB (+${MiB(after.client - before.client)})`);
   const bytes = MIB * 2 ** 20;
   for (const [name, method] of [['level 2 (confidentiality)', gssapiKerberos({ ccache, protection: 'confidentiality' })], ['level 1 (integrity)', gssapiKerberos({ ccache, protection: 'integrity' })], ['method 00 (no auth)', none()]]) {
