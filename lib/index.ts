@@ -27,8 +27,8 @@ export { gssapiKerberos, kerberosMechanism, kerberosAvailable, KerberosError, Ke
 export type { GssapiKerberosOptions, KerberosMechanismOptions, KeytabEntry } from '../methods/gssapi/kerberos/index.js';
 export { readKeytab, parseKeytab } from '../methods/gssapi/kerberos/index.js';
 export * from '../methods/ident/index.js';
-export { electrumTokenAuth, checkToken as checkElectrumToken } from '../methods/electrum-token.js';
-export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, ElectrumConnection, ElectrumAuthFailure, ElectrumDecision } from '../methods/electrum-token.js';
+export { electrumTokenAuth, checkToken as checkElectrumToken } from './electrum/gate.js';
+export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, ElectrumConnection, ElectrumAuthFailure, ElectrumDecision } from './electrum/gate.js';
 
 // Transport: Node stream plumbing shared by server and client.
 export * from './transport/relay.js';
