@@ -1,13 +1,15 @@
 /**
  * The Kerberos flags of the programs: sockskit-proxy --gssapi-keytab FILE
- * [--gssapi-service NAME], sockskit-connect --gssapi-kerberos
+ * [--gssapi-service NAME] and sockskit-connect --gssapi-kerberos
  * [--gssapi-service NAME]. The keytab is read here (without the binding) so
  * that start-up and --check report an unreadable keytab or a missing
- * principal in one line.
+ * principal in one line; a missing binding is one line too.
  */
-import { gssapiKerberos, readKeytab, KerberosUnavailableError, DEFAULT_KERBEROS_SERVICE } from '../lib/index.js';
-import type { AuthMethod, GssProtection } from '../lib/index.js';
-import { UsageError, describeFsError, permissionWarning } from './cli.js';
+import type { GssProtection } from '../../methods/gssapi/index.js';
+import { DEFAULT_KERBEROS_SERVICE, gssapiKerberos, KerberosUnavailableError, readKeytab } from '../../methods/gssapi/kerberos/index.js';
+import type { AuthMethod } from '../protocol/method.js';
+import { UsageError } from './errors.js';
+import { describeFsError, permissionWarning } from './values.js';
 
 const SERVICE = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -44,27 +46,16 @@ export function keytabPrincipals(file: string, service: string): string[] {
   return mine;
 }
 
-/** sockskit-proxy: the acceptor method and a description, or undefined without --gssapi-keytab. */
-export function kerberosServer(v: { keytab?: string; service?: string; protection: GssProtection }, notices: string[]): { method: AuthMethod<unknown>; describe: string } | undefined {
-  if (v.keytab === undefined) {
-    if (v.service !== undefined) throw new UsageError('--gssapi-service needs --gssapi-keytab');
-    return undefined;
-  }
-  const service = checkService(v.service);
-  const principals = keytabPrincipals(v.keytab, service);
-  const w = permissionWarning(v.keytab, 'keytab');
-  if (w) notices.push(w);
-  return {
-    method: method({ keytab: v.keytab, service, protection: v.protection }),
-    describe: `GSS-API Kerberos (${principals.join(', ')}), ${v.protection}`,
-  };
+/** sockskit-proxy --gssapi-keytab: the acceptor method and what the listening line says. */
+export function kerberosServer(keytab: string, service: string | undefined, protection: GssProtection | undefined, warn: (w: string) => void): { method: AuthMethod<unknown>; describe: string } {
+  const name = checkService(service);
+  const principals = keytabPrincipals(keytab, name);
+  const w = permissionWarning(keytab, 'keytab');
+  if (w) warn(w);
+  return { method: method({ keytab, service: name, protection }), describe: `GSS-API Kerberos (${principals.join(', ')})` };
 }
 
-/** sockskit-connect: the initiator method, or undefined without --gssapi-kerberos. The cache is KRB5CCNAME or the default. */
-export function kerberosClient(v: { kerberos?: boolean; service?: string; protection?: GssProtection }): AuthMethod<unknown> | undefined {
-  if (!v.kerberos) {
-    if (v.service !== undefined) throw new UsageError('--gssapi-service needs --gssapi-kerberos');
-    return undefined;
-  }
-  return method({ service: checkService(v.service), protection: v.protection });
+/** sockskit-connect --gssapi-kerberos: the initiator with KRB5CCNAME or the default cache. */
+export function kerberosClient(service: string | undefined, protection: GssProtection | undefined): AuthMethod<unknown> {
+  return method({ service: checkService(service), protection });
 }
