@@ -22,6 +22,10 @@ export * from '../methods/none.js';
 export * from '../methods/userpass.js';
 export * from '../methods/binauth/index.js';
 export * from '../methods/gssapi/index.js';
+// Kerberos: the native binding loads only when the mechanism is first used.
+export { gssapiKerberos, kerberosMechanism, kerberosAvailable, KerberosError, KerberosUnavailableError, DEFAULT_KERBEROS_SERVICE } from '../methods/gssapi/kerberos/index.js';
+export type { GssapiKerberosOptions, KerberosMechanismOptions, KeytabEntry } from '../methods/gssapi/kerberos/index.js';
+export { readKeytab, parseKeytab } from '../methods/gssapi/kerberos/index.js';
 export * from '../methods/ident/index.js';
 export { electrumTokenAuth, checkToken as checkElectrumToken } from './electrum/gate.js';
 export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, ElectrumConnection, ElectrumAuthFailure, ElectrumDecision } from './electrum/gate.js';
