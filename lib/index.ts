@@ -82,6 +82,12 @@ export type {
   GssProtection, GssapiOptions, GssapiPskOptions, GssFrame, GssStep, MaybePromise, GssWrapOptions,
   GssSecurityContext, GssInitiatorContext, GssAcceptorContext, GssMechanism, PskMechanismOptions,
 } from '../methods/gssapi/index.js';
+// Kerberos: the native binding loads only when the mechanism is first used.
+export {
+  gssapiKerberos, kerberosMechanism, kerberosAvailable, KerberosError, KerberosUnavailableError,
+  DEFAULT_KERBEROS_SERVICE, readKeytab, parseKeytab,
+} from '../methods/gssapi/kerberos/index.js';
+export type { GssapiKerberosOptions, KerberosMechanismOptions, KeytabEntry } from '../methods/gssapi/kerberos/index.js';
 export {
   identUser, identSocks4, identMethod, parseIdentReply, encodeIdentQuery, identLookup, IDENT_PORT,
   IDENT_TIMEOUT, IDENT_MAX_LINE, IdentError, IdentReplyReader,

@@ -199,6 +199,10 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
   const transport = options.socket ?? await dial(first.host, first.port, options, options.connectTimeout ?? DEFAULT_TIMEOUT);
   let stream: Duplex = transport;
   const methods: (AuthMethod<unknown> | undefined)[] = [];
+  // Methods release what they hold (a Kerberos context) when the connection closes.
+  const closed = new AbortController();
+  if (transport.destroyed) closed.abort();
+  else transport.once('close', () => closed.abort());
   try {
     for (let i = 0; i < hops.length; i++) {
       const hop = hops[i]!;
@@ -212,7 +216,7 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
         destination,
         methods: hop.methods,
         userId: hop.userId,
-        context: { proxy: safeAddress(hop.host, hop.port), destination },
+        context: { proxy: safeAddress(hop.host, hop.port), destination, signal: closed.signal },
       });
       const where = `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`;
       debug('hop %d: %s → %s', i, where, formatAddress(destination));

@@ -25,7 +25,8 @@ export type SocksErrorCode =
   | 'ERR_SOCKS_USAGE'
   | 'ERR_SOCKS_CLOSED'
   | 'ERR_SOCKS_ENCAPSULATION'
-  | 'ERR_SOCKS_DENIED';
+  | 'ERR_SOCKS_DENIED'
+  | 'ERR_SOCKS_KERBEROS_UNAVAILABLE';
 
 export class SocksError extends Error {
   readonly code: SocksErrorCode;

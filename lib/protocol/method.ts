@@ -89,6 +89,11 @@ export interface ClientAuthContext {
   readonly proxy?: SocksAddress;
   /** The destination that will be requested after authentication. */
   readonly destination?: SocksAddress;
+  /**
+   * Aborted when the connection to the proxy closes (success or failure):
+   * a method holding native resources (a Kerberos context) releases them.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface AuthSession<Id> {

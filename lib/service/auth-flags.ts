@@ -1,5 +1,6 @@
 /**
- * Authentication flags shared by the programs: --gssapi-psk with
+ * Authentication flags shared by the programs: --gssapi-psk,
+ * --gssapi-keytab / --gssapi-kerberos and --gssapi-service with
  * --gssapi-protection (proxy and connect), --user/--users (the proxy).
  */
 import { readFileSync } from 'node:fs';
@@ -7,23 +8,42 @@ import { gssapiPsk, loadPskKey, type GssProtection } from '../../methods/gssapi/
 import { isPasswordHash, parsePasswordHash } from '../../methods/userpass.js';
 import type { AuthMethod } from '../protocol/method.js';
 import { UsageError } from './errors.js';
+import { kerberosClient, kerberosServer } from './kerberos-flags.js';
 import { describeFsError, parseChoice, permissionWarning } from './values.js';
 
 interface GssapiFlags {
   method: AuthMethod<unknown>;
   protection: GssProtection;
+  /** For the listening line, e.g. 'GSS-API Kerberos (rcmd/proxy@EXAMPLE.ORG), confidentiality'. */
+  describe: string;
 }
 
 /**
- * GSS-API with the shared-key test mechanism from `--gssapi-psk FILE` and
- * `--gssapi-protection LEVEL` (`fallback` when not given), or undefined
- * without --gssapi-psk. `warn` gets a key file readable by others.
+ * GSS-API from the flags, or undefined without any: `--gssapi-psk FILE` (the
+ * shared-key test mechanism), `--gssapi-keytab FILE` (Kerberos acceptor,
+ * the proxy) or `--gssapi-kerberos` (Kerberos initiator, connect), with
+ * `--gssapi-service NAME` (Kerberos) and `--gssapi-protection LEVEL`
+ * (`fallback` when not given). `warn` gets a key file or keytab readable by
+ * others. `kerberosFlag` is the program's Kerberos flag, for messages.
  */
-export function gssapiFromFlags(v: Record<string, unknown>, fallback: GssProtection | undefined, warn: (w: string) => void): GssapiFlags | undefined {
+export function gssapiFromFlags(v: Record<string, unknown>, fallback: GssProtection | undefined, warn: (w: string) => void, kerberosFlag = '--gssapi-keytab'): GssapiFlags | undefined {
   const file = v['gssapi-psk'] as string | undefined;
+  const keytab = v['gssapi-keytab'] as string | undefined;
+  const kerberos = v['gssapi-kerberos'] === true;
+  const service = v['gssapi-service'] as string | undefined;
   const given = v['gssapi-protection'] as string | undefined;
-  if (given !== undefined && file === undefined) throw new UsageError('--gssapi-protection needs --gssapi-psk');
+  const chosen = [file !== undefined && '--gssapi-psk', keytab !== undefined && '--gssapi-keytab', kerberos && '--gssapi-kerberos'].filter(Boolean);
+  if (chosen.length > 1) throw new UsageError(`${chosen.join(' and ')} are both GSS-API (method 01): choose one`);
+  if (given !== undefined && chosen.length === 0) throw new UsageError(`--gssapi-protection needs --gssapi-psk or ${kerberosFlag}`);
+  if (service !== undefined && keytab === undefined && !kerberos) throw new UsageError(`--gssapi-service needs ${kerberosFlag}`);
   const level = parseChoice('gssapi-protection', given, ['integrity', 'confidentiality', 'selective'], 'confidentiality');
+  const protection = given === undefined ? fallback : level;
+  const shown = protection ?? 'confidentiality';
+  if (keytab !== undefined) {
+    const k = kerberosServer(keytab, service, protection, warn);
+    return { method: k.method, protection: shown, describe: `${k.describe}, ${shown}` };
+  }
+  if (kerberos) return { method: kerberosClient(service, protection), protection: shown, describe: `GSS-API Kerberos, ${shown}` };
   if (file === undefined) return undefined;
   let key: Buffer;
   try {
@@ -34,8 +54,7 @@ export function gssapiFromFlags(v: Record<string, unknown>, fallback: GssProtect
   }
   const w = permissionWarning(file, 'GSS-API key file');
   if (w) warn(w);
-  const protection = given === undefined ? fallback : level;
-  return { method: gssapiPsk({ key, protection }), protection: protection ?? 'confidentiality' };
+  return { method: gssapiPsk({ key, protection }), protection: shown, describe: `GSS-API psk-test, ${shown}` };
 }
 
 /** NAME:PASSWORD (or NAME:$scrypt$...) lines; `where` names the source in errors. */

@@ -26,6 +26,8 @@ export const CONNECT_OPTIONS: OptionTable = [{
     'local-address': { type: 'string', arg: 'ADDR', help: 'connect to the first proxy from this local address' },
     keepalive: { type: 'boolean', help: 'TCP keep-alive on the connection to the first proxy' },
     'gssapi-psk': { type: 'string', arg: 'FILE', help: 'GSS-API (RFC 1961) with the shared-key TEST mechanism and the\nkey in FILE; no-auth is then not offered (no silent downgrade)' },
+    'gssapi-kerberos': { type: 'boolean', help: 'GSS-API (RFC 1961) with Kerberos V5: your tickets (KRB5CCNAME or\nthe default cache, kinit first), target rcmd@<proxy host as\ntyped>; no-auth is then not offered (needs the Kerberos binding)' },
+    'gssapi-service': { type: 'string', arg: 'NAME', help: 'Kerberos service name of the proxy (default rcmd)' },
     'gssapi-protection': { type: 'string', arg: 'LEVEL', help: 'integrity | confidentiality | selective to request\n(default confidentiality; a stronger grant is accepted)' },
     'binauth-key': { type: 'string', arg: 'FILE', help: 'offer binauth (Ed25519, method 0x80) with this private key' },
     'binauth-token-cache': { type: 'string', arg: 'FILE', help: 'keep the binauth token in FILE (mode 0600) and reuse it' },
@@ -84,7 +86,7 @@ function binauthFromFlags(v: Flags, warn: (w: string) => void): AuthMethod<unkno
  * hop); with GSS-API, `none` is not offered.
  */
 export function connectMethods(v: Flags, warn: (w: string) => void = (w) => process.stderr.write(`${PROG}: warning: ${w}\n`)): AuthMethod<unknown>[] {
-  const gss = gssapiFromFlags(v, undefined, warn);
+  const gss = gssapiFromFlags(v, undefined, warn, '--gssapi-kerberos');
   const methods = [gss?.method, binauthFromFlags(v, warn)].filter((m): m is AuthMethod<unknown> => m !== undefined);
   if (!gss) methods.push(none());
   return methods;

@@ -20,6 +20,8 @@ export const PROXY_OPTIONS: OptionTable = [
       'authorized-keys': { type: 'string', arg: 'FILE', help: 'binauth: client public keys allowed in, one hex key per line\nWith binauth configured, no-auth and SOCKS4 are refused.' },
       'binauth-server-id': { type: 'string', arg: 'ID', help: "binauth: this server's id; clients that prefix another id\nwhen signing are refused (sockskit-connect --binauth-server-id)" },
       'gssapi-psk': { type: 'string', arg: 'FILE', help: 'GSS-API (RFC 1961, method 0x01) with the shared-key TEST\nmechanism (not Kerberos) and the key in FILE (hex or raw,\n>= 32 bytes: sockskit-keys psk FILE); without --user it is the\nonly method offered' },
+      'gssapi-keytab': { type: 'string', arg: 'FILE', help: "GSS-API (RFC 1961, method 0x01) with Kerberos V5: the service's\nkeys in FILE (kadmin: ktadd -k FILE rcmd/<proxy host>); the\nidentity is the client principal; without --user it is the\nonly method offered (needs the Kerberos binding)" },
+      'gssapi-service': { type: 'string', arg: 'NAME', help: "Kerberos service name (default rcmd): FILE's NAME/<any host>" },
       'gssapi-protection': { type: 'string', arg: 'LEVEL', help: 'integrity | confidentiality | selective (default confidentiality)' },
       'no-socks4': { type: 'boolean', help: 'refuse SOCKS4/4a requests' },
       ident: { type: 'string', arg: 'off|verify', help: "SOCKS4: verify USERID with the client's identd (RFC 1413):\nmismatch -> 93, identd unreachable/timeout -> 92 (default off)" },

@@ -71,7 +71,7 @@ function methodsFromSettings(v: Values, notices: string[]): ProxyMethods {
   const gss = gssapiFromFlags(v, 'confidentiality', (w) => notices.push(w));
   if (gss) {
     out.methods.push(gss.method);
-    out.describe.push(`GSS-API psk-test, ${gss.protection}`);
+    out.describe.push(gss.describe);
   }
   const [key, authorized, serverId] = [v['binauth-key'], v['authorized-keys'], v['binauth-server-id']] as (string | undefined)[];
   if (serverId !== undefined && (!key || !authorized)) throw new UsageError('--binauth-server-id needs --binauth-key and --authorized-keys');

@@ -24,7 +24,7 @@ const RANK: Record<Layer, number> = { protocol: 0, methods: 1, transport: 2, ser
 /** Node built-ins each layer may import (type-only imports of node:stream/node:events count too). */
 const BUILTINS: Record<Layer, readonly string[]> = {
   protocol: ['crypto', 'buffer', 'util', 'stream'],
-  methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path'],
+  methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path', 'module'],
   transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
   server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs'],
   client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module'],

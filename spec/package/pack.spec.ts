@@ -32,6 +32,7 @@ const DOCUMENTED = [
   'sockskit/methods/gssapi',
   'sockskit/methods/gssapi-psk',
   'sockskit/methods/gssapi-mechanism',
+  'sockskit/methods/gssapi-kerberos',
   'sockskit/methods/ident',
   'sockskit/methods/electrum-token',
   'sockskit/methods/types',
@@ -84,6 +85,9 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
     expect(named.length).to.be.above(3);
     expect(files).to.include.members(named);
     expect(files.filter((f) => f.startsWith('spec/') || f.startsWith('dist/spec/'))).to.deep.equal([]);
+    // The Kerberos binding ships as sources and its build script, never as a build.
+    expect(files).to.include.members(['native/kerberos/binding.gyp', 'native/kerberos/src/addon.c', 'native/kerberos/src/gk.h', 'scripts/build-kerberos.mjs']);
+    expect(files.filter((f) => f.startsWith('native/kerberos/build'))).to.deep.equal([]);
   });
 
   it('installs without building: the project has no TypeScript, and dist is the packed one', () => {
@@ -125,6 +129,7 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
     expect(loaded['sockskit/methods/binauth']).to.include.members(['binauth', 'createBinauth']);
     expect(loaded['sockskit/methods/gssapi']).to.include.members(['gssapi', 'gssapiPsk']);
     expect(loaded['sockskit/methods/gssapi-psk']).to.include('pskMechanism');
+    expect(loaded['sockskit/methods/gssapi-kerberos']).to.include.members(['gssapiKerberos', 'kerberosMechanism', 'KerberosUnavailableError']);
     expect(loaded['sockskit/methods/ident']).to.include('identMethod');
     expect(loaded['sockskit/methods/electrum-token']).to.include('electrumTokenAuth');
     expect(loaded['sockskit/methods/types']).to.include('runCheck');
