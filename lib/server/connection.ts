@@ -224,6 +224,14 @@ export class Connection implements ConnectionControl {
 
   private onSocketClose = (): void => {
     this.clearTimer();
+    // A client that leaves while its credentials are being checked made a
+    // login attempt (a flood of one-packet logins does just that): counted
+    // and logged as an authentication failure, not as a client that left.
+    if (!this.finished && this.engine?.phase === 'auth-verify') {
+      this.how ??= 'auth';
+      this.errClass ??= 'auth';
+      this.authMethod ??= this.engine.selected?.name;
+    }
     this.server.untrack(this.socket);
     this.server.ended(this.bytes(), this.counter !== undefined, this.errClass, this);
     if (this.abort && !this.abort.signal.aborted) this.abort.abort(new SocksError('ERR_SOCKS_CLOSED', 'the client connection closed'));

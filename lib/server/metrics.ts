@@ -15,7 +15,7 @@ import { ERROR_CLASSES, type ConnectionRecord } from './access-log.js';
 export const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
 
 /** Everything /metrics shows, as plain data (JSON-safe, summable across processes). */
-export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'errorClasses'> {
+export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'errorClasses' | 'auth'> {
   handshakes: Record<string, number>;
   authFailures: Record<string, number>;
   replies: Record<string, number>;

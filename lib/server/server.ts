@@ -109,7 +109,22 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * not-found, timeout, ruleset, hook, auth, protocol, command, limit, other).
    */
   stats(): SocksServerStats {
-    return { ...this.counters, open: this.open.size, tunnelsOpen: this.tunnelsOpen, errors: { ...this.errorCounts }, errorClasses: { ...this.classCounts } };
+    return { ...this.counters, open: this.open.size, tunnelsOpen: this.tunnelsOpen, errors: { ...this.errorCounts }, errorClasses: { ...this.classCounts }, auth: this.authStats() };
+  }
+
+  /** Methods with counters of their own that methods(ctx) returned (bounded: they should be shared objects). */
+  private readonly countedMethods = new Set<AuthMethod<unknown>>();
+
+  /** Each method's own counters (AuthMethod.stats()), summed by method name. */
+  private authStats(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const m of new Set([...(this.staticMethods ?? []), ...this.countedMethods])) {
+      const s = m.stats?.() as Record<string, unknown> | undefined;
+      if (!s) continue;
+      const into = (out[m.name] ??= {});
+      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') into[k] = (into[k] ?? 0) + v;
+    }
+    return out;
   }
 
   /** @internal Counts and reports a connection that ended in an error. */
@@ -256,7 +271,10 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** @internal */
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[] {
     const m = this.options.methods;
-    return typeof m === 'function' ? m(ctx) : this.staticMethods!;
+    if (typeof m !== 'function') return this.staticMethods!;
+    const list = m(ctx);
+    for (const x of list) if (x.stats && this.countedMethods.size < 64) this.countedMethods.add(x);
+    return list;
   }
   /** @internal */
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean {
@@ -278,6 +296,12 @@ export interface SocksServerStats {
   noDescriptor: number;
   errors: Record<string, number>;
   errorClasses: Record<ErrorClass, number>;
+  /**
+   * Methods' own counters by method name, e.g. `auth.userpass`: attempts,
+   * successes, failures, dropped (client left before the check), busy (queue
+   * full), throttled (refused unchecked), delayed (failure answered late).
+   */
+  auth: Record<string, Record<string, number>>;
 }
 
 export function createServer(options?: SocksServerOptions): SocksServer {
