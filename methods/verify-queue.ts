@@ -65,6 +65,7 @@ export class VerifyQueue {
   private readonly waiting = new Map<string, Job[]>();
   private queued = 0;
   private running = 0;
+  private last: string | undefined;
   private readonly counts = { ran: 0, dropped: 0, rejected: 0 };
 
   constructor(options: VerifyQueueOptions = {}) {
@@ -82,7 +83,7 @@ export class VerifyQueue {
     if (o.signal?.aborted) return this.drop(undefined);
     const source = o.source ?? '-';
     const list = this.waiting.get(source);
-    if (this.running < this.concurrency && this.queued === 0) return this.start(work) as Promise<Awaited<T>>;
+    if (this.running < this.concurrency && this.queued === 0) return this.start(work, source) as Promise<Awaited<T>>;
     if (this.queued >= this.maxQueued || (list?.length ?? 0) >= this.maxPerSource) {
       this.counts.rejected++;
       return Promise.reject(new AuthError('too many credential checks waiting'));
@@ -117,7 +118,8 @@ export class VerifyQueue {
     this.drop(job).catch(noop);
   }
 
-  private start(work: () => unknown): Promise<unknown> {
+  private start(work: () => unknown, source: string): Promise<unknown> {
+    this.last = source;
     this.running++;
     this.counts.ran++;
     let p: Promise<unknown>;
@@ -135,7 +137,13 @@ export class VerifyQueue {
   /** Starts the next job: the first source in turn gives its oldest, then goes to the back. */
   private next(): void {
     while (this.running < this.concurrency && this.queued > 0) {
-      const [source, list] = this.waiting.entries().next().value as [string, Job[]];
+      let [source, list] = this.waiting.entries().next().value as [string, Job[]];
+      // The source served last goes behind the others, even when it got in without waiting.
+      if (source === this.last && this.waiting.size > 1) {
+        this.waiting.delete(source);
+        this.waiting.set(source, list);
+        [source, list] = this.waiting.entries().next().value as [string, Job[]];
+      }
       const job = list.shift()!;
       this.waiting.delete(source);
       if (list.length > 0) this.waiting.set(source, list);
@@ -145,7 +153,7 @@ export class VerifyQueue {
         this.drop(job).catch(noop);
         continue;
       }
-      this.start(job.work).then(job.resolve, job.reject);
+      this.start(job.work, source).then(job.resolve, job.reject);
     }
   }
 }
