@@ -27,6 +27,11 @@ import { LoginThrottle, waitBefore } from './throttle.js';
 import { sourceKey } from './source-key.js';
 
 export * from './password-hash.js';
+export { VerifyQueue, threadpoolSize } from './verify-queue.js';
+export type { VerifyQueueOptions, VerifyJobOptions, VerifyQueueStats } from './verify-queue.js';
+export { LoginThrottle } from './throttle.js';
+export type { LoginThrottleOptions, LoginThrottleStats } from './throttle.js';
+export { sourceKey } from './source-key.js';
 
 const debug = createDebug('sockskit:method:userpass');
 
