@@ -25,8 +25,8 @@ export type { SquidHelper, SquidHelperOptions, SquidHelperStats, HelperReply, He
 export * from '../methods/binauth/index.js';
 export * from '../methods/gssapi/index.js';
 export * from '../methods/ident/index.js';
-export { electrumTokenAuth, checkToken as checkElectrumToken } from '../methods/electrum-token.js';
-export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, ElectrumConnection, ElectrumAuthFailure, ElectrumDecision } from '../methods/electrum-token.js';
+export { electrumTokenAuth, checkToken as checkElectrumToken } from './electrum/gate.js';
+export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, ElectrumConnection, ElectrumAuthFailure, ElectrumDecision } from './electrum/gate.js';
 
 // Transport: Node stream plumbing shared by server and client.
 export * from './transport/relay.js';

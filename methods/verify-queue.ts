@@ -8,7 +8,9 @@
  * a quarter of the pool, at least one), holds a bounded number waiting, and
  * serves sources in turn (round robin by sourceKey(), so one address cannot
  * push another's login to the back), and drops a waiting check as soon as
- * its client has gone (its AbortSignal) or its deadline has passed.
+ * its client has gone (its AbortSignal) or its deadline has passed. A check
+ * starts one event-loop turn after it is asked for at the earliest, so that
+ * a login sent with its FIN is dropped before it costs a scrypt.
  */
 import { AuthError, SocksError } from '../lib/protocol/errors.js';
 
@@ -65,6 +67,7 @@ export class VerifyQueue {
   private readonly waiting = new Map<string, Job[]>();
   private queued = 0;
   private running = 0;
+  private scheduled = false;
   private last: string | undefined;
   private readonly counts = { ran: 0, dropped: 0, rejected: 0 };
 
@@ -83,7 +86,6 @@ export class VerifyQueue {
     if (o.signal?.aborted) return this.drop(undefined);
     const source = o.source ?? '-';
     const list = this.waiting.get(source);
-    if (this.running < this.concurrency && this.queued === 0) return this.start(work, source) as Promise<Awaited<T>>;
     if (this.queued >= this.maxQueued || (list?.length ?? 0) >= this.maxPerSource) {
       this.counts.rejected++;
       return Promise.reject(new AuthError('too many credential checks waiting'));
@@ -97,6 +99,21 @@ export class VerifyQueue {
       if (list) list.push(job);
       else this.waiting.set(source, [job]);
       this.queued++;
+      this.schedule();
+    });
+  }
+
+  /**
+   * Starts waiting checks on the next turn of the event loop, never at once:
+   * a client that sent its login and closed in the same packet has its
+   * close (and its signal's abort) handled first, and costs no check.
+   */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.next();
     });
   }
 

@@ -19,7 +19,7 @@ import { connect, ClientLookup } from '../client/connect.js';
 import { SocksError, AuthError, ReplyError, RemoteProtocolError, TimeoutError, LocalProtocolError } from '../protocol/errors.js';
 import { Method, Reply } from '../protocol/constants.js';
 import { userpass } from '../../methods/userpass.js';
-import { checkToken } from '../../methods/electrum-token.js';
+import { checkToken } from './gate.js';
 
 const debug = createDebug('sockskit:electrum-client');
 

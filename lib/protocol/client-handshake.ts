@@ -25,6 +25,7 @@ import { encodeGreeting, decodeMethodSelection } from './codec/greeting.js';
 import { encodeRequest, decodeReply } from './codec/request.js';
 import { encodeSocks4Request, decodeSocks4Reply } from './codec/socks4.js';
 import type { AuthMethod, AuthStep, ClientAuthContext, ClientAuthSession, Encapsulation, VerifyResult } from './method.js';
+import { NO_AUTH } from './no-auth.js';
 
 export type ClientAction =
   | { type: 'write'; data: Buffer }
@@ -195,7 +196,7 @@ export class ClientHandshake {
       throw new AuthError(`proxy accepted none of the offered methods (${names}): 05 FF`);
     }
     const m = this.offered.find((x) => x.code === sel.method)
-      ?? (this.offered.length === 0 && sel.method === Method.NoAuth ? NONE : undefined);
+      ?? (this.offered.length === 0 && sel.method === Method.NoAuth ? NO_AUTH : undefined);
     if (!m) throw new RemoteProtocolError(`proxy selected method 0x${hex(sel.method)}, which was not offered`, { code: 'ERR_SOCKS_NO_METHOD' });
     this.method = m;
     this.session = m.client!(this.opts.context ?? {});
@@ -310,6 +311,3 @@ const WAITING: Record<ClientPhase, string> = {
   closed: 'nothing',
 };
 
-/** Used when no methods were given at all: offer and accept "no authentication". */
-const NONE_SESSION: ClientAuthSession = { receive: () => ({ kind: 'done', identity: null }), start: () => ({ kind: 'done', identity: null }) };
-const NONE: AuthMethod<unknown> = { code: Method.NoAuth, name: 'none', client: () => NONE_SESSION };

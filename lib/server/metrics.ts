@@ -8,8 +8,9 @@
  *   m.observe(server);                 // any number of SocksServers
  *   http.createServer((q, r) => r.end(renderMetrics(m.snapshot())));
  */
-import type { SocksServer, SocksServerStats } from './server.js';
+import type { SocksServer } from './server.js';
 import { ERROR_CLASSES, type ConnectionRecord } from './access-log.js';
+import { STAT_KEYS, zeroStats, type SocksServerStats } from './registry.js';
 
 /** Upper bounds (seconds) of the handshake-duration histogram buckets. */
 export const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
@@ -81,21 +82,13 @@ export class ServerMetrics {
 
   snapshot(): MetricsSnapshot {
     const out: MetricsSnapshot = {
-      accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0,
+      ...zeroStats(),
       handshakes: { ...this.handshakes }, authFailures: { ...this.authFailures }, replies: { ...this.replies }, errors: {}, errorCodes: {},
       handshakeBuckets: [...this.buckets], handshakeSum: this.sum, handshakeCount: this.count,
     };
     for (const s of this.servers) {
       const st = s.stats();
-      out.accepted += st.accepted;
-      out.refused += st.refused;
-      out.open += st.open;
-      out.tunnels += st.tunnels;
-      out.tunnelsOpen += st.tunnelsOpen;
-      out.handoffs += st.handoffs;
-      out.bytesUp += st.bytesUp;
-      out.bytesDown += st.bytesDown;
-      out.noDescriptor += st.noDescriptor;
+      for (const k of STAT_KEYS) out[k] += st[k];
       for (const [k, n] of Object.entries(st.errorClasses)) add(out.errors, k, n);
       for (const [k, n] of Object.entries(st.errors)) add(out.errorCodes, k, n);
     }
@@ -106,12 +99,14 @@ export class ServerMetrics {
 /** The sum of snapshots (worker processes). */
 export function mergeSnapshots(list: readonly MetricsSnapshot[]): MetricsSnapshot {
   const out: MetricsSnapshot = {
-    accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0,
+    ...zeroStats(),
     handshakes: {}, authFailures: {}, replies: {}, errors: {}, errorCodes: {},
     handshakeBuckets: new Array<number>(HANDSHAKE_BUCKETS.length + 1).fill(0), handshakeSum: 0, handshakeCount: 0,
   };
   for (const s of list) {
-    for (const k of ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor', 'handshakeSum', 'handshakeCount'] as const) out[k] += s[k] ?? 0;
+    for (const k of STAT_KEYS) out[k] += s[k] ?? 0;
+    out.handshakeSum += s.handshakeSum ?? 0;
+    out.handshakeCount += s.handshakeCount ?? 0;
     for (const k of ['handshakes', 'authFailures', 'replies', 'errors', 'errorCodes'] as const) for (const [key, n] of Object.entries(s[k])) add(out[k], key, n);
     s.handshakeBuckets.forEach((n, i) => (out.handshakeBuckets[i]! += n));
   }

@@ -13,23 +13,21 @@ import { expect } from 'chai';
 import { connect, parseProxy, bind, ConnectResult } from '../../lib/client/connect.js';
 import { udpAssociate } from '../../lib/client/udp.js';
 import { SocksAgent } from '../../lib/client/agent.js';
-import { createServer, SocksServer, SocksServerOptions } from '../../lib/server/server.js';
-import { bindHandler } from '../../lib/server/bind.js';
-import { udpHandler } from '../../lib/server/udp-relay.js';
+import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
+import { bindHandler } from '../../lib/server/commands/bind.js';
+import { udpHandler } from '../../lib/server/commands/udp.js';
 import { LocalProtocolError, AuthError, ReplyError } from '../../lib/protocol/errors.js';
 import { Method } from '../../lib/protocol/constants.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import type { AuthMethod, AuthStep, Encapsulation } from '../../lib/protocol/method.js';
 import type { ByteQueue } from '../../lib/protocol/codec/byte-queue.js';
-import { parseCli, describeError } from '../../examples/connect.js';
 import { echoServer, tempDir, which } from '../support/interop.js';
 import type { Duplex } from 'node:stream';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
-async function listen(options: SocksServerOptions): Promise<{ server: SocksServer; port: number }> {
-  const server = createServer(options);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as net.AddressInfo).port };
+function listen(options: SocksServerOptions): Promise<StartedServer> {
+  return startSocksServer(options);
 }
 
 function readAll(socket: Duplex, head: Buffer, ms = 3000): Promise<Buffer> {
@@ -304,39 +302,6 @@ describe('client', function () {
       } finally {
         tmp.cleanup();
       }
-    });
-  });
-
-  describe('sockskit-connect arguments', () => {
-    it('HOST PORT with defaults', () => {
-      const p = parseCli(['example.org', '443']);
-      expect(p.kind).to.equal('run');
-      if (p.kind !== 'run') return;
-      expect(p.options).to.deep.include({ host: 'example.org', port: 443, proxies: ['socks5h://127.0.0.1:1080'], timeout: 10000, listen: undefined });
-      expect(p.options.methods.map((m) => m.name)).to.deep.equal(['none']);
-    });
-    it('repeated --proxy keeps the order; -L with and without BIND; --timeout', () => {
-      const p = parseCli(['--proxy', 'socks4://127.0.0.1:1', '--proxy', 'socks5h://u:p@127.0.0.1:2', '-L', '8080', '--timeout', '500', 'h', '1']);
-      if (p.kind !== 'run') throw new Error('expected run');
-      expect(p.options.proxies).to.deep.equal(['socks4://127.0.0.1:1', 'socks5h://u:p@127.0.0.1:2']);
-      expect(p.options.listen).to.deep.equal({ host: '127.0.0.1', port: 8080 });
-      expect(p.options.timeout).to.equal(500);
-      const q = parseCli(['-L', '[::1]:9000', 'h', '1']);
-      if (q.kind !== 'run') throw new Error('expected run');
-      expect(q.options.listen).to.deep.equal({ host: '::1', port: 9000 });
-    });
-    it('help, version, and usage errors', () => {
-      expect(parseCli(['--help']).kind).to.equal('help');
-      expect(parseCli(['-V']).kind).to.equal('version');
-      expect(() => parseCli(['onlyhost'])).to.throw(/expected HOST PORT/);
-      expect(() => parseCli(['h', '99999'])).to.throw(/invalid port/);
-      expect(() => parseCli(['--bogus', 'h', '1'])).to.throw(/bogus/);
-      expect(() => parseCli(['--proxy', 'http://u:pw@x', 'h', '1'])).to.throw(/u:\*\*\*@/);
-    });
-    it('describeError: one line naming the failure', () => {
-      expect(describeError(new ReplyError(5), [])).to.equal('proxy refused the request: connection refused (05)');
-      const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' });
-      expect(describeError(refused, ['socks5h://u:pw@127.0.0.1:1'])).to.equal('cannot reach proxy socks5h://u:***@127.0.0.1:1: ECONNREFUSED');
     });
   });
 });

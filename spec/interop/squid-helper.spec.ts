@@ -89,7 +89,7 @@ describe('interop: Squid auth helpers', function () {
       expect(back).to.equal('ping');
       const err = await connect({ proxy: proxy('nope'), destination: { host: '127.0.0.1', port: echo.port } }).then(() => undefined, (e: Error) => e);
       expect(err?.message).to.match(/rejected the username\/password/);
-      expect(server.stats().auth.userpass).to.include({ successes: 1, failures: 1 });
+      expect(server.stats().auth!.userpass).to.include({ successes: 1, failures: 1 });
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
       await echo.close();

@@ -127,7 +127,7 @@ describe('methods: userpass with a LoginThrottle, over loopback', function () {
     expect(locked.answer).to.deep.equal(FAIL);
     expect(locked.ms).to.be.below(250);
     expect((await attempt(port, '127.0.0.2', 'alice', 'right')).answer, 'the other address still logs in').to.deep.equal(OK);
-    const auth = server.stats().auth.userpass!;
+    const auth = server.stats().auth!.userpass!;
     expect(auth).to.include({ attempts: 15, successes: 7, failures: 7, throttled: 1, delayed: 5 });
   });
 });

@@ -10,6 +10,7 @@
  * as authentication attempts, not as clients that left.
  */
 import net from 'node:net';
+import os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { SocksServer } from '../../lib/server/server.js';
@@ -63,6 +64,13 @@ setTimeout(() => { console.log('timeout'); process.exit(1); }, 30000);
 /** Starts the attacker; resolves `quarter` when a quarter is sent, `done` with its duration. */
 function flood(port: number, perSecond: number): { quarter: Promise<void>; done: Promise<number>; child: ChildProcess } {
   const child = spawn(process.execPath, ['-e', ATTACKER, String(port), String(FLOOD), String(perSecond)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A real attacker spends his own CPU, not the server's: on a shared test
+  // machine the attacker yields the CPU to the server (lowest priority).
+  try {
+    os.setPriority(child.pid!, 19);
+  } catch {
+    // Not allowed here: the attacker competes at normal priority.
+  }
   let out = '';
   let quarter!: () => void;
   let done!: (ms: number) => void;
@@ -104,7 +112,8 @@ describe('methods: userpass under an scrypt flood', function () {
 
   before(async () => {
     const stored = await hashPassword('s3cret');
-    server = new SocksServer({ methods: [userpass({ users: { alice: stored, bob: await hashPassword('pw') }, queue })] });
+    // A long handshake deadline: alice's sessions wait through the flood before their CONNECT.
+    server = new SocksServer({ handshakeTimeout: 60000, methods: [userpass({ users: { alice: stored, bob: await hashPassword('pw') }, queue })] });
     server.on('clientError', () => {});
     server.on('connectionEnd', (r: ConnectionRecord) => records.push(r));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -173,12 +182,13 @@ describe('methods: userpass under an scrypt flood', function () {
     const deadline = Date.now() + 15000;
     while (server.connections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     while (queue.stats().running + queue.stats().queued > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const auth = server.stats().auth.userpass!;
+    const auth = server.stats().auth!.userpass!;
     console.log(`      ${JSON.stringify(auth)}`);
     expect(auth.attempts, 'every login decoded').to.be.at.least(FLOOD);
     expect(auth.successes).to.equal(3 + 2 * ROUNDS);
     expect(auth.failures + auth.dropped + auth.busy, 'every flood login is a failure, dropped or refused').to.equal(auth.attempts - 3 - 2 * ROUNDS);
-    expect(auth.dropped, 'most of the flood was dropped unchecked').to.be.above(FLOOD / 2);
+    expect(auth.dropped + auth.busy, 'most of the flood was dropped or refused unchecked').to.be.above(FLOOD * 0.9);
+    expect(queue.stats().ran, 'scrypt checks run').to.be.below(FLOOD / 10);
     const flooded = records.filter((r) => r.identity === undefined && r.client.startsWith('127.0.0.1:') && r.method !== undefined);
     const left = records.filter((r) => r.end === 'client-left').length;
     expect(records.filter((r) => r.end === 'auth').length, 'ended as auth').to.be.at.least(FLOOD * 0.99);

@@ -59,6 +59,7 @@ describe('methods: VerifyQueue', () => {
     const q = new VerifyQueue({ concurrency: 1 });
     const first = gate();
     const p0 = q.run(first.work, { source: 'a' });
+    await tick();
     const ac = new AbortController();
     let ran = false;
     const p1 = q.run(async () => (ran = true), { source: 'a', signal: ac.signal });
@@ -81,6 +82,7 @@ describe('methods: VerifyQueue', () => {
     const q = new VerifyQueue({ concurrency: 1 });
     const first = gate();
     const p0 = q.run(first.work);
+    await tick();
     const late = q.run(async () => 'ran', { deadline: Date.now() + 20 });
     await new Promise((r) => setTimeout(r, 40));
     first.open();
@@ -92,6 +94,7 @@ describe('methods: VerifyQueue', () => {
     const q = new VerifyQueue({ concurrency: 1, maxQueued: 3, maxQueuedPerSource: 2 });
     const first = gate();
     const all: Promise<unknown>[] = [q.run(first.work, { source: 'a' })];
+    await tick();
     all.push(q.run(async () => 1, { source: 'a' }), q.run(async () => 2, { source: 'a' }));
     const third = await q.run(async () => 3, { source: 'a' }).catch((e: Error) => e);
     expect(third).to.have.property('code', 'ERR_SOCKS_AUTH_FAILED');
@@ -100,6 +103,18 @@ describe('methods: VerifyQueue', () => {
     expect(q.stats()).to.include({ rejected: 2, queued: 3 });
     first.open();
     await Promise.all(all);
+  });
+
+  it('starts nothing in the same turn: a client whose close arrives with its login costs no check', async () => {
+    const q = new VerifyQueue({ concurrency: 1 });
+    const ac = new AbortController();
+    let ran = false;
+    const p = q.run(async () => (ran = true), { signal: ac.signal });
+    // What a socket's 'end' right after its 'data' does.
+    process.nextTick(() => ac.abort());
+    expect(await p.catch((e: { code?: string }) => e.code)).to.equal('ERR_SOCKS_CLOSED');
+    expect(ran).to.equal(false);
+    expect(q.stats()).to.include({ ran: 0, dropped: 1 });
   });
 
   it('a check that throws frees its slot; its error reaches the caller', async () => {

@@ -24,6 +24,7 @@ const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as
 /** The import paths a user is told about. */
 const DOCUMENTED = [
   'sockskit',
+  'sockskit/service',
   'sockskit/methods/none',
   'sockskit/methods/userpass',
   'sockskit/methods/squid-helper',
@@ -117,6 +118,7 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
     const loaded = JSON.parse(r.stdout) as Record<string, string[]>;
     expect(Object.keys(loaded).sort()).to.deep.equal(paths);
     expect(loaded['sockskit']).to.include.members(['SocksServer', 'connect', 'ServerHandshake', 'ClientHandshake', 'binauth', 'gssapi', 'userpass', 'none', 'runCheck', 'squidHelper', 'VerifyQueue', 'LoginThrottle']);
+    expect(loaded['sockskit/service']).to.include.members(['runService', 'proxyProgram', 'loadSettings', 'loadConfigFile']);
     expect(loaded['sockskit/methods/none']).to.include('none');
     expect(loaded['sockskit/methods/userpass']).to.include.members(['userpass', 'VerifyQueue', 'LoginThrottle', 'hashPassword']);
     expect(loaded['sockskit/methods/squid-helper']).to.include('squidHelper');

@@ -1,5 +1,5 @@
 /**
- * The Electrum token plugin (methods/electrum-token.ts) against the byte
+ * The Electrum token plugin (lib/electrum/gate.ts) against the byte
  * sequences of docs/protocols.md §3, through the sans-I/O engine at every split
  * and through a real SocksServer on 127.0.0.1.
  */
@@ -7,7 +7,7 @@ import net from 'node:net';
 import { expect } from 'chai';
 import { ServerHandshake, ServerAction } from '../../lib/protocol/server-handshake.js';
 import { SocksServer } from '../../lib/server/server.js';
-import { electrumTokenAuth, ElectrumConnection, ElectrumAuthFailure } from '../../methods/electrum-token.js';
+import { electrumTokenAuth, ElectrumConnection, ElectrumAuthFailure } from '../../lib/electrum/gate.js';
 import { hex, toHex, splits } from '../support/helpers.js';
 import { TOKEN, tokenBytes, exchange, startStandIn, StandIn, jsonLine, paddedVersionRequest } from '../support/electrum.js';
 import { relay } from '../../lib/transport/relay.js';

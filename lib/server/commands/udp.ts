@@ -25,12 +25,13 @@
  */
 import dgram from 'node:dgram';
 import createDebug from 'debug';
-import { replyFromErrno } from '../protocol/errors.js';
-import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, makeAddress, hostType } from '../protocol/codec/address.js';
-import { decodeUdpDatagram, encodeUdpDatagram } from '../protocol/codec/udp-header.js';
-import { UdpReassembler, ReassemblyOptions } from '../protocol/udp-reassembly.js';
-import type { CommandHandler, ConnectionControl } from './types.js';
-import type { Encapsulation } from '../protocol/method.js';
+import { replyFromErrno } from '../../protocol/errors.js';
+import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, makeAddress, hostType } from '../../protocol/codec/address.js';
+import { decodeUdpDatagram, encodeUdpDatagram } from '../../protocol/codec/udp-header.js';
+import { UdpReassembler, ReassemblyOptions } from '../../protocol/udp-reassembly.js';
+import type { CommandHandler, ConnectionControl } from '../types.js';
+import type { Encapsulation } from '../../protocol/method.js';
+import { DEFAULTS } from '../defaults.js';
 
 const debug = createDebug('sockskit:udp');
 
@@ -205,7 +206,7 @@ class Association {
     if (dest.type === 'domain') {
       const last = this.lastName;
       if (last && last.host === dest.host && Date.now() < last.until) return this.send(dest, data, last.address, last.family);
-      if (this.lookups >= (this.o.maxLookups ?? 16)) return debug('dropped datagram to %s: %d lookups in flight', formatAddress(dest), this.lookups);
+      if (this.lookups >= (this.o.maxLookups ?? DEFAULTS.udpMaxLookups)) return debug('dropped datagram to %s: %d lookups in flight', formatAddress(dest), this.lookups);
       this.lookups++;
     }
     this.conn
@@ -237,7 +238,7 @@ class Association {
     const key = endpointKey(fromNodeAddress(address, dest.port));
     if (!this.peers.has(key)) {
       this.peers.set(key, true);
-      const max = this.o.maxPeers ?? 1024;
+      const max = this.o.maxPeers ?? DEFAULTS.udpMaxPeers;
       if (this.peers.size > max) this.peers.delete(this.peers.keys().next().value!);
     }
     this.touch();
@@ -291,7 +292,7 @@ class Association {
   }
 
   private touch(): void {
-    const idle = this.o.idleTimeout ?? 300000;
+    const idle = this.o.idleTimeout ?? DEFAULTS.udpIdleTimeout;
     if (idle <= 0) return;
     this.lastActivity = Date.now();
     if (this.idleTimer) return;

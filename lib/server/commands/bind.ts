@@ -21,11 +21,11 @@
  */
 import net from 'node:net';
 import createDebug from 'debug';
-import { Reply } from '../protocol/constants.js';
-import { SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
-import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, makeAddress, hostType } from '../protocol/codec/address.js';
-import type { CommandHandler, ConnectionControl, SocksServerOptions } from './types.js';
-import { allowedBy, evaluateRules, isUnspecified, type Ruleset } from './rules.js';
+import { Reply } from '../../protocol/constants.js';
+import { SocksError, TimeoutError, replyFromErrno } from '../../protocol/errors.js';
+import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, isUnspecified, makeAddress, hostType } from '../../protocol/codec/address.js';
+import type { CommandHandler, ConnectionControl } from '../types.js';
+import { DEFAULTS } from '../defaults.js';
 
 const debug = createDebug('sockskit:bind');
 
@@ -37,7 +37,7 @@ export interface BindOptions {
    * address, never the wildcard.
    */
   external?: string | ((conn: ConnectionControl) => string);
-  /** Milliseconds to wait for the peer (default 60 000); then a failure reply (SOCKS5 REP 06, SOCKS4 5B). */
+  /** Milliseconds to wait for the peer (default DEFAULTS.bindTimeout, 60 000); then a failure reply (SOCKS5 REP 06, SOCKS4 5B). */
   timeout?: number;
   /**
    * Decides whether a connecting peer is the expected one. Default: its
@@ -105,11 +105,10 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           }
           peer.on('error', noop);
           const from = fromNodeAddress(peer.remoteAddress, peer.remotePort);
-          const rules = conn.options.rules;
           let ok: boolean;
           try {
             // The rules apply to the peer that actually connects (DST 0.0.0.0 names none).
-            ok = !isUnspecified(from.host) && peerAllowed(rules, from, conn);
+            ok = !isUnspecified(from.host) && conn.addressBlock(from, from.host) === undefined;
             ok &&= o.acceptPeer ? o.acceptPeer(from, expected, conn) : defaultAccept(from, expected, o.matchPort ?? false);
           } catch (err) {
             peer.destroy();
@@ -156,7 +155,7 @@ function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
           if (req.version === 4 && bound.type !== 'ipv4') {
             return fail(Reply.AddressTypeNotSupported, new SocksError('ERR_SOCKS_DENIED', 'SOCKS4 BIND needs an IPv4 listening address', Reply.AddressTypeNotSupported));
           }
-          const ms = o.timeout ?? 60000;
+          const ms = o.timeout ?? DEFAULTS.bindTimeout;
           timer = setTimeout(() => fail(Reply.TtlExpired, new TimeoutError('BIND peer', ms)), ms);
           conn.reply(bound);
           // Read while waiting: early bytes are kept by the engine for the peer
@@ -195,11 +194,3 @@ function advertised(a: net.AddressInfo, conn: ConnectionControl): SocksAddress {
 }
 
 function noop(): void {}
-
-/** The rules on the peer that connects, as the destination of this BIND. */
-function peerAllowed(rules: SocksServerOptions['rules'], from: SocksAddress, conn: ConnectionControl): boolean {
-  if (!rules) return true;
-  if (!Array.isArray(rules)) return allowedBy(rules as Ruleset, from.host);
-  const r = conn.request;
-  return evaluateRules(rules, { client: conn.source.host, method: r.method?.name, identity: r.identity, command: 'bind', host: from.host, hostType: from.type, port: from.port, address: from.host }).action === 'pass';
-}

@@ -1,6 +1,9 @@
 /**
- * Electrum token authentication: bwt's "SOCKS5 as an auth wrapper" trick
- * (docs/protocols.md §3), as one plugin for SocksServer. Nothing is dialled: the
+ * The Electrum token gate: bwt's "SOCKS5 as an auth wrapper" trick
+ * (docs/protocols.md §3) as SocksServer options (two methods, a method
+ * selector and a request hook), not a method of its own: it lives with
+ * the Electrum layer, above the server whose hook context it uses, and is
+ * also published as `sockskit/methods/electrum-token`. Nothing is dialled: the
  * SOCKS handshake only proves knowledge of a token, then the socket (with any
  * bytes already read) goes to the application, e.g. a relay to an Electrum
  * server.
@@ -22,16 +25,16 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { Method, Reply, Limits, USERPASS_VERSION, UserPassStatus } from '../lib/protocol/constants.js';
-import { AuthError, LocalProtocolError } from '../lib/protocol/errors.js';
-import { safeEqual } from '../lib/protocol/secret.js';
-import type { ByteQueue } from '../lib/protocol/codec/byte-queue.js';
-import { decodeUserPassRequest } from './userpass.js';
-import { none } from './none.js';
-import type { AuthMethod, AuthStep, ServerAuthContext } from '../lib/protocol/method.js';
-import type { MethodSelector, SocksRequest } from '../lib/protocol/server-handshake.js';
-import type { RequestContext } from '../lib/protocol/request-hook.js';
-import type { SocksAddress } from '../lib/protocol/codec/address.js';
+import { Method, Reply, Limits, USERPASS_VERSION, UserPassStatus } from '../protocol/constants.js';
+import { AuthError, LocalProtocolError } from '../protocol/errors.js';
+import { safeEqual } from '../protocol/secret.js';
+import type { ByteQueue } from '../protocol/codec/byte-queue.js';
+import { decodeUserPassRequest } from '../../methods/userpass.js';
+import { none } from '../../methods/none.js';
+import type { AuthMethod, AuthStep, ServerAuthContext } from '../protocol/method.js';
+import type { MethodSelector, SocksRequest } from '../protocol/server-handshake.js';
+import type { RequestContext } from '../server/request-context.js';
+import type { SocksAddress } from '../protocol/codec/address.js';
 
 const debug = createDebug('sockskit:method:electrum-token');
 
