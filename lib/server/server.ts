@@ -114,10 +114,15 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** Methods with counters of their own that methods(ctx) returned (bounded: they should be shared objects). */
   private readonly countedMethods = new Set<AuthMethod<unknown>>();
 
+  /** @internal The methods with counters of their own (AuthMethod.stats()) this server has used. */
+  methodsWithStats(): Set<AuthMethod<unknown>> {
+    return new Set([...(this.staticMethods ?? []), ...this.countedMethods].filter((m) => m.stats));
+  }
+
   /** Each method's own counters (AuthMethod.stats()), summed by method name. */
   private authStats(): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {};
-    for (const m of new Set([...(this.staticMethods ?? []), ...this.countedMethods])) {
+    for (const m of this.methodsWithStats()) {
       const s = m.stats?.() as Record<string, unknown> | undefined;
       if (!s) continue;
       const into = (out[m.name] ??= {});

@@ -45,6 +45,10 @@ export class HelperChild {
     this.proc.stdin!.on('error', () => {});
     this.proc.stdout!.setEncoding('utf8').on('data', (c: string) => this.onStdout(c));
     this.proc.stderr!.setEncoding('utf8').on('data', (c: string) => this.onStderr(c));
+    // Helpers never keep a process alive on their own: a pending login does
+    // (its timeout timer); at exit their stdin closes and they end.
+    this.proc.unref();
+    for (const s of [this.proc.stdin, this.proc.stdout, this.proc.stderr]) (s as unknown as { unref?: () => void })?.unref?.();
   }
 
   /** How many more requests it may take now. */
