@@ -115,17 +115,19 @@ describe('methods: userpass with a LoginThrottle, over loopback', function () {
     })();
     await Promise.all([guesser, user]);
     console.log(`      guesses answered after ${guesses.join('/')} ms; logins from 127.0.0.2 after ${logins.join('/')} ms`);
-    // Failures 3.. wait 100, 200, 400, 400, 400 ms (the source's own count; the name's is cleared by each success).
-    expect(guesses.slice(0, 2).every((ms) => ms < 100), 'two free failures').to.equal(true);
+    // Failures 3.. wait 100, 200, 400, 400, 400 ms (the source's own count;
+    // the name's is cleared by each success). Lower bounds only: a busy
+    // machine adds time, never takes it away; which answers were delayed is
+    // counted exactly below (delayed: 5, the guesser's; none of the user's).
     expect(guesses[2]).to.be.at.least(95);
     expect(guesses[3]).to.be.at.least(195);
     expect(guesses[4]).to.be.at.least(395);
-    expect(Math.max(...logins), 'the real user is never delayed').to.be.below(250);
+    expect(Math.max(...logins), 'the real user answered without waiting out a lockout or a delay').to.be.below(1000);
 
     // Locked out: even the right password is refused, at once and unchecked.
     const locked = await attempt(port, '127.0.0.1', 'alice', 'right');
     expect(locked.answer).to.deep.equal(FAIL);
-    expect(locked.ms).to.be.below(250);
+    expect(locked.ms).to.be.below(1000);
     expect((await attempt(port, '127.0.0.2', 'alice', 'right')).answer, 'the other address still logs in').to.deep.equal(OK);
     const auth = server.stats().auth!.userpass!;
     expect(auth).to.include({ attempts: 15, successes: 7, failures: 7, throttled: 1, delayed: 5 });
