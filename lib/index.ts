@@ -20,6 +20,8 @@ export type { ProxyHeader, ProxyHeaderInit, ProxyDecodeOptions, ProxyVersions } 
 // Methods: one AuthMethod each, both halves.
 export * from '../methods/none.js';
 export * from '../methods/userpass.js';
+export { squidHelper, encodeHelperRequest, parseHelperReply } from '../methods/squid-helper/index.js';
+export type { SquidHelper, SquidHelperOptions, SquidHelperStats, HelperReply, HelperResult } from '../methods/squid-helper/index.js';
 export * from '../methods/binauth/index.js';
 export * from '../methods/gssapi/index.js';
 // Kerberos: the native binding loads only when the mechanism is first used.
