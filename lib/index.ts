@@ -57,10 +57,17 @@ export type {
 // Methods: one AuthMethod each, both halves.
 export { none } from '../methods/none.js';
 export {
-  encodeUserPassRequest, decodeUserPassRequest, isPasswordHash, parsePasswordHash, hashPassword,
-  verifyPassword, userpass,
+  defaultVerifyQueue, encodeUserPassRequest, decodeUserPassRequest, userpass, VerifyQueue,
+  threadpoolSize, LoginThrottle, sourceKey, isPasswordHash, checkScryptParams, parsePasswordHash,
+  scryptAsync, hashPassword, verifyParsed, verifyPassword, dummyHash, SCRYPT_MAX_MEMORY,
+  SCRYPT_MAX_WORK, SCRYPT_DEFAULTS,
 } from '../methods/userpass.js';
-export type { UserPassVerifier, UserPassOptions, UserPassCredentials } from '../methods/userpass.js';
+export type {
+  VerifyQueueOptions, VerifyJobOptions, VerifyQueueStats, LoginThrottleOptions, LoginThrottleStats,
+  UserPassVerifier, UserPassOptions, UserPassCredentials, UserPassStats, ScryptParams, PasswordHash,
+} from '../methods/userpass.js';
+export { squidHelper, encodeHelperRequest, parseHelperReply } from '../methods/squid-helper/index.js';
+export type { SquidHelper, SquidHelperOptions, SquidHelperStats, HelperReply, HelperResult } from '../methods/squid-helper/index.js';
 export {
   binauthPublicKey, generateBinauthKeyPair, inspectBinauthToken, createBinauth,
   signBinauthChallenge, BINAUTH_TYPE_CHALLENGE, BINAUTH_TYPE_TOKEN, BINAUTH_TOKEN_LENGTH,

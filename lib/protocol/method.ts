@@ -119,4 +119,6 @@ export interface AuthMethod<Id = unknown> {
   server?(ctx: ServerAuthContext): ServerAuthSession<Id>;
   /** A fresh client session per connection. Absent: the method cannot be offered. */
   client?(ctx: ClientAuthContext): ClientAuthSession;
+  /** Counters of the method's own (attempts, failures, ...), summed into the server's stats().auth. */
+  stats?(): object;
 }

@@ -111,6 +111,11 @@ export class ServerHandshake extends HandshakeEngine<ServerPhase, ServerAction> 
     return this.state;
   }
 
+  /** The method selected, once the greeting is read. */
+  get selected(): AuthMethod<unknown> | undefined {
+    return this.method;
+  }
+
   /** The negotiated encapsulation, if the method protects data. */
   get protection(): Encapsulation | undefined {
     return this.encapsulation;

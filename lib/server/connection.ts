@@ -161,6 +161,14 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   private onSocketClose = (): void => {
     this.clearTimer();
+    // A client that leaves while its credentials are being checked made a
+    // login attempt (a flood of one-packet logins does just that): counted
+    // and logged as an authentication failure, not as a client that left.
+    if (!this.finished && this.engine?.phase === 'auth-verify') {
+      this.ledger.how ??= 'auth';
+      this.ledger.error ??= 'auth';
+      this.ledger.authMethod ??= this.engine.selected?.name;
+    }
     this.server.registry.untrack(this.socket);
     this.server.ended(this);
     this.auth?.closed();

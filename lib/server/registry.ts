@@ -16,6 +16,13 @@ export interface SocksServerStats extends Record<StatKey, number> {
   noDescriptor: number;
   errors: Record<string, number>;
   errorClasses: Record<ErrorClass, number>;
+  /**
+   * Methods' own counters by method name (AuthMethod.stats(), added by
+   * SocksServer.stats()), e.g. `auth.userpass`: attempts, successes,
+   * failures, dropped (client left before the check), busy (queue full),
+   * throttled (refused unchecked), delayed (failure answered late).
+   */
+  auth?: Record<string, Record<string, number>>;
 }
 
 /** Every STAT_KEYS counter at zero. */

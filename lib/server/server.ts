@@ -108,7 +108,27 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * not-found, timeout, ruleset, hook, auth, protocol, command, limit, other).
    */
   stats(): SocksServerStats {
-    return this.registry.stats();
+    return { ...this.registry.stats(), auth: this.authStats() };
+  }
+
+  /** Methods with counters of their own that methods(ctx) returned (bounded: they should be shared objects). */
+  private readonly countedMethods = new Set<AuthMethod<unknown>>();
+
+  /** @internal The methods with counters of their own (AuthMethod.stats()) this server has used. */
+  methodsWithStats(): Set<AuthMethod<unknown>> {
+    return new Set([...(this.staticMethods ?? []), ...this.countedMethods].filter((m) => m.stats));
+  }
+
+  /** Each method's own counters (AuthMethod.stats()), summed by method name. */
+  private authStats(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const m of this.methodsWithStats()) {
+      const s = m.stats?.() as Record<string, unknown> | undefined;
+      if (!s) continue;
+      const into = (out[m.name] ??= {});
+      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') into[k] = (into[k] ?? 0) + v;
+    }
+    return out;
   }
 
   /** @internal Counts and reports a connection that ended in an error. */
@@ -227,7 +247,10 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** @internal */
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[] {
     const m = this.options.methods;
-    return typeof m === 'function' ? m(ctx) : this.staticMethods!;
+    if (typeof m !== 'function') return this.staticMethods!;
+    const list = m(ctx);
+    for (const x of list) if (x.stats && this.countedMethods.size < 64) this.countedMethods.add(x);
+    return list;
   }
   /** @internal */
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean {

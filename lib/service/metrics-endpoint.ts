@@ -40,5 +40,6 @@ export function metricNames(extra: Record<string, number>): Record<string, numbe
 export function statsLine(s: MetricsSnapshot, extra: Record<string, number>): string {
   const { accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, errors, errorCodes, handshakes, authFailures } = s;
   const errorClasses = Object.fromEntries(Object.entries(errors).filter(([, n]) => n > 0));
-  return JSON.stringify({ accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, handshakes, authFailures, errors: errorCodes, errorClasses, ...extra });
+  const logins = s.logins && Object.keys(s.logins).length > 0 ? { logins: s.logins } : {};
+  return JSON.stringify({ accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, handshakes, authFailures, ...logins, errors: errorCodes, errorClasses, ...extra });
 }

@@ -29,6 +29,22 @@ export const PROXY_OPTIONS: OptionTable = [
     },
   },
   {
+    title: 'External authentication and login protection (docs/operations.md)',
+    options: {
+      'auth-helper': { type: 'string', arg: '"CMD ARGS"', help: 'check usernames/passwords with a Squid basic-auth helper\n(e.g. "/usr/lib/squid/basic_ncsa_auth /etc/sockskit/htpasswd";\nbasic_pam_auth, basic_ldap_auth, ...): a pool of processes,\none "user password" line in, OK/ERR out; not with --user(s)' },
+      'auth-helper-children': { type: 'string', arg: 'N', help: 'helper processes (default 2)' },
+      'auth-helper-concurrency': { type: 'string', arg: 'N', help: "requests in flight per helper with channel IDs (Squid's\nconcurrency=N; default 0: one at a time)" },
+      'auth-helper-timeout': { type: 'string', arg: 'MS', help: 'a login the helper has not answered by then fails; a\none-at-a-time helper is restarted (default 5000)' },
+      'auth-helper-ttl': { type: 'string', arg: 'MS', help: 'an OK is remembered this long (default 60000; 0: never)' },
+      'auth-helper-negative-ttl': { type: 'string', arg: 'MS', help: 'an ERR is remembered this long (default 5000; 0: never)' },
+      'login-throttle': { type: 'string', arg: 'on|off', help: 'slow down and then refuse password guessers, by client\naddress and by user name (default on)' },
+      'login-delay': { type: 'string', arg: 'MS', help: 'after 3 failures, a failed login is answered this much later,\ndoubling with each further failure up to 4 s (default 250)' },
+      'login-max-failures': { type: 'string', arg: 'N', help: 'failures from one address before its logins are refused\nunchecked for --login-lockout (default 10; 0: never)' },
+      'login-lockout': { type: 'string', arg: 'MS', help: 'how long such an address is refused (default 300000)' },
+      'scrypt-concurrency': { type: 'string', arg: 'N', help: "scrypt password checks at once (default: a quarter of\nlibuv's threadpool, UV_THREADPOOL_SIZE, 4 by default: 1);\nthe rest wait their turn, by client address" },
+    },
+  },
+  {
     title: 'Commands (CONNECT, BIND and UDP ASSOCIATE are served by default)',
     options: {
       'no-bind': { type: 'boolean', help: 'refuse BIND' },

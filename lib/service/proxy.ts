@@ -13,6 +13,7 @@ import { LocalProtocolError } from '../protocol/errors.js';
 import type { AuthMethod } from '../protocol/method.js';
 import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
 import { gssapiFromFlags, usersFromFlags } from './auth-flags.js';
+import { helperFromFlags, scryptQueueFromFlags, throttleFromFlags } from './login-flags.js';
 import { UsageError } from './errors.js';
 import { PROXY_INTRO, PROXY_OPTIONS, PROXY_OUTRO } from './proxy-options.js';
 import { parseServiceOptions, serviceHelp } from './service-options.js';
@@ -65,8 +66,20 @@ interface ProxyMethods {
   describe: string[];
 }
 
+/** username/password from --user/--users or --auth-helper, with the login throttle; undefined when neither is given. */
+function userpassFromSettings(v: Values, notices: string[], say: (line: string) => void): { method: AuthMethod<unknown>; describe: string } | undefined {
+  const users = usersFromFlags(v, (w) => notices.push(w));
+  const helper = helperFromFlags(v, say);
+  const throttle = throttleFromFlags(v);
+  const queue = scryptQueueFromFlags(v);
+  if (helper && users.size > 0) throw new UsageError('--auth-helper and --user/--users exclude each other (one source of passwords)');
+  if (helper) return { method: userpass({ verify: helper, throttle }), describe: `username/password, auth helper ${JSON.stringify(v['auth-helper'])}` };
+  if (users.size === 0) return undefined;
+  return { method: userpass({ users, throttle, queue }), describe: `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` };
+}
+
 /** The SOCKS5 methods the flags configure, strongest first; none only when nothing else is. */
-function methodsFromSettings(v: Values, notices: string[]): ProxyMethods {
+function methodsFromSettings(v: Values, notices: string[], say: (line: string) => void): ProxyMethods {
   const out: ProxyMethods = { methods: [], describe: [] };
   const gss = gssapiFromFlags(v, 'confidentiality', (w) => notices.push(w));
   if (gss) {
@@ -81,10 +94,10 @@ function methodsFromSettings(v: Values, notices: string[]): ProxyMethods {
     out.methods.push(binauth({ binauth: { serverPrivateKey, serverId }, authorizedKeys: loadAuthorizedKeys(authorized) }));
     out.describe.push('binauth');
   }
-  const users = usersFromFlags(v, (w) => notices.push(w));
-  if (users.size > 0) {
-    out.methods.push(userpass({ users }));
-    out.describe.push(`username/password, ${users.size} user${users.size > 1 ? 's' : ''}`);
+  const up = userpassFromSettings(v, notices, say);
+  if (up) {
+    out.methods.push(up.method);
+    out.describe.push(up.describe);
   }
   if (out.methods.length === 0) out.methods.push(none());
   return out;
@@ -148,7 +161,7 @@ export function buildProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const notices = settings.unknownEnv.map((k) => `${k} is not an option of this program; ignored`);
   const listen = ((v.listen as string[] | undefined) ?? ['127.0.0.1:1080']).map((l) => parseHostPort(l));
   const base = serverOptionsFrom(v, svc.keepAlive, notices);
-  const auth = methodsFromSettings(v, notices);
+  const auth = methodsFromSettings(v, notices, say);
   const options: SocksServerOptions = { ...base, methods: auth.methods, rules: rulesFromSettings(settings), ...proxyProtocolFromSettings(v, say) };
   const open = auth.describe.length === 0;
   return {

@@ -24,10 +24,12 @@ const RANK: Record<Layer, number> = { protocol: 0, methods: 1, transport: 2, ser
 /** Node built-ins each layer may import (type-only imports of node:stream/node:events count too). */
 const BUILTINS: Record<Layer, readonly string[]> = {
   protocol: ['crypto', 'buffer', 'util', 'stream'],
-  methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path', 'module'],
+  // child_process: the auth-helper pool (methods/squid-helper/) runs helper programs; module: the optional Kerberos binding.
+  methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path', 'module', 'child_process'],
   transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
   server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs'],
-  client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module'],
+  // crypto: the agent's TLS pool key hashes key material (tls-pool-key.ts).
+  client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module', 'crypto'],
   electrum: ['net', 'dns', 'events', 'stream', 'http', 'tls', 'fs', 'crypto', 'buffer', 'util', 'path'],
   service: ['crypto', 'fs', 'http', 'net', 'stream', 'tls', 'url', 'util', 'path', 'os', 'events', 'cluster', 'buffer'],
   index: [],

@@ -28,6 +28,7 @@ const DOCUMENTED = [
   'sockskit/protocol',
   'sockskit/methods/none',
   'sockskit/methods/userpass',
+  'sockskit/methods/squid-helper',
   'sockskit/methods/binauth',
   'sockskit/methods/gssapi',
   'sockskit/methods/gssapi-psk',
@@ -121,11 +122,12 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
     expect(r.code, r.stderr).to.equal(0);
     const loaded = JSON.parse(r.stdout) as Record<string, string[]>;
     expect(Object.keys(loaded).sort()).to.deep.equal(paths);
-    expect(loaded['sockskit']).to.include.members(['SocksServer', 'connect', 'ServerHandshake', 'ClientHandshake', 'binauth', 'gssapi', 'userpass', 'none', 'runCheck']);
+    expect(loaded['sockskit']).to.include.members(['SocksServer', 'connect', 'ServerHandshake', 'ClientHandshake', 'binauth', 'gssapi', 'userpass', 'none', 'runCheck', 'squidHelper', 'VerifyQueue', 'LoginThrottle']);
     expect(loaded['sockskit/service']).to.include.members(['runService', 'proxyProgram', 'loadSettings', 'loadConfigFile']);
     expect(loaded['sockskit/protocol']).to.include.members(['ServerHandshake', 'ClientHandshake', 'encodeRequest', 'decodeReply', 'SocksError', 'UdpReassembler']);
     expect(loaded['sockskit/methods/none']).to.include('none');
-    expect(loaded['sockskit/methods/userpass']).to.include('userpass');
+    expect(loaded['sockskit/methods/userpass']).to.include.members(['userpass', 'VerifyQueue', 'LoginThrottle', 'hashPassword']);
+    expect(loaded['sockskit/methods/squid-helper']).to.include('squidHelper');
     expect(loaded['sockskit/methods/binauth']).to.include.members(['binauth', 'createBinauth']);
     expect(loaded['sockskit/methods/gssapi']).to.include.members(['gssapi', 'gssapiPsk']);
     expect(loaded['sockskit/methods/gssapi-psk']).to.include('pskMechanism');
