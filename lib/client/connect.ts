@@ -365,7 +365,7 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> 
 }
 
 /** What dial() reads of ConnectOptions. */
-export type DialOptions = Pick<ConnectOptions, 'lookup' | 'signal' | 'happyEyeballsDelay' | 'localAddress' | 'keepAlive' | 'noDelay' | 'timeout'>;
+type DialOptions = Pick<ConnectOptions, 'lookup' | 'signal' | 'happyEyeballsDelay' | 'localAddress' | 'keepAlive' | 'noDelay' | 'timeout'>;
 
 /**
  * Reaches the first proxy: every address of its name, raced (Happy

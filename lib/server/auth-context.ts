@@ -10,7 +10,7 @@ import type { SocksAddress } from '../protocol/codec/address.js';
 import type { ServerAuthContext } from '../protocol/method.js';
 
 /** The connection behind the context. */
-export interface AuthSubject {
+interface AuthSubject {
   readonly source: SocksAddress;
   readonly local: SocksAddress;
   readonly deadline: number;

@@ -49,7 +49,7 @@ export function descriptorLimit(): DescriptorLimit | undefined {
 }
 
 /** Descriptors this process has open now (/proc/self/fd); undefined where there is no /proc. */
-export function descriptorsInUse(): number | undefined {
+function descriptorsInUse(): number | undefined {
   try {
     // The listing itself holds one descriptor while it runs.
     return readdirSync('/proc/self/fd').length - 1;

@@ -17,7 +17,7 @@ import { STAT_KEYS, zeroStats, type SocksServerStats } from './registry.js';
 const LOGIN_OUTCOMES = ['successes', 'failures', 'dropped', 'busy', 'throttled'] as const;
 
 /** Upper bounds (seconds) of the handshake-duration histogram buckets. */
-export const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
+const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
 
 /** Everything /metrics shows, as plain data (JSON-safe, summable across processes). */
 export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'errorClasses' | 'auth'> {
@@ -37,7 +37,7 @@ export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'erro
 }
 
 /** How a handshake ended, for sockskit_handshakes_total{outcome}. */
-export function handshakeOutcome(r: ConnectionRecord): string {
+function handshakeOutcome(r: ConnectionRecord): string {
   if (r.reply === 0 || r.end === 'handoff') return 'success';
   if (r.error === 'auth') return 'auth_failed';
   if (r.reply !== undefined) return 'denied';

@@ -11,7 +11,7 @@ import { decodeProxyHeader, type ProxyHeader, type ProxyVersions } from '../prot
 import type { Cidr } from './rules.js';
 
 /** What the bytes so far amount to: not enough yet, a header (and what followed it), or a refusal. */
-export type HeaderRead = { readonly state: 'more' } | { readonly state: 'header'; header: ProxyHeader; rest: Buffer } | { readonly state: 'bad'; error: SocksError };
+type HeaderRead = { readonly state: 'more' } | { readonly state: 'header'; header: ProxyHeader; rest: Buffer } | { readonly state: 'bad'; error: SocksError };
 
 const MORE: HeaderRead = Object.freeze({ state: 'more' });
 

@@ -72,7 +72,7 @@ export function runHook(hook: (ctx: RequestContext) => void | Promise<void>, con
 }
 
 /** The context handed to `onRequest`: one decision per request. */
-export class HookContext implements RequestContext {
+class HookContext implements RequestContext {
   /** A decision was made (a second one would race the first and drive a finished engine). */
   settled = false;
   constructor(private readonly conn: Decider) {}

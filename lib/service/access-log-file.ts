@@ -5,7 +5,7 @@ import { formatJson, formatText, type ConnectionRecord } from '../server/index.j
 import { UsageError } from './errors.js';
 import { describeFsError } from './values.js';
 
-export type AccessLogFormat = 'text' | 'json';
+type AccessLogFormat = 'text' | 'json';
 
 export class AccessLogFile {
   private fd: number | undefined;

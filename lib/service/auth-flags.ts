@@ -11,7 +11,7 @@ import { UsageError } from './errors.js';
 import { kerberosClient, kerberosServer } from './kerberos-flags.js';
 import { describeFsError, parseChoice, permissionWarning } from './values.js';
 
-export interface GssapiFlags {
+interface GssapiFlags {
   method: AuthMethod<unknown>;
   protection: GssProtection;
   /** For the listening line, e.g. 'GSS-API Kerberos (rcmd/proxy@EXAMPLE.ORG), confidentiality'. */

@@ -14,7 +14,7 @@ import { parseArgsOptions, renderOptions, type OptionTable } from './options.js'
 import { parseHostPort, parseNumber, type HostPort } from './values.js';
 
 const PROG = 'sockskit-connect';
-export const DEFAULT_PROXY = 'socks5h://127.0.0.1:1080';
+const DEFAULT_PROXY = 'socks5h://127.0.0.1:1080';
 
 export const CONNECT_OPTIONS: OptionTable = [{
   title: 'Options:',

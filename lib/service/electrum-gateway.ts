@@ -76,7 +76,7 @@ function describeBackendError(err: NodeJS.ErrnoException): string {
  * Backend failures, one line per kind (refused, timeout, TLS, ...) per
  * interval, so a dead backend is visible without DEBUG and cannot flood the log.
  */
-export class BackendLog {
+class BackendLog {
   private last = new Map<string, { at: number; skipped: number }>();
   constructor(public interval: number, private readonly say: (line: string) => void) {}
   report(where: string, err: NodeJS.ErrnoException): void {
@@ -174,7 +174,7 @@ function gatewayServerOptions(token: string, dial: () => Duplex, stats: GatewayS
   });
 }
 
-export interface GatewayContext {
+interface GatewayContext {
   stats: GatewayStats;
   backendLog: BackendLog;
   say: (line: string) => void;

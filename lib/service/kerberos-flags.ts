@@ -30,7 +30,7 @@ function method(options: Parameters<typeof gssapiKerberos>[0]): AuthMethod<unkno
 }
 
 /** The keytab's SERVICE/HOST principals, or a UsageError saying what is wrong with it. */
-export function keytabPrincipals(file: string, service: string): string[] {
+function keytabPrincipals(file: string, service: string): string[] {
   let entries;
   try {
     entries = readKeytab(file);

@@ -7,7 +7,6 @@ import net from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
 import dgram from 'node:dgram';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { connect, parseProxy, bind, ConnectResult } from '../../lib/client/connect.js';
@@ -22,7 +21,8 @@ import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import type { AuthMethod, AuthStep, Encapsulation } from '../../lib/protocol/method.js';
 import type { ByteQueue } from '../../lib/protocol/codec/byte-queue.js';
-import { echoServer, tempDir, which } from '../support/interop.js';
+import { echoServer } from '../support/interop.js';
+import { fixtureCerts } from '../support/certs.js';
 import type { Duplex } from 'node:stream';
 import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
@@ -265,42 +265,31 @@ describe('client', function () {
       }
     });
 
-    it('https: TLS over the tunnel with SNI', async function () {
-      if (!which('openssl')) {
-        console.log('      (skipped: openssl not found to make a test certificate)');
-        this.skip();
-      }
-      const tmp = tempDir();
+    it('https: TLS over the tunnel with SNI', async () => {
+      const certs = fixtureCerts();
+      const ca = readFileSync(certs.ca);
+      let sni: string | undefined;
+      const web = https.createServer(certs.leaf, (req, res) => {
+        sni = (req.socket as unknown as { servername?: string }).servername;
+        res.end('secure hello');
+      });
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      const port = (web.address() as net.AddressInfo).port;
+      const agent = new SocksAgent({ proxy: `socks5h://127.0.0.1:${open.port}`, protocol: 'https:', tls: { ca } });
       try {
-        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-          '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-          '-keyout', `${tmp.dir}/key.pem`, '-out', `${tmp.dir}/cert.pem`], { stdio: 'ignore' });
-        const cert = readFileSync(`${tmp.dir}/cert.pem`);
-        let sni: string | undefined;
-        const web = https.createServer({ key: readFileSync(`${tmp.dir}/key.pem`), cert }, (req, res) => {
-          sni = (req.socket as unknown as { servername?: string }).servername;
-          res.end('secure hello');
+        const body = await new Promise<string>((resolve, reject) => {
+          https.get({ host: 'localhost', port, path: '/', agent }, (res) => {
+            let b = '';
+            res.on('data', (c) => { b += c; });
+            res.on('end', () => resolve(b));
+          }).on('error', reject);
         });
-        await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
-        const port = (web.address() as net.AddressInfo).port;
-        const agent = new SocksAgent({ proxy: `socks5h://127.0.0.1:${open.port}`, protocol: 'https:', tls: { ca: cert } });
-        try {
-          const body = await new Promise<string>((resolve, reject) => {
-            https.get({ host: 'localhost', port, path: '/', agent }, (res) => {
-              let b = '';
-              res.on('data', (c) => { b += c; });
-              res.on('end', () => resolve(b));
-            }).on('error', reject);
-          });
-          expect(body).to.equal('secure hello');
-          expect(sni).to.equal('localhost');
-        } finally {
-          agent.destroy();
-          web.close();
-          web.closeAllConnections();
-        }
+        expect(body).to.equal('secure hello');
+        expect(sni).to.equal('localhost');
       } finally {
-        tmp.cleanup();
+        agent.destroy();
+        web.close();
+        web.closeAllConnections();
       }
     });
   });

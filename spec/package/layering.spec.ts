@@ -27,7 +27,7 @@ const BUILTINS: Record<Layer, readonly string[]> = {
   // child_process: the auth-helper pool (methods/squid-helper/) runs helper programs; module: the optional Kerberos binding.
   methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path', 'module', 'child_process'],
   transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
-  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs', 'child_process'],
+  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs'],
   // crypto: the agent's TLS pool key hashes key material (tls-pool-key.ts).
   client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module', 'crypto'],
   electrum: ['net', 'dns', 'events', 'stream', 'http', 'tls', 'fs', 'crypto', 'buffer', 'util', 'path'],

@@ -25,6 +25,7 @@ const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as
 const DOCUMENTED = [
   'sockskit',
   'sockskit/service',
+  'sockskit/protocol',
   'sockskit/methods/none',
   'sockskit/methods/userpass',
   'sockskit/methods/squid-helper',
@@ -123,6 +124,7 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
     expect(Object.keys(loaded).sort()).to.deep.equal(paths);
     expect(loaded['sockskit']).to.include.members(['SocksServer', 'connect', 'ServerHandshake', 'ClientHandshake', 'binauth', 'gssapi', 'userpass', 'none', 'runCheck', 'squidHelper', 'VerifyQueue', 'LoginThrottle']);
     expect(loaded['sockskit/service']).to.include.members(['runService', 'proxyProgram', 'loadSettings', 'loadConfigFile']);
+    expect(loaded['sockskit/protocol']).to.include.members(['ServerHandshake', 'ClientHandshake', 'encodeRequest', 'decodeReply', 'SocksError', 'UdpReassembler']);
     expect(loaded['sockskit/methods/none']).to.include('none');
     expect(loaded['sockskit/methods/userpass']).to.include.members(['userpass', 'VerifyQueue', 'LoginThrottle', 'hashPassword']);
     expect(loaded['sockskit/methods/squid-helper']).to.include('squidHelper');

@@ -6,13 +6,13 @@
  * is destroyed; the server checks its rules on each address before dialling.
  */
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import { race, interleave, lookupAll, type Candidate } from '../../lib/transport/happy-eyeballs.js';
 import { connect } from '../../lib/client/connect.js';
 import { parseCidr } from '../../lib/server/rules.js';
 import { fullBacklog, startTarget, echo, type Target } from '../support/server.js';
 import { startServer } from '../support/udp-bind.js';
+import { tcpSockets } from '../support/proc-net.js';
 
 type Cb = (err: NodeJS.ErrnoException | null, addresses: { address: string; family: number }[]) => void;
 /** A lookup that answers every name with `list` (all form) and records the questions. */
@@ -25,8 +25,7 @@ function fakeLookup(list: Candidate[], asked: string[] = []) {
 
 /** Sockets of this process in SYN-SENT towards 127.0.0.1:port (the blackhole). */
 function synSent(port: number): number {
-  const out = execFileSync('ss', ['-Htn', 'state', 'syn-sent', 'dst', `127.0.0.1:${port}`], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.trim()).length;
+  return tcpSockets().filter((s) => s.state === 'syn-sent' && s.remote.host === '127.0.0.1' && s.remote.port === port).length;
 }
 
 describe('Happy Eyeballs', function () {

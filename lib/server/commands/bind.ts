@@ -57,115 +57,160 @@ export function bindHandler(options: BindOptions = {}): CommandHandler {
 }
 
 function runBind(conn: ConnectionControl, o: BindOptions): Promise<void> {
-  const req = conn.request;
   return expectedPeer(conn).then(
     (expected) =>
       new Promise<void>((done) => {
         if (conn.socket.destroyed) return done();
-        const ext = typeof o.external === 'function' ? o.external(conn) : o.external;
-        const listenHost = ext ?? conn.local.host;
-        const listener = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
-        let finished = false;
-        let timer: NodeJS.Timeout | undefined;
-        const finish = (): void => {
-          if (finished) return;
-          finished = true;
-          if (timer) clearTimeout(timer);
-          listener.close();
-          done();
-        };
-        const fail = (reply: number, err: unknown): void => {
-          if (finished) return;
-          finish();
-          debug('BIND for %s failed: %s', formatAddress(conn.source), (err as Error)?.message);
-          conn.deny(reply, err);
-        };
-        // A FIN while waiting is a half-close ("this is all I send"), not "gone":
-        // the bytes before it and the FIN itself reach the peer. A client that
-        // really left is caught by its RST, or at the latest by the deadline.
-        const onEnd = (): void => {
-          if (!finished) debug('BIND: client %s half-closed while waiting', formatAddress(conn.source));
-        };
-        // Node calls these handlers: a failure in them ends this BIND, never the process.
-        const guarded = <A extends unknown[]>(f: (...a: A) => void) => (...a: A): void => {
-          try {
-            f(...a);
-          } catch (err) {
-            debug('BIND for %s: internal error: %s', formatAddress(conn.source), (err as Error)?.message);
-            finish();
-            conn.socket.destroy();
-          }
-        };
-        conn.onClose(finish);
-        listener.on('error', (err) => fail(replyFromErrno(err), err));
-        listener.on('connection', guarded((peer: net.Socket) => {
-          if (finished) {
-            peer.destroy();
-            return;
-          }
-          peer.on('error', noop);
-          const from = fromNodeAddress(peer.remoteAddress, peer.remotePort);
-          let ok: boolean;
-          try {
-            // The rules apply to the peer that actually connects (DST 0.0.0.0 names none).
-            ok = !isUnspecified(from.host) && conn.addressBlock(from, from.host) === undefined;
-            ok &&= o.acceptPeer ? o.acceptPeer(from, expected, conn) : defaultAccept(from, expected, o.matchPort ?? false);
-          } catch (err) {
-            peer.destroy();
-            return fail(replyFromErrno(err), err);
-          }
-          // The connection may have closed while acceptPeer ran.
-          if (finished) {
-            peer.destroy();
-            return;
-          }
-          if (!ok) {
-            debug('BIND: refused peer %s (expected %s)', formatAddress(from), formatAddress(expected));
-            peer.destroy();
-            if (o.wrongPeer === 'fail') fail(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `BIND peer ${formatAddress(from)} is not ${formatAddress(expected)}`, Reply.NotAllowedByRuleset));
-            return;
-          }
-          finish();
-          conn.socket.removeListener('end', onEnd);
-          if (conn.socket.destroyed) {
-            peer.destroy();
-            return;
-          }
-          debug('BIND: peer %s connected for %s', formatAddress(from), formatAddress(conn.source));
-          const r = conn.reply(from);
-          if (!r.established) {
-            peer.destroy();
-            return;
-          }
-          peer.removeListener('error', noop);
-          conn.relay(r.socket, peer, r.head);
-          // The relay cannot see an 'end' that fired while we waited: pass it on.
-          if (r.socket === conn.socket && conn.socket.readableEnded) peer.end();
-          peer.resume();
-        }));
-        listener.listen({ host: listenHost, port: 0, exclusive: true }, guarded(() => {
-          // Finished before listening (the connection closed meanwhile): close() then was too early.
-          if (finished) {
-            listener.close();
-            return;
-          }
-          const a = listener.address() as net.AddressInfo;
-          const bound = advertised(a, conn);
-          debug('BIND: listening on %s:%d for %s, advertising %s', a.address, a.port, formatAddress(conn.source), formatAddress(bound));
-          if (req.version === 4 && bound.type !== 'ipv4') {
-            return fail(Reply.AddressTypeNotSupported, new SocksError('ERR_SOCKS_DENIED', 'SOCKS4 BIND needs an IPv4 listening address', Reply.AddressTypeNotSupported));
-          }
-          const ms = o.timeout ?? DEFAULTS.bindTimeout;
-          timer = setTimeout(() => fail(Reply.TtlExpired, new TimeoutError('BIND peer', ms)), ms);
-          conn.reply(bound);
-          // Read while waiting: early bytes are kept by the engine for the peer
-          // (bounded), and a reset is noticed now rather than at the deadline.
-          conn.socket.once('end', onEnd);
-          conn.socket.resume();
-        }));
+        new BindWait(conn, o, expected, done).start();
       }),
     (err) => conn.deny(replyFromErrno(err), err),
   );
+}
+
+/**
+ * One BIND from listen to the first peer (or the deadline, a failure, the
+ * client gone): the listener, the timer, and the one `finish` that closes
+ * them on every path.
+ */
+class BindWait {
+  private readonly listener = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
+  private finished = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly conn: ConnectionControl,
+    private readonly o: BindOptions,
+    private readonly expected: SocksAddress,
+    private readonly done: () => void,
+  ) {}
+
+  start(): void {
+    const { conn, o, listener } = this;
+    const ext = typeof o.external === 'function' ? o.external(conn) : o.external;
+    conn.onClose(this.finish);
+    listener.on('error', (err) => this.fail(replyFromErrno(err), err));
+    listener.on('connection', this.guarded((peer: net.Socket) => this.onPeer(peer)));
+    listener.listen({ host: ext ?? conn.local.host, port: 0, exclusive: true }, this.guarded(() => this.onListening()));
+  }
+
+  private readonly finish = (): void => {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.listener.close();
+    this.done();
+  };
+
+  private fail(reply: number, err: unknown): void {
+    if (this.finished) return;
+    this.finish();
+    debug('BIND for %s failed: %s', formatAddress(this.conn.source), (err as Error)?.message);
+    this.conn.deny(reply, err);
+  }
+
+  // A FIN while waiting is a half-close ("this is all I send"), not "gone":
+  // the bytes before it and the FIN itself reach the peer. A client that
+  // really left is caught by its RST, or at the latest by the deadline.
+  private readonly onEnd = (): void => {
+    if (!this.finished) debug('BIND: client %s half-closed while waiting', formatAddress(this.conn.source));
+  };
+
+  /** Node calls these handlers: a failure in them ends this BIND, never the process. */
+  private guarded<A extends unknown[]>(f: (...a: A) => void): (...a: A) => void {
+    return (...a: A): void => {
+      try {
+        f(...a);
+      } catch (err) {
+        debug('BIND for %s: internal error: %s', formatAddress(this.conn.source), (err as Error)?.message);
+        this.finish();
+        this.conn.socket.destroy();
+      }
+    };
+  }
+
+  /** Listening: the first reply with the address to advertise, then the deadline. */
+  private onListening(): void {
+    const { conn, listener } = this;
+    // Finished before listening (the connection closed meanwhile): close() then was too early.
+    if (this.finished) {
+      listener.close();
+      return;
+    }
+    const a = listener.address() as net.AddressInfo;
+    const bound = advertised(a, conn);
+    debug('BIND: listening on %s:%d for %s, advertising %s', a.address, a.port, formatAddress(conn.source), formatAddress(bound));
+    if (conn.request.version === 4 && bound.type !== 'ipv4') {
+      return this.fail(Reply.AddressTypeNotSupported, new SocksError('ERR_SOCKS_DENIED', 'SOCKS4 BIND needs an IPv4 listening address', Reply.AddressTypeNotSupported));
+    }
+    const ms = this.o.timeout ?? DEFAULTS.bindTimeout;
+    this.timer = setTimeout(() => this.fail(Reply.TtlExpired, new TimeoutError('BIND peer', ms)), ms);
+    conn.reply(bound);
+    // Read while waiting: early bytes are kept by the engine for the peer
+    // (bounded), and a reset is noticed now rather than at the deadline.
+    conn.socket.once('end', this.onEnd);
+    conn.socket.resume();
+  }
+
+  /** A peer connected: the wrong one is closed (and maybe fails the BIND), the right one gets the second reply and the relay. */
+  private onPeer(peer: net.Socket): void {
+    if (this.finished) {
+      peer.destroy();
+      return;
+    }
+    peer.on('error', noop);
+    const from = fromNodeAddress(peer.remoteAddress, peer.remotePort);
+    let ok: boolean;
+    try {
+      ok = this.acceptable(from);
+    } catch (err) {
+      peer.destroy();
+      return this.fail(replyFromErrno(err), err);
+    }
+    // The connection may have closed while acceptPeer ran.
+    if (this.finished) {
+      peer.destroy();
+      return;
+    }
+    if (!ok) return this.wrongPeer(peer, from);
+    this.finish();
+    this.connectPeer(peer, from);
+  }
+
+  /** The rules apply to the peer that actually connects (DST 0.0.0.0 names none), then acceptPeer. */
+  private acceptable(from: SocksAddress): boolean {
+    const { conn, o, expected } = this;
+    if (isUnspecified(from.host) || conn.addressBlock(from, from.host) !== undefined) return false;
+    return o.acceptPeer ? o.acceptPeer(from, expected, conn) : defaultAccept(from, expected, o.matchPort ?? false);
+  }
+
+  private wrongPeer(peer: net.Socket, from: SocksAddress): void {
+    debug('BIND: refused peer %s (expected %s)', formatAddress(from), formatAddress(this.expected));
+    peer.destroy();
+    if (this.o.wrongPeer === 'fail') {
+      this.fail(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `BIND peer ${formatAddress(from)} is not ${formatAddress(this.expected)}`, Reply.NotAllowedByRuleset));
+    }
+  }
+
+  /** The second reply, then the relay between the client and the peer. */
+  private connectPeer(peer: net.Socket, from: SocksAddress): void {
+    const conn = this.conn;
+    conn.socket.removeListener('end', this.onEnd);
+    if (conn.socket.destroyed) {
+      peer.destroy();
+      return;
+    }
+    debug('BIND: peer %s connected for %s', formatAddress(from), formatAddress(conn.source));
+    const r = conn.reply(from);
+    if (!r.established) {
+      peer.destroy();
+      return;
+    }
+    peer.removeListener('error', noop);
+    conn.relay(r.socket, peer, r.head);
+    // The relay cannot see an 'end' that fired while we waited: pass it on.
+    if (r.socket === conn.socket && conn.socket.readableEnded) peer.end();
+    peer.resume();
+  }
 }
 
 /** DST.ADDR as an address to compare peers with; names go through the server's lookup and rules. */

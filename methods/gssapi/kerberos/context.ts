@@ -109,7 +109,7 @@ abstract class KerberosContext {
   protected releaseNames(): void {}
 }
 
-export interface AcceptorSettings {
+interface AcceptorSettings {
   service: string;
   keytab?: string;
   replayCache?: string;
@@ -143,7 +143,7 @@ export class KerberosAcceptor extends KerberosContext implements GssAcceptorCont
   }
 }
 
-export interface InitiatorSettings {
+interface InitiatorSettings {
   /** The target as GSS host-based service name: SERVICE@HOST. */
   target: string;
   ccache?: string;

@@ -3,7 +3,7 @@ import { Method } from '../../../lib/protocol/constants.js';
 import { AuthError, SocksError } from '../../../lib/protocol/errors.js';
 
 /** What the native binding throws: an Error with GSS major/minor status (native/kerberos/src/status.c). */
-export interface NativeGssError extends Error {
+interface NativeGssError extends Error {
   code: 'ERR_GSS';
   major: number;
   minor: number;
@@ -11,7 +11,7 @@ export interface NativeGssError extends Error {
   minorMessage: string;
 }
 
-export function isNativeGssError(err: unknown): err is NativeGssError {
+function isNativeGssError(err: unknown): err is NativeGssError {
   return err instanceof Error && (err as { code?: unknown }).code === 'ERR_GSS' && typeof (err as { major?: unknown }).major === 'number';
 }
 

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { KerberosUnavailableError } from './errors.js';
 
-export type NameType = 'hostbased' | 'user' | 'principal';
+type NameType = 'hostbased' | 'user' | 'principal';
 
 export interface NativeName {
   display(): string;
