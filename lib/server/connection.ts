@@ -214,7 +214,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
           this.socket.pause();
           this.request = a.request;
           this.decided = true;
-          this.server.registry.handshakeOver(this.socket);
+          this.server.limits.handshakeOver(this.socket);
           if (this.options.onRequest) runHook(this.options.onRequest, this);
           else void this.accept();
           break;
@@ -239,7 +239,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private finish(): void {
     this.finished = true;
     this.ledger.handshakeOver();
-    this.server.registry.handshakeOver(this.socket);
+    this.server.limits.handshakeOver(this.socket);
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
@@ -282,7 +282,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (this.socket.destroyed || this.finished) return;
     this.ledger.reply = reply;
     // No descriptor for the outbound socket (or a BIND/UDP one): counted and logged; the reply is 01.
-    if (isDescriptorExhaustion(error)) this.server.noDescriptor('connect', error);
+    if (isDescriptorExhaustion(error)) this.server.noDescriptor(this.request?.command ?? 'connect', error);
     const err = error instanceof SocksError || !error ? error : new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error });
     this.run(this.engine.deny(reply, err as SocksError | undefined));
   }
@@ -319,6 +319,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   addressBlock(dest: SocksAddress, address: string): SocksError | undefined {
     return this.policy.active ? this.policy.address(ruleInput(this, dest, address)) : undefined;
+  }
+
+  holdDescriptors(n: number): boolean {
+    return this.server.limits.charge(this.socket, n, this.options.maxConnections === undefined);
   }
 
   dialled(address: SocksAddress): void {

@@ -17,5 +17,7 @@ export type { StatKey } from './registry.js';
 export { DEFAULTS as SERVER_DEFAULTS } from './defaults.js';
 export { ServerMetrics, mergeSnapshots, renderMetrics, handshakeOutcome, HANDSHAKE_BUCKETS } from './metrics.js';
 export type { MetricsSnapshot } from './metrics.js';
+export { ConnectionLimits } from './connection-limits.js';
+export type { ConnectionLimitsOptions } from './connection-limits.js';
 export { checkDescriptorLimit, descriptorLimit, descriptorsInUse, connectionLimit } from './limits.js';
 export type { DescriptorLimit, RaiseResult } from './limits.js';

@@ -1,8 +1,9 @@
 /**
- * What a server holds of its connections: the open ones (what maxConnections
- * counts), those still in their handshake (the eviction order), the count per
- * source address, the tunnels' outbound streams, and the counters behind
- * stats() and the metrics. STAT_KEYS is the one list of the plain counters.
+ * What a server holds of its connections: the open ones, the tunnels'
+ * outbound streams, and the counters behind stats() and the metrics.
+ * STAT_KEYS is the one list of the plain counters. What the limits count
+ * (open connections, per source, the eviction order, descriptors) is in
+ * ConnectionLimits, which the listeners of a process share.
  */
 import type { Duplex } from 'node:stream';
 import { ERROR_CLASSES, type ErrorClass } from './access-log.js';
@@ -24,12 +25,8 @@ export function zeroStats(): Record<StatKey, number> {
 }
 
 export class ConnectionRegistry {
-  /** Client connections (what maxConnections counts). */
+  /** This server's client connections (drain and close() wait for and destroy them). */
   readonly open = new Set<Duplex>();
-  /** Connections that have not sent their request yet, oldest first (the eviction order). */
-  private readonly handshaking = new Set<Duplex>();
-  /** Open connections by TCP peer address, when maxConnectionsPerSource is set. */
-  private readonly perSource = new Map<string, number>();
   /** Outbound streams of tunnels, destroyed on close(). */
   private readonly upstreams = new Set<Duplex>();
   /** The counters; `open` is read from the set. */
@@ -43,21 +40,8 @@ export class ConnectionRegistry {
     return out;
   }
 
-  /** Open connections from `host` (with a per-source limit set). */
-  fromSource(host: string): number {
-    return this.perSource.get(host) ?? 0;
-  }
-
-  /** An accepted connection; with `perSource`, counted for its host until it closes. */
-  accepted(socket: Duplex, host: string, perSource: boolean): void {
+  accepted(): void {
     this.counts.accepted++;
-    if (!perSource) return;
-    this.perSource.set(host, this.fromSource(host) + 1);
-    socket.once('close', () => {
-      const n = (this.perSource.get(host) ?? 1) - 1;
-      if (n > 0) this.perSource.set(host, n);
-      else this.perSource.delete(host);
-    });
   }
 
   /** A connection refused at a limit. */
@@ -66,26 +50,11 @@ export class ConnectionRegistry {
     this.errorClasses.limit++;
   }
 
-  /** Takes the connection longest in its handshake out of the sets (the caller closes it); undefined when none is. */
-  evictOldest(): Duplex | undefined {
-    const oldest = this.handshaking.values().next().value as Duplex | undefined;
-    if (!oldest) return undefined;
-    this.handshaking.delete(oldest);
-    this.open.delete(oldest);
-    return oldest;
-  }
-
   track(s: Duplex): void {
     this.open.add(s);
-    this.handshaking.add(s);
   }
   untrack(s: Duplex): void {
     this.open.delete(s);
-    this.handshaking.delete(s);
-  }
-  /** The connection has sent its request (or ended): no longer evictable. */
-  handshakeOver(s: Duplex): void {
-    this.handshaking.delete(s);
   }
   /** An outbound stream that close() must also destroy. */
   trackUpstream(s: Duplex): void {

@@ -18,7 +18,7 @@ export type { ConfigEntry } from './config-file.js';
 export { SERVICE_OPTIONS, KEEPALIVE_OPTION, serviceHelp, parseServiceOptions } from './service-options.js';
 export type { ServiceOptions } from './service-options.js';
 export { AccessLogFile, checkAccessLogWritable } from './access-log-file.js';
-export { serveMetrics, statsLine, metricNames } from './metrics-endpoint.js';
+export { serveMetrics, statsLine, metricNames, METRICS_MAX_CONNECTIONS } from './metrics-endpoint.js';
 export { parseHostPort, parseNumber, parseChoice, packageVersion, describeFsError, isLoopback, permissionWarning, readSecretFile } from './values.js';
 export type { HostPort } from './values.js';
 export { gssapiFromFlags, parseUsers, usersFromFlags } from './auth-flags.js';

@@ -1,16 +1,22 @@
 /** The /metrics HTTP endpoint and the SIGUSR1 counters line. */
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { formatAddress } from '../protocol/codec/address.js';
 import type { MetricsSnapshot } from '../server/index.js';
-import type { HostPort } from './values.js';
+import { isLoopback, type HostPort } from './values.js';
+
+/** Connections the endpoint holds at once: a scraper needs one; the rest wait or retry. */
+export const METRICS_MAX_CONNECTIONS = 8;
 
 /**
  * Serves GET /metrics (Prometheus text) from `snapshot`. `onListening` gets
  * the address as text; `onError` a listen failure as one readable error.
  */
 export function serveMetrics(at: HostPort, snapshot: () => Promise<string>, on: { listening(where: string): void; error(err: Error): void }): http.Server {
-  const web = http.createServer((req, res) => {
+  // Bounded like the SOCKS side: a few connections, each given a few seconds
+  // to send its request, so idle connections cannot take the descriptors the
+  // connection limit was computed from (METRICS_MAX_CONNECTIONS is kept back there).
+  const web = http.createServer({ headersTimeout: 5000, requestTimeout: 10000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found; try /metrics\n');
@@ -21,6 +27,9 @@ export function serveMetrics(at: HostPort, snapshot: () => Promise<string>, on: 
       () => res.writeHead(500).end(),
     );
   });
+  web.maxConnections = METRICS_MAX_CONNECTIONS;
+  // headersTimeout only runs once a request has begun: a connection that sends nothing ends on this one.
+  web.timeout = 5000;
   web.on('error', (err) => on.error(new Error(`cannot serve --metrics on ${at.host}:${at.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
   web.listen(at.port, at.host, () => on.listening(addressText(web.address() as net.AddressInfo)));
   return web;
@@ -29,6 +38,12 @@ export function serveMetrics(at: HostPort, snapshot: () => Promise<string>, on: 
 /** A listening address as HOST:PORT ([V6]:PORT). */
 export function addressText(a: net.AddressInfo): string {
   return formatAddress({ type: a.family === 'IPv6' ? 'ipv6' : 'ipv4', host: a.address, port: a.port });
+}
+
+/** The start-up warning for an endpoint beyond loopback (the counters tell who uses the proxy, and how much). */
+export function metricsWarning(at: HostPort | undefined): string | undefined {
+  if (!at || isLoopback(at.host)) return undefined;
+  return `--metrics ${formatAddress({ type: net.isIPv6(at.host) ? 'ipv6' : 'ipv4', host: at.host, port: at.port })} is not loopback: anyone who reaches it reads the counters (who connects, how much, which errors); bind it to 127.0.0.1 or firewall it`;
 }
 
 /** Program counters as metric names: authFailures -> sockskit_auth_failures. */

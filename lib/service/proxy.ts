@@ -107,12 +107,17 @@ function proxyProtocolFromSettings(v: Values, say: (line: string) => void): Pick
   return { proxyProtocol: mode, proxyProtocolFrom: from?.map(parseCidr) };
 }
 
-/** --max-connections, by default what the descriptor limit allows; a notice when it allows less than asked. */
-function maxConnectionsFrom(v: Values, notices: string[]): number {
+/**
+ * --max-connections when given (a notice when the descriptors allow fewer);
+ * undefined otherwise: the server then budgets the descriptors themselves
+ * (two per connection, four per UDP association; ConnectionLimits).
+ */
+function maxConnectionsFrom(v: Values, notices: string[]): number | undefined {
+  const given = v['max-connections'] as string | undefined;
+  if (given === undefined) return undefined;
   const fds = descriptorLimit();
-  const allowed = connectionLimit(fds);
-  const max = parseNumber('max-connections', v['max-connections'] as string | undefined, allowed);
-  if (fds && max > allowed) notices.push(`--max-connections ${max} needs about ${2 * max + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
+  const max = parseNumber('max-connections', given, 0);
+  if (fds && max > connectionLimit(fds)) notices.push(`--max-connections ${max} needs about ${2 * max + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
   return max;
 }
 
