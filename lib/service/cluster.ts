@@ -5,13 +5,13 @@
  * access-log lines (one write(2) each, O_APPEND).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { mergeSnapshots, renderMetrics, type MetricsSnapshot } from '../server/index.js';
-import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
+import { mergeSnapshots, processFigures, renderMetrics, type MetricsSnapshot, type SeriesValue } from '../server/index.js';
+import { WORKERS_SERIES, serveMetrics, statsLine, sumExtras } from './metrics-endpoint.js';
 import { startNode, type ServiceNode } from './node.js';
 import type { ServiceConfig, ServiceIo, ServiceProgram } from './types.js';
 import { WORKER_SLOT_ENV, workerLimitsLine, workerOptions } from './worker-limits.js';
 
-type Ipc = { type: 'snapshot'; id: number } | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, number> } | { type: 'reload' } | { type: 'drain' };
+type Ipc = { type: 'snapshot'; id: number } | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, SeriesValue> } | { type: 'reload' } | { type: 'drain' };
 
 /** A worker: builds its own configuration, serves, answers the primary. */
 export function runWorker<C extends ServiceConfig>(prog: ServiceProgram<C>, io: ServiceIo): Promise<number> {
@@ -45,22 +45,27 @@ function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected());
 }
 
-/** Asks every worker for its counters (at most 1 s) and sums them. */
-function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<string, number> }> {
+/** The primary's own share of the sums: its process figures. */
+function primarySnapshot(): MetricsSnapshot {
+  return { ...mergeSnapshots([]), process: processFigures() };
+}
+
+/** Asks every worker for its counters (at most 1 s) and sums them, with the primary's process figures. */
+function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<string, SeriesValue> }> {
   const workers = liveWorkers();
   return new Promise((resolve) => {
-    const got: MetricsSnapshot[] = [];
-    const extra: Record<string, number> = {};
+    const got: MetricsSnapshot[] = [primarySnapshot()];
+    const extra: Record<string, SeriesValue> = {};
     const finish = () => {
       clearTimeout(t);
       for (const w of workers) w.removeListener('message', onMsg);
-      resolve({ snap: mergeSnapshots(got), extra: { ...extra, workers: workers.length } });
+      resolve({ snap: mergeSnapshots(got), extra: { ...extra, workers: got.length - 1 } });
     };
     const onMsg = (m: Ipc) => {
       if (m.type !== 'snapshot-reply' || m.id !== id) return;
       got.push(m.snapshot);
-      for (const [k, n] of Object.entries(m.extra)) extra[k] = (extra[k] ?? 0) + n;
-      if (got.length === workers.length) finish();
+      sumExtras(extra, m.extra);
+      if (got.length === workers.length + 1) finish();
     };
     const t = setTimeout(finish, 1000);
     for (const w of workers) {
@@ -108,9 +113,13 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
     const limits = workerLimitsLine(cfg.options, cfg.workers);
     if (limits) say(limits);
     for (let i = 0; i < cfg.workers; i++) forkSlot(slots, i);
+    p.onServing?.(cfg, async () => {
+      const { snap, extra } = await gather(++seq);
+      return { snapshot: snap, extra };
+    });
     const metrics = cfg.metrics && serveMetrics(cfg.metrics, async () => {
       const { snap, extra } = await gather(++seq);
-      return renderMetrics(snap, metricNames(extra));
+      return renderMetrics(snap, { defs: { ...p.extraSeries, ...WORKERS_SERIES }, values: extra });
     }, { listening: (where) => say(`metrics on http://${where}/metrics`), error: (err) => { stop(); reject(err); } });
     io.signals.on('SIGUSR1', () => void gather(++seq).then(({ snap, extra }) => say(`stats ${statsLine(snap, extra)}`)));
     io.signals.on('SIGHUP', () => {

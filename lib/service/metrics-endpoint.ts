@@ -2,7 +2,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { formatAddress } from '../protocol/codec/address.js';
-import type { MetricsSnapshot } from '../server/index.js';
+import type { MetricsSnapshot, SeriesDef, SeriesValue } from '../server/index.js';
 import { isLoopback, type HostPort } from './values.js';
 
 /** Connections the endpoint holds at once: a scraper needs one; the rest wait or retry. */
@@ -46,13 +46,26 @@ export function metricsWarning(at: HostPort | undefined): string | undefined {
   return `--metrics ${formatAddress({ type: net.isIPv6(at.host) ? 'ipv6' : 'ipv4', host: at.host, port: at.port })} is not loopback: anyone who reaches it reads the counters (who connects, how much, which errors); bind it to 127.0.0.1 or firewall it`;
 }
 
-/** Program counters as metric names: authFailures -> sockskit_auth_failures. */
-export function metricNames(extra: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(extra).map(([k, n]) => [`sockskit_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, n]));
+/** The primary's own series with --workers. */
+export const WORKERS_SERIES: Record<string, SeriesDef> = {
+  workers: { name: 'sockskit_workers', type: 'gauge', help: 'Worker processes answering (with --workers).' },
+};
+
+/** Adds `from` into `into`, numbers and per-label records alike (workers' extraStats). */
+export function sumExtras(into: Record<string, SeriesValue>, from: Record<string, SeriesValue>): void {
+  for (const [k, v] of Object.entries(from)) {
+    const cur = into[k];
+    if (typeof v === 'number') into[k] = (typeof cur === 'number' ? cur : 0) + v;
+    else {
+      const rec: Record<string, number> = typeof cur === 'object' ? cur : {};
+      for (const [l, n] of Object.entries(v)) rec[l] = (rec[l] ?? 0) + n;
+      into[k] = rec;
+    }
+  }
 }
 
 /** The one JSON line SIGUSR1 prints. */
-export function statsLine(s: MetricsSnapshot, extra: Record<string, number>): string {
+export function statsLine(s: MetricsSnapshot, extra: Record<string, SeriesValue>): string {
   const { accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, errors, errorCodes, handshakes, authFailures } = s;
   const errorClasses = Object.fromEntries(Object.entries(errors).filter(([, n]) => n > 0));
   return JSON.stringify({ accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, handshakes, authFailures, errors: errorCodes, errorClasses, ...extra });
