@@ -96,6 +96,11 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     // A PROXY header decides source/local, which methods(ctx) read: the engine starts after it.
     socket.on('data', this.onData);
     if (!o.proxyProtocol) return this.begin();
+    // Until a real client shows, a balancer's health check (docs/operations.md).
+    this.ledger.quiet = true;
+    // Reset before its address could be read: a health check that connected and
+    // closed at once (HAProxy's check-send-proxy), not an untrusted sender.
+    if (this.info.remoteAddress === undefined) return void this.socket.destroy();
     const refusal = untrustedSender(o.proxyProtocolFrom, this.source);
     if (refusal) return this.refuse(refusal);
     this.headerBuf = EMPTY;
@@ -120,7 +125,12 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const r = readProxyHeader((this.headerBuf = this.headerBuf!.length === 0 ? chunk : Buffer.concat([this.headerBuf!, chunk])), this.options.proxyProtocol || 'any');
     if (r.state === 'more') return;
     this.headerBuf = undefined;
-    if (r.state === 'bad') return this.refuse(r.error);
+    if (r.state === 'bad') {
+      this.ledger.quiet = false;
+      return this.refuse(r.error);
+    }
+    // A header with addresses is a client; LOCAL (a health check) stays quiet until SOCKS bytes follow.
+    if (r.header.source || r.rest.length > 0) this.ledger.quiet = false;
     const real = this.source;
     // LOCAL and UNKNOWN keep the socket's own addresses.
     if (r.header.source) [this.src, this.loc] = [r.header.source, r.header.destination];
@@ -131,6 +141,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   /** Closes a connection whose PROXY header is missing, bad or untrusted (or whose methods() failed), without writing. */
   private refuse(err: SocksError): void {
+    this.ledger.quiet = false;
     this.finished = true;
     this.clearTimer();
     this.failed(err, err.code === 'ERR_SOCKS_DENIED' ? 'refused' : 'protocol');
@@ -145,8 +156,9 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   }
 
   private onData = (chunk: Buffer): void => {
-    if (this.headerBuf) this.onHeader(chunk);
-    else this.run(this.engine.receive(chunk));
+    if (this.headerBuf) return this.onHeader(chunk);
+    this.ledger.quiet = false;
+    this.run(this.engine.receive(chunk));
   };
 
   private onError = (err: Error): void => {

@@ -69,6 +69,7 @@ const LABELLED = ['handshakes', 'authFailures', 'replies', 'errors', 'errorCodes
 
 /** How a handshake ended, for sockskit_handshakes_total{outcome}. */
 export function handshakeOutcome(r: ConnectionRecord): string {
+  if (r.end === 'healthcheck') return 'health_check';
   if (r.reply === 0 || r.end === 'handoff') return 'success';
   if (r.error === 'auth') return 'auth_failed';
   if (r.reply !== undefined) return 'denied';
@@ -77,7 +78,7 @@ export function handshakeOutcome(r: ConnectionRecord): string {
   if (r.error === 'limit' || r.end === 'refused') return 'refused';
   return 'client_left';
 }
-const OUTCOMES = ['success', 'auth_failed', 'denied', 'timeout', 'protocol_error', 'refused', 'client_left'];
+const OUTCOMES = ['success', 'auth_failed', 'denied', 'timeout', 'protocol_error', 'refused', 'client_left', 'health_check'];
 
 function add(into: Record<string, number>, key: string, n = 1): void {
   into[key] = (into[key] ?? 0) + n;
@@ -167,6 +168,7 @@ export const STAT_SERIES: Record<StatKey, SeriesDef> = {
   handoffs: { name: 'sockskit_handoffs_total', type: 'counter', help: 'Connections handed to the application.' },
   bytesUp: { name: 'sockskit_bytes_up_total', type: 'counter', help: 'Bytes from clients to destinations (ended tunnels).' },
   bytesDown: { name: 'sockskit_bytes_down_total', type: 'counter', help: 'Bytes from destinations to clients (ended tunnels).' },
+  healthChecks: { name: 'sockskit_health_checks_total', type: 'counter', help: 'Balancer health checks behind a PROXY listener (a PROXY v2 LOCAL header or nothing, then a close).' },
   noDescriptor: { name: 'sockskit_descriptor_failures_total', type: 'counter', help: 'Accepts, outbound sockets and UDP associations that failed for want of a file descriptor (EMFILE/ENFILE, or the descriptor budget spent).' },
 };
 

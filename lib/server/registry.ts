@@ -9,12 +9,14 @@ import type { Duplex } from 'node:stream';
 import { ERROR_CLASSES, type ErrorClass } from './access-log.js';
 
 /** The plain counters of SocksServerStats, in order: what stats(), the metrics and their sums go through. */
-export const STAT_KEYS = ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor'] as const;
+export const STAT_KEYS = ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor', 'healthChecks'] as const;
 export type StatKey = (typeof STAT_KEYS)[number];
 
 export interface SocksServerStats extends Record<StatKey, number> {
   /** Accepts and outbound sockets that failed for want of a descriptor (EMFILE/ENFILE). */
   noDescriptor: number;
+  /** Balancer health checks behind a PROXY listener (a LOCAL header or nothing, then a close): not errors. */
+  healthChecks: number;
   errors: Record<string, number>;
   errorClasses: Record<ErrorClass, number>;
 }
@@ -77,8 +79,12 @@ export class ConnectionRegistry {
   errorCode(code: string): void {
     this.errorCodes[code] = (this.errorCodes[code] ?? 0) + 1;
   }
-  /** A connection closed: its bytes, whether it was a tunnel the server relayed, its error class. */
-  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined): void {
+  /** A connection closed: its bytes, whether it was a tunnel the server relayed, its error class (none for a health check). */
+  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, healthCheck = false): void {
+    if (healthCheck) {
+      this.counts.healthChecks++;
+      return;
+    }
     if (bytes) {
       this.counts.bytesUp += bytes.up;
       this.counts.bytesDown += bytes.down;

@@ -139,7 +139,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd' with its record. */
   ended(conn: EndedConnection): void {
     const { ledger } = conn;
-    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error);
+    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error, ledger.healthCheck);
     if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', ledger.record(conn, this.closing, conn.options.redactDestination));
   }
   /** @internal A tunnel the server relays: counted, its outbound stream closed by close(), 'tunnel' emitted. */

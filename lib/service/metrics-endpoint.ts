@@ -66,7 +66,7 @@ export function sumExtras(into: Record<string, SeriesValue>, from: Record<string
 
 /** The one JSON line SIGUSR1 prints. */
 export function statsLine(s: MetricsSnapshot, extra: Record<string, SeriesValue>): string {
-  const { accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, errors, errorCodes, handshakes, authFailures } = s;
+  const { accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, healthChecks, errors, errorCodes, handshakes, authFailures } = s;
   const errorClasses = Object.fromEntries(Object.entries(errors).filter(([, n]) => n > 0));
-  return JSON.stringify({ accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, handshakes, authFailures, errors: errorCodes, errorClasses, ...extra });
+  return JSON.stringify({ accepted, refused, open, tunnels, tunnelsOpen, handoffs, bytesUp, bytesDown, noDescriptor, healthChecks, handshakes, authFailures, errors: errorCodes, errorClasses, ...extra });
 }

@@ -55,7 +55,8 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
   // The metrics endpoint of a single process shares its descriptors (with workers it is the primary's).
   const limits = new ConnectionLimits({ reserve: worker === undefined && cfg.metrics ? METRICS_MAX_CONNECTIONS : 0 });
   const setup = (s: SocksServer) => {
-    s.on('connectionEnd', (r: ConnectionRecord) => log.write(r));
+    // Health checks are counted, and logged only when asked (cfg is the running configuration).
+    s.on('connectionEnd', (r: ConnectionRecord) => (r.end !== 'healthcheck' || cfg.logHealthChecks) && log.write(r));
     metrics.observe(s);
     return { ...cfg.options, limits };
   };

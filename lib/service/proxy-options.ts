@@ -9,6 +9,7 @@ export const PROXY_OPTIONS: OptionTable = [
       listen: { type: 'string', multiple: true, arg: 'HOST:PORT', help: 'address to listen on (repeatable; default 127.0.0.1:1080;\nIPv6 as [::1]:1080)' },
       'proxy-protocol': { type: 'string', arg: 'v1|v2|any', help: 'behind a load balancer (HAProxy send-proxy, AWS NLB): each\nconnection starts with a PROXY protocol header, and the\nclient address comes from it; without one it is closed' },
       'proxy-protocol-from': { type: 'string', multiple: true, arg: 'CIDR', help: 'accept PROXY headers only from these senders (repeatable)' },
+      'log-health-checks': { type: 'boolean', help: "with --proxy-protocol: write the balancer's health checks\n(a PROXY v2 LOCAL header or nothing, then a close) to the\naccess log as end=healthcheck; by default they are only\ncounted (sockskit_health_checks_total)" },
     },
   },
   {

@@ -162,6 +162,7 @@ export function buildProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     listen,
     options,
     describe: auth.describe.join(', ') || 'no authentication',
+    logHealthChecks: v['log-health-checks'] === true,
     notices,
     warnings: (where, host) => (open && !isLoopback(host) ? [`${where} is not loopback and needs no authentication: this is an open proxy`] : []),
   };

@@ -20,6 +20,8 @@ export interface ServiceConfig {
   warnings: (where: string, host: string) => string[];
   /** Lines printed once at start and on each reload (e.g. file permission warnings). */
   notices: string[];
+  /** Write health checks (end=healthcheck) to the access log; by default they are only counted. */
+  logHealthChecks?: boolean;
   /** --help, --version, --check asked for. */
   help?: boolean;
   version?: boolean;
