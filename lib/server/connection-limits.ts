@@ -13,6 +13,15 @@
  */
 import type { Duplex } from 'node:stream';
 import { DESCRIPTORS_PER_CONNECTION, MAX_CONNECTIONS_CAP, descriptorBudget } from './limits.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** What one user holds: requests open, and the rate buckets their tunnels share (one per direction). */
+interface UserState {
+  open: number;
+  rate?: number;
+  up?: TokenBucket;
+  down?: TokenBucket;
+}
 
 export interface ConnectionLimitsOptions {
   /** Descriptors kept back for what else the process opens (the metrics endpoint's connections). */
@@ -33,6 +42,7 @@ export class ConnectionLimits {
   private readonly handshaking = new Set<Duplex>();
   private readonly perSource = new Map<string, number>();
   private charged = 0;
+  private readonly users = new Map<string, UserState>();
   /** null: not read yet (read at the first accept, once the listeners and log files are open). */
   private budget: number | undefined | null = null;
 
@@ -86,6 +96,29 @@ export class ConnectionLimits {
     h.descriptors += n;
     this.charged += n;
     return true;
+  }
+
+  /**
+   * A request by `user` (a verified identity): false when `max` of theirs are
+   * open already; otherwise counted until `socket` closes.
+   */
+  admitUser(socket: Duplex, user: string, max: number | undefined): boolean {
+    const u = this.users.get(user) ?? { open: 0 };
+    if (max !== undefined && max > 0 && u.open >= max) return false;
+    u.open++;
+    this.users.set(user, u);
+    socket.once('close', () => {
+      if (--u.open === 0) this.users.delete(user);
+    });
+    return true;
+  }
+
+  /** The throttle for a tunnel of `user` at `rate` bytes/s each way, the buckets shared by their open tunnels. */
+  userThrottle(user: string, rate: number): (way: 'up' | 'down', n: number) => number {
+    const u = this.users.get(user);
+    if (!u) return () => 0;
+    if (u.rate !== rate) Object.assign(u, { rate, up: new TokenBucket(rate), down: new TokenBucket(rate) });
+    return (way, n) => u[way]!.take(n);
   }
 
   /** The connection has sent its request (or ended): no longer evictable. */

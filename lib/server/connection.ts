@@ -21,7 +21,7 @@ import { relay } from '../transport/relay.js';
 import { endSoon } from '../transport/end-soon.js';
 import type { AnyLookup, Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
-import type { EndReason } from './access-log.js';
+import { identityOf, type EndReason } from './access-log.js';
 import { dispatch, type Dispatchable } from './commands/index.js';
 import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
@@ -281,7 +281,22 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
   accept(): Promise<void> {
     this.clearTimer();
-    return this.finished ? Promise.resolve() : dispatch(this);
+    if (this.finished) return Promise.resolve();
+    const user = this.verifiedUser();
+    const max = this.options.maxConnectionsPerUser;
+    if (user !== undefined && !this.server.limits.admitUser(this.socket, user, max)) {
+      // 02 (SOCKS4 5B): refused by policy, for this user only; the class is `limit`.
+      this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
+      return Promise.resolve();
+    }
+    return dispatch(this);
+  }
+
+  /** The identity a method verified (never SOCKS4's USERID): what per-user limits count. */
+  private verifiedUser(): string | undefined {
+    const req = this.request;
+    if (req.version === 4 || !req.method) return undefined;
+    return identityOf(req.method.name, req.identity);
   }
 
   /** @internal */
@@ -358,7 +373,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     this.ledger.relayed = true;
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger });
+    const rate = this.options.ratePerUser;
+    const user = rate ? this.verifiedUser() : undefined;
+    const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
     this.server.tunnelOpened(this, other);
   }
 }

@@ -20,6 +20,7 @@ export type { MetricsSnapshot, ProcessFigures } from './metrics.js';
 export { Exposition } from './exposition.js';
 export type { SeriesDef, SeriesValue, ExtraSeries } from './exposition.js';
 export { ConnectionLimits } from './connection-limits.js';
+export { TokenBucket, parseRate } from './token-bucket.js';
 export type { ConnectionLimitsOptions } from './connection-limits.js';
 export { checkDescriptorLimit, descriptorLimit, descriptorsInUse, connectionLimit } from './limits.js';
 export type { DescriptorLimit, RaiseResult } from './limits.js';

@@ -72,6 +72,19 @@ export interface SocksServerOptions {
    * counts and the descriptor budget are the shared object's.
    */
   limits?: ConnectionLimits;
+  /**
+   * Requests open at once per verified user (a userpass name, a binauth key,
+   * a GSS-API principal; SOCKS4's USERID is not verified and is not
+   * limited); past it the request is refused with REP 02 (SOCKS4 5B).
+   * Default: no limit.
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Bytes per second per verified user and direction: a token bucket shared
+   * by the user's CONNECT and BIND tunnels, up and down counted separately.
+   * UDP datagrams are not limited. Default: no limit.
+   */
+  ratePerUser?: number;
   /** The handler for CONNECT (lib/server/commands/connect.ts). Default: connectHandler(); false: refused (07). */
   connect?: CommandHandler | false;
   /** Handlers for BIND and UDP ASSOCIATE (lib/server/commands/bind.ts, udp.ts). Default: bindHandler()/udpHandler(); false: refused (07). */

@@ -58,6 +58,8 @@ export const PROXY_OPTIONS: OptionTable = [
       'connect-timeout': { type: 'string', arg: 'MS', help: 'deadline to reach a destination (default 10000)' },
       'idle-timeout': { type: 'string', arg: 'MS', help: 'close tunnels idle this long (default 0: never)' },
       'max-connections': { type: 'string', arg: 'N', help: 'open connections at most, all listeners together (default:\nwhat the descriptor limit allows, 2 per connection and 4\nper UDP association, at most 10000); when reached, the\nconnection longest in its handshake is closed to make room;\nwith --workers, split among them (printed at start)' },
+      'max-connections-per-user': { type: 'string', arg: 'N', help: 'requests open at most per verified user (a --user name,\na binauth key, a GSS-API principal; not SOCKS4 USERIDs);\npast it: REP 02 (SOCKS4 5B); default 0: no limit' },
+      'rate-per-user': { type: 'string', arg: 'RATE', help: 'bytes per second per verified user and direction\n(500K, 10M: K/M/G are powers of 1024), shared by that\nuser\'s CONNECT and BIND tunnels; UDP is not limited' },
       'max-connections-per-source': { type: 'string', arg: 'N', help: "open connections at most from one client address, all\nlisteners together (default 0: no limit; behind\n--proxy-protocol, the balancer's); split like --max-connections" },
     },
   },

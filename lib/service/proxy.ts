@@ -11,7 +11,7 @@ import { userpass } from '../../methods/userpass.js';
 import { hostType, stripBrackets } from '../protocol/codec/address.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import type { AuthMethod } from '../protocol/method.js';
-import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
+import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRate, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
 import { gssapiFromFlags, usersFromFlags } from './auth-flags.js';
 import { UsageError } from './errors.js';
 import { PROXY_INTRO, PROXY_OPTIONS, PROXY_OUTRO } from './proxy-options.js';
@@ -121,6 +121,15 @@ function maxConnectionsFrom(v: Values, notices: string[]): number | undefined {
   return max;
 }
 
+function rateFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseRate(text);
+  } catch (err) {
+    throw new UsageError(`--rate-per-user: ${(err as Error).message}`);
+  }
+}
+
 /** The server options of the flags (everything but methods, rules and the PROXY protocol). */
 function serverOptionsFrom(v: Values, keepAlive: number | false, notices: string[]): SocksServerOptions {
   const external = ipFlag(v, 'external');
@@ -133,6 +142,8 @@ function serverOptionsFrom(v: Values, keepAlive: number | false, notices: string
     idleTimeout: num('idle-timeout', 0),
     maxConnections: maxConnectionsFrom(v, notices),
     maxConnectionsPerSource: num('max-connections-per-source', 0),
+    maxConnectionsPerUser: num('max-connections-per-user', 0) || undefined,
+    ratePerUser: rateFlag(v['rate-per-user'] as string | undefined),
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
     keepAlive,

@@ -19,13 +19,13 @@ export function workerShare(total: number, workers: number, slot: number): numbe
 /** The options with worker `slot`'s share of each explicit limit (0 and unset stay as they are). */
 export function workerOptions(o: SocksServerOptions, workers: number, slot: number): SocksServerOptions {
   const share = (n: number | undefined) => (n === undefined || n <= 0 ? n : workerShare(n, workers, slot));
-  return { ...o, maxConnections: share(o.maxConnections), maxConnectionsPerSource: share(o.maxConnectionsPerSource) };
+  return { ...o, maxConnections: share(o.maxConnections), maxConnectionsPerSource: share(o.maxConnectionsPerSource), maxConnectionsPerUser: share(o.maxConnectionsPerUser), ratePerUser: share(o.ratePerUser) };
 }
 
 /** The start-up line that says how the limits were split, or undefined when no limit is set. */
 export function workerLimitsLine(o: SocksServerOptions, workers: number): string | undefined {
   const parts: string[] = [];
-  for (const [flag, n] of [['--max-connections', o.maxConnections], ['--max-connections-per-source', o.maxConnectionsPerSource]] as const) {
+  for (const [flag, n] of [['--max-connections', o.maxConnections], ['--max-connections-per-source', o.maxConnectionsPerSource], ['--max-connections-per-user', o.maxConnectionsPerUser], ['--rate-per-user', o.ratePerUser]] as const) {
     if (n === undefined || n <= 0) continue;
     const shares = Array.from({ length: workers }, (_, i) => workerShare(n, workers, i));
     const sum = shares.reduce((a, b) => a + b, 0);
