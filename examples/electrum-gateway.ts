@@ -15,7 +15,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import createDebug from 'debug';
 import { basicAuthGuard } from '../lib/index.js';
-import { gatewayProgram, hostPortText, packageVersion, runService, type GatewayConfig, type GatewayStats } from '../lib/service/index.js';
+import { gatewayProgram, gatewayStatus, hostPortText, packageVersion, runService, type GatewayConfig, type ServiceCounters } from '../lib/service/index.js';
 import { runMain } from './cli.js';
 
 const PROG = 'sockskit-electrum-gateway';
@@ -29,8 +29,12 @@ function checkBackend(cfg: GatewayConfig): void {
   sock.once('secureConnect', () => sock.destroy());
 }
 
-/** GET / (or /status): the counters as JSON, behind HTTP Basic with the token as password. */
-function serveStatus(cfg: GatewayConfig, stats: GatewayStats, fatal: (err: Error) => void): void {
+/**
+ * GET / (or /status): the counters as JSON, behind HTTP Basic with the token
+ * as password. Served where the counters are whole: the one process, or the
+ * primary with --workers (summed over the workers).
+ */
+function serveStatus(cfg: GatewayConfig, counters: () => Promise<ServiceCounters>, fatal: (err: Error) => void): void {
   const httpAt = cfg.httpAt!;
   const web = http.createServer(
     basicAuthGuard(cfg.token, (req, res) => {
@@ -39,16 +43,10 @@ function serveStatus(cfg: GatewayConfig, stats: GatewayStats, fatal: (err: Error
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
         return;
       }
-      const body = {
-        program: PROG,
-        version: packageVersion(),
-        backend: cfg.backendLabel,
-        connections: { open: stats.open, total: stats.total },
-        authFailures: stats.authFailures,
-        authFailuresByReason: stats.failuresByReason,
-        backendErrors: stats.backendErrors,
-      };
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body) + '\n');
+      counters().then(
+        ({ extra }) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ program: PROG, version: packageVersion(), ...gatewayStatus(cfg, extra) }) + '\n'),
+        () => res.writeHead(500).end(),
+      );
     }, { onFailure: () => debug('HTTP request without a valid token') }),
   );
   web.on('error', fatal);
@@ -67,9 +65,9 @@ runMain(PROG, () => {
     before: (cfg) => {
       if (cfg.printToken && cluster.isPrimary) process.stdout.write(`${cfg.token}\n`);
     },
-    onStarted: (cfg) => {
-      checkBackend(cfg);
-      if (cfg.httpAt) serveStatus(cfg, gateway.stats, fatal);
+    onStarted: (cfg) => checkBackend(cfg),
+    onServing: (cfg, counters) => {
+      if (cfg.httpAt) serveStatus(cfg, counters, fatal);
     },
   });
   return Promise.race([running, failed]);

@@ -118,12 +118,14 @@ export {
   parseDestinationPattern, compileRules, formatText, formatJson, escapeField, errorClass,
   ERROR_CLASSES, connectHandler, bindHandler, udpHandler, STAT_KEYS, SERVER_DEFAULTS, ServerMetrics,
   mergeSnapshots, renderMetrics, checkDescriptorLimit, descriptorLimit, connectionLimit,
+  processFigures, STAT_SERIES, Exposition, ConnectionLimits, TokenBucket, parseRate,
 } from './server/index.js';
 export type {
   SocksServerOptions, SocksServerStats, RequestContext, CommandHandler, ConnectionControl,
   LookupFunction, SocksServerEvents, Cidr, Ruleset, Rule, RuleInput, RuleVerdict,
   DestinationPattern, Policy, ConnectionRecord, EndReason, ErrorClass, BindOptions, UdpOptions,
   StatKey, MetricsSnapshot, DescriptorLimit, RaiseResult,
+  ProcessFigures, SeriesDef, SeriesValue, ExtraSeries, ConnectionLimitsOptions,
 } from './server/index.js';
 
 // Client.

@@ -54,7 +54,7 @@ export function errorClass(err: unknown, hook = false): ErrorClass {
  * timeout), reset (an error on either side of a tunnel), client-left (closed
  * during the handshake), shutdown (server closed).
  */
-export type EndReason = 'closed' | 'denied' | 'handoff' | 'auth' | 'protocol' | 'timeout' | 'idle' | 'reset' | 'client-left' | 'shutdown' | 'refused';
+export type EndReason = 'closed' | 'denied' | 'handoff' | 'auth' | 'protocol' | 'timeout' | 'idle' | 'reset' | 'client-left' | 'shutdown' | 'refused' | 'healthcheck';
 
 /** One finished connection. Never holds a password, token or secret hostname (see `secretDestination`). */
 export interface ConnectionRecord {

@@ -21,7 +21,7 @@ import { relay } from '../transport/relay.js';
 import { endSoon } from '../transport/end-soon.js';
 import type { AnyLookup, Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
-import type { EndReason } from './access-log.js';
+import { identityOf, type EndReason } from './access-log.js';
 import { dispatch, type Dispatchable } from './commands/index.js';
 import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
@@ -96,6 +96,11 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     // A PROXY header decides source/local, which methods(ctx) read: the engine starts after it.
     socket.on('data', this.onData);
     if (!o.proxyProtocol) return this.begin();
+    // Until a real client shows, a balancer's health check (docs/operations.md).
+    this.ledger.quiet = true;
+    // Reset before its address could be read: a health check that connected and
+    // closed at once (HAProxy's check-send-proxy), not an untrusted sender.
+    if (this.info.remoteAddress === undefined) return void this.socket.destroy();
     const refusal = untrustedSender(o.proxyProtocolFrom, this.source);
     if (refusal) return this.refuse(refusal);
     this.headerBuf = EMPTY;
@@ -120,7 +125,12 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const r = readProxyHeader((this.headerBuf = this.headerBuf!.length === 0 ? chunk : Buffer.concat([this.headerBuf!, chunk])), this.options.proxyProtocol || 'any');
     if (r.state === 'more') return;
     this.headerBuf = undefined;
-    if (r.state === 'bad') return this.refuse(r.error);
+    if (r.state === 'bad') {
+      this.ledger.quiet = false;
+      return this.refuse(r.error);
+    }
+    // A header with addresses is a client; LOCAL (a health check) stays quiet until SOCKS bytes follow.
+    if (r.header.source || r.rest.length > 0) this.ledger.quiet = false;
     const real = this.source;
     // LOCAL and UNKNOWN keep the socket's own addresses.
     if (r.header.source) [this.src, this.loc] = [r.header.source, r.header.destination];
@@ -131,6 +141,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   /** Closes a connection whose PROXY header is missing, bad or untrusted (or whose methods() failed), without writing. */
   private refuse(err: SocksError): void {
+    this.ledger.quiet = false;
     this.finished = true;
     this.clearTimer();
     this.failed(err, err.code === 'ERR_SOCKS_DENIED' ? 'refused' : 'protocol');
@@ -145,8 +156,9 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   }
 
   private onData = (chunk: Buffer): void => {
-    if (this.headerBuf) this.onHeader(chunk);
-    else this.run(this.engine.receive(chunk));
+    if (this.headerBuf) return this.onHeader(chunk);
+    this.ledger.quiet = false;
+    this.run(this.engine.receive(chunk));
   };
 
   private onError = (err: Error): void => {
@@ -222,7 +234,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
           this.socket.pause();
           this.request = a.request;
           this.decided = true;
-          this.server.registry.handshakeOver(this.socket);
+          this.server.limits.handshakeOver(this.socket);
           if (this.options.onRequest) runHook(this.options.onRequest, this);
           else void this.accept();
           break;
@@ -247,7 +259,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private finish(): void {
     this.finished = true;
     this.ledger.handshakeOver();
-    this.server.registry.handshakeOver(this.socket);
+    this.server.limits.handshakeOver(this.socket);
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
@@ -277,7 +289,22 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
   accept(): Promise<void> {
     this.clearTimer();
-    return this.finished ? Promise.resolve() : dispatch(this);
+    if (this.finished) return Promise.resolve();
+    const user = this.verifiedUser();
+    const max = this.options.maxConnectionsPerUser;
+    if (user !== undefined && !this.server.limits.admitUser(this.socket, user, max)) {
+      // 02 (SOCKS4 5B): refused by policy, for this user only; the class is `limit`.
+      this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
+      return Promise.resolve();
+    }
+    return dispatch(this);
+  }
+
+  /** The identity a method verified (never SOCKS4's USERID): what per-user limits count. */
+  private verifiedUser(): string | undefined {
+    const req = this.request;
+    if (req.version === 4 || !req.method) return undefined;
+    return identityOf(req.method.name, req.identity);
   }
 
   /** @internal */
@@ -290,7 +317,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (this.socket.destroyed || this.finished) return;
     this.ledger.reply = reply;
     // No descriptor for the outbound socket (or a BIND/UDP one): counted and logged; the reply is 01.
-    if (isDescriptorExhaustion(error)) this.server.noDescriptor('connect', error);
+    if (isDescriptorExhaustion(error)) this.server.noDescriptor(this.request?.command ?? 'connect', error);
     const err = error instanceof SocksError || !error ? error : new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error });
     this.run(this.engine.deny(reply, err as SocksError | undefined));
   }
@@ -329,6 +356,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return this.policy.active ? this.policy.address(ruleInput(this, dest, address)) : undefined;
   }
 
+  holdDescriptors(n: number): boolean {
+    return this.server.limits.charge(this.socket, n, this.options.maxConnections === undefined);
+  }
+
   dialled(address: SocksAddress): void {
     this.ledger.dialled = formatAddress(address);
   }
@@ -350,7 +381,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     this.ledger.relayed = true;
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger });
+    const rate = this.options.ratePerUser;
+    const user = rate ? this.verifiedUser() : undefined;
+    const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
     this.server.tunnelOpened(this, other);
   }
 }

@@ -33,6 +33,11 @@ export class Ledger implements RelayCounter {
   hookFailed = false;
   /** The method named by an authentication failure before any request. */
   authMethod: string | undefined;
+  /**
+   * Behind a PROXY listener, until a real client shows: nothing received, or
+   * only a PROXY v2 LOCAL header (what balancers' health checks send).
+   */
+  quiet = false;
   /** The server relays a tunnel and counts its bytes here (RelayCounter). */
   relayed = false;
   up = 0;
@@ -91,8 +96,14 @@ export class Ledger implements RelayCounter {
     };
   }
 
+  /** A balancer's health check: it closed while quiet, before any error or request. */
+  get healthCheck(): boolean {
+    return this.quiet && this.how === undefined && this.error === undefined;
+  }
+
   private endReason(closing: boolean): EndReason {
     if (this.how) return this.how;
+    if (this.quiet) return 'healthcheck';
     if (closing) return 'shutdown';
     if (!this.relayed) return 'client-left';
     return this.end === 'idle' ? 'idle' : this.end === 'reset' ? 'reset' : 'closed';

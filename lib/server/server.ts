@@ -28,7 +28,8 @@ import type { RequestContext } from './request-context.js';
 import { Connection } from './connection.js';
 import { TypedEventEmitter } from '../transport/typed-events.js';
 import type { SocksServerEvents } from './events.js';
-import { connectionLimit, isDescriptorExhaustion } from './limits.js';
+import { isDescriptorExhaustion } from './limits.js';
+import { ConnectionLimits } from './connection-limits.js';
 import { ConnectionRegistry, type SocksServerStats } from './registry.js';
 import { compileRules, type Policy } from './policy.js';
 import { DEFAULTS } from './defaults.js';
@@ -46,8 +47,9 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   policy!: Policy;
   private staticMethods: readonly AuthMethod<unknown>[] | undefined;
   private socks4Default = false;
-  /** The default connection limit: what the descriptors allow (two per tunnel), read once and only when no maxConnections is given. */
-  private defaultMaxConnections: number | undefined;
+  /** The limits this server counts against: options.limits (shared by a process's listeners), or its own. */
+  limits!: ConnectionLimits;
+  private ownLimits: ConnectionLimits | undefined;
   private noDescriptorWarned = 0;
   private noDescriptorSince = 0;
   closing = false;
@@ -78,6 +80,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    */
   reconfigure(options: SocksServerOptions): void {
     this.#options = options;
+    this.limits = options.limits ?? (this.ownLimits ??= new ConnectionLimits());
     this.policy = compileRules(options.rules);
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
@@ -140,7 +143,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * @internal Counts a socket that could not be had for want of a descriptor,
    * and emits 'warning' (a line for the log) at most once per 10 s.
    */
-  noDescriptor(where: 'accept' | 'connect', err: unknown): void {
+  noDescriptor(where: 'accept' | 'connect' | 'bind' | 'udp', err: unknown): void {
     const total = ++this.registry.counts.noDescriptor;
     this.noDescriptorSince++;
     const now = Date.now();
@@ -156,7 +159,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd' with its record. */
   ended(conn: EndedConnection): void {
     const { ledger } = conn;
-    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error);
+    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error, ledger.healthCheck);
     if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', ledger.record(conn, this.closing, conn.options.redactDestination));
   }
   /** @internal A tunnel the server relays: counted, its outbound stream closed by close(), 'tunnel' emitted. */
@@ -206,19 +209,20 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    */
   handle(socket: Duplex, info?: ConnInfo): void {
     const o = this.options;
-    const reg = this.registry;
+    const limits = this.limits;
     const src = info ?? acceptInfo(socket as net.Socket);
     const host = src.remoteAddress ?? '';
     const perSource = o.maxConnectionsPerSource ?? 0;
-    if (perSource > 0 && reg.fromSource(host) >= perSource) {
+    if (perSource > 0 && limits.fromSource(host) >= perSource) {
       this.refuse(socket, src, 'per-source connection limit reached');
       return;
     }
-    if (reg.open.size >= (o.maxConnections ?? (this.defaultMaxConnections ??= connectionLimit())) && !this.evictOldestHandshake()) {
+    if (limits.full(o.maxConnections) && !this.evictOldestHandshake()) {
       this.refuse(socket, src, 'connection limit reached');
       return;
     }
-    reg.accepted(socket, host, perSource > 0);
+    this.registry.accepted();
+    limits.admit(socket, host, perSource > 0);
     new Connection(this, socket, src).start();
   }
 
@@ -236,7 +240,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * slot until their deadline. Tunnels and decided requests are never closed.
    */
   private evictOldestHandshake(): boolean {
-    const oldest = this.registry.evictOldest();
+    const oldest = this.limits.evictOldest();
     if (!oldest) return false;
     debug('connection limit reached: closing the connection longest in its handshake');
     this.clientError(new SocksError('ERR_SOCKS_TIMEOUT', 'closed at the connection limit: longest in its handshake'), undefined);

@@ -14,6 +14,7 @@ import type { RequestContext } from './request-context.js';
 import type { Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
 import type { ConnectionRegistry } from './registry.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import type { Ledger, RecordSource } from './ledger.js';
 import type { Ruleset, Cidr, Rule } from './rules.js';
 import type { SocksServerEvents } from './events.js';
@@ -64,6 +65,26 @@ export interface SocksServerOptions {
   maxConnections?: number;
   /** Client connections open at once from one address (the TCP peer, not a PROXY header's claim); default 0: no limit. */
   maxConnectionsPerSource?: number;
+  /**
+   * The limits to count against, shared by servers that should share them
+   * (sockskit-proxy gives one to all its listeners); default: the server's own.
+   * maxConnections and maxConnectionsPerSource stay per server options; the
+   * counts and the descriptor budget are the shared object's.
+   */
+  limits?: ConnectionLimits;
+  /**
+   * Requests open at once per verified user (a userpass name, a binauth key,
+   * a GSS-API principal; SOCKS4's USERID is not verified and is not
+   * limited); past it the request is refused with REP 02 (SOCKS4 5B).
+   * Default: no limit.
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Bytes per second per verified user and direction: a token bucket shared
+   * by the user's CONNECT and BIND tunnels, up and down counted separately.
+   * UDP datagrams are not limited. Default: no limit.
+   */
+  ratePerUser?: number;
   /** The handler for CONNECT (lib/server/commands/connect.ts). Default: connectHandler(); false: refused (07). */
   connect?: CommandHandler | false;
   /** Handlers for BIND and UDP ASSOCIATE (lib/server/commands/bind.ts, udp.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
@@ -120,6 +141,13 @@ export interface ConnectionControl {
   relay(client: Duplex, other: Duplex, head: Buffer): void;
   /** The negotiated method's protection (e.g. GSS-API), for UDP datagrams. */
   readonly encapsulation?: Encapsulation;
+  /**
+   * The command holds `n` descriptors beyond the two every connection is
+   * budgeted (a UDP association's outbound sockets). False when the
+   * descriptor budget has no room (only without an explicit maxConnections):
+   * answer REP 01 then.
+   */
+  holdDescriptors?(n: number): boolean;
 }
 
 /** The socket addresses known at accept (read once, so an early reset still has them). */
@@ -151,5 +179,7 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   ended(conn: EndedConnection): void;
   /** A tunnel the server relays, with its outbound stream. */
   tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void;
-  noDescriptor(where: 'accept' | 'connect', err: unknown): void;
+  noDescriptor(where: 'accept' | 'connect' | 'bind' | 'udp', err: unknown): void;
+  /** The limits the connection was admitted under. */
+  readonly limits: ConnectionLimits;
 }

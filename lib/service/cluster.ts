@@ -5,16 +5,23 @@
  * access-log lines (one write(2) each, O_APPEND).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { mergeSnapshots, renderMetrics, type MetricsSnapshot } from '../server/index.js';
-import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
+import { mergeSnapshots, processFigures, renderMetrics, type MetricsSnapshot, type SeriesValue } from '../server/index.js';
+import { WORKERS_SERIES, serveMetrics, statsLine, sumExtras } from './metrics-endpoint.js';
 import { startNode, type ServiceNode } from './node.js';
 import type { ServiceConfig, ServiceIo, ServiceProgram } from './types.js';
+import { WORKER_SLOT_ENV, workerLimitsLine, workerOptions } from './worker-limits.js';
 
-type Ipc = { type: 'snapshot'; id: number } | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, number> } | { type: 'reload' } | { type: 'drain' };
+type Ipc = { type: 'snapshot'; id: number } | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, SeriesValue> } | { type: 'reload' } | { type: 'drain' };
 
 /** A worker: builds its own configuration, serves, answers the primary. */
-export function runWorker<C extends ServiceConfig>(p: ServiceProgram<C>, io: ServiceIo): Promise<number> {
+export function runWorker<C extends ServiceConfig>(prog: ServiceProgram<C>, io: ServiceIo): Promise<number> {
   const id = cluster.worker!.id;
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  // Every build (the first and each reload) gets this worker's share of the limits.
+  const p: ServiceProgram<C> = { ...prog, build: () => {
+    const c = prog.build();
+    return c.help || c.version ? c : { ...c, options: workerOptions(c.options, c.workers, slot) };
+  } };
   const cfg = p.build();
   return new Promise<number>((resolve, reject) => {
     let node: ServiceNode<C> | undefined;
@@ -38,22 +45,27 @@ function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected());
 }
 
-/** Asks every worker for its counters (at most 1 s) and sums them. */
-function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<string, number> }> {
+/** The primary's own share of the sums: its process figures. */
+function primarySnapshot(): MetricsSnapshot {
+  return { ...mergeSnapshots([]), process: processFigures() };
+}
+
+/** Asks every worker for its counters (at most 1 s) and sums them, with the primary's process figures. */
+function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<string, SeriesValue> }> {
   const workers = liveWorkers();
   return new Promise((resolve) => {
-    const got: MetricsSnapshot[] = [];
-    const extra: Record<string, number> = {};
+    const got: MetricsSnapshot[] = [primarySnapshot()];
+    const extra: Record<string, SeriesValue> = {};
     const finish = () => {
       clearTimeout(t);
       for (const w of workers) w.removeListener('message', onMsg);
-      resolve({ snap: mergeSnapshots(got), extra: { ...extra, workers: workers.length } });
+      resolve({ snap: mergeSnapshots(got), extra: { ...extra, workers: got.length - 1 } });
     };
     const onMsg = (m: Ipc) => {
       if (m.type !== 'snapshot-reply' || m.id !== id) return;
       got.push(m.snapshot);
-      for (const [k, n] of Object.entries(m.extra)) extra[k] = (extra[k] ?? 0) + n;
-      if (got.length === workers.length) finish();
+      sumExtras(extra, m.extra);
+      if (got.length === workers.length + 1) finish();
     };
     const t = setTimeout(finish, 1000);
     for (const w of workers) {
@@ -64,8 +76,14 @@ function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<stri
   });
 }
 
+/** Forks the worker of `slot` (its share of the limits: worker-limits.ts). */
+function forkSlot(slots: Map<number, number>, slot: number): void {
+  const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
+  slots.set(w.id, slot);
+}
+
 /** Forks a new worker for one that died; one that dies at once (a config it cannot load) must not spin: at most 5 per 10 s. */
-function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void): void {
+function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void, slots: Map<number, number>): void {
   const restarts: number[] = [];
   cluster.on('exit', (w, code, signal) => {
     if (stopping()) {
@@ -76,7 +94,9 @@ function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone
     const now = Date.now();
     while (restarts.length && now - restarts[0]! > 10000) restarts.shift();
     restarts.push(now);
-    setTimeout(() => cluster.fork(), restarts.length > 5 ? 2000 : 0);
+    const slot = slots.get(w.id) ?? 0;
+    slots.delete(w.id);
+    setTimeout(() => forkSlot(slots, slot), restarts.length > 5 ? 2000 : 0);
   });
 }
 
@@ -87,12 +107,19 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
   let stopping = false;
   let seq = 0;
   return new Promise<number>((resolve, reject) => {
-    supervise(p.prog, io, () => stopping, () => resolve(0));
+    const slots = new Map<number, number>();
+    supervise(p.prog, io, () => stopping, () => resolve(0), slots);
     say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
-    for (let i = 0; i < cfg.workers; i++) cluster.fork();
+    const limits = workerLimitsLine(cfg.options, cfg.workers);
+    if (limits) say(limits);
+    for (let i = 0; i < cfg.workers; i++) forkSlot(slots, i);
+    p.onServing?.(cfg, async () => {
+      const { snap, extra } = await gather(++seq);
+      return { snapshot: snap, extra };
+    });
     const metrics = cfg.metrics && serveMetrics(cfg.metrics, async () => {
       const { snap, extra } = await gather(++seq);
-      return renderMetrics(snap, metricNames(extra));
+      return renderMetrics(snap, { defs: { ...p.extraSeries, ...WORKERS_SERIES }, values: extra });
     }, { listening: (where) => say(`metrics on http://${where}/metrics`), error: (err) => { stop(); reject(err); } });
     io.signals.on('SIGUSR1', () => void gather(++seq).then(({ snap, extra }) => say(`stats ${statsLine(snap, extra)}`)));
     io.signals.on('SIGHUP', () => {

@@ -14,6 +14,7 @@ import { electrumTokenAuth, type ElectrumAuthFailure } from '../electrum/gate.js
 import { resolveToken } from '../electrum/index.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { relay } from '../transport/relay.js';
+import type { SeriesDef, SeriesValue } from '../server/index.js';
 import { UsageError } from './errors.js';
 import { GATEWAY_DEFAULT_LISTEN, GATEWAY_INTRO, GATEWAY_OPTIONS, GATEWAY_OUTRO } from './electrum-gateway-options.js';
 import { parseServiceOptions, serviceHelp } from './service-options.js';
@@ -211,6 +212,27 @@ export function buildGatewayConfig(argv: readonly string[], ctx: GatewayContext,
   };
 }
 
+/** The gateway's own /metrics series (keys of its extraStats). */
+export const GATEWAY_SERIES: Record<string, SeriesDef> = {
+  authFailuresByReason: { name: 'sockskit_gateway_auth_failures_total', type: 'counter', help: 'Token checks that failed, by reason.', label: 'reason' },
+  backendErrors: { name: 'sockskit_gateway_backend_errors_total', type: 'counter', help: 'Connections to the backend that failed.' },
+  gatewayOpen: { name: 'sockskit_gateway_backend_connections_open', type: 'gauge', help: 'Authenticated connections relayed to the backend, open.' },
+  gatewayTotal: { name: 'sockskit_gateway_backend_connections_total', type: 'counter', help: 'Authenticated connections relayed to the backend.' },
+};
+
+/** The status page's body from the (summed) counters. */
+export function gatewayStatus(cfg: GatewayConfig, extra: Record<string, SeriesValue>): Record<string, unknown> {
+  const n = (k: string) => (typeof extra[k] === 'number' ? (extra[k] as number) : 0);
+  return {
+    backend: cfg.backendLabel,
+    connections: { open: n('gatewayOpen'), total: n('gatewayTotal') },
+    authFailures: n('authFailures'),
+    authFailuresByReason: extra.authFailuresByReason ?? {},
+    backendErrors: n('backendErrors'),
+    ...(typeof extra.workers === 'number' ? { workers: extra.workers } : {}),
+  };
+}
+
 /** sockskit-electrum-gateway as a ServiceProgram; `stats` are its counters (for a status page). */
 export function gatewayProgram(argv: readonly string[] = process.argv.slice(2)): ServiceProgram<GatewayConfig> & { stats: GatewayStats } {
   const say = (l: string) => process.stderr.write(`${PROG}: ${l}\n`);
@@ -221,6 +243,7 @@ export function gatewayProgram(argv: readonly string[] = process.argv.slice(2)):
     help: serviceHelp(GATEWAY_INTRO, GATEWAY_OPTIONS, GATEWAY_OUTRO),
     stats,
     build: () => buildGatewayConfig(argv, ctx),
-    extraStats: () => ({ authFailures: stats.authFailures, backendErrors: stats.backendErrors }),
+    extraStats: () => ({ authFailures: stats.authFailures, authFailuresByReason: { ...stats.failuresByReason }, backendErrors: stats.backendErrors, gatewayOpen: stats.open, gatewayTotal: stats.total }),
+    extraSeries: GATEWAY_SERIES,
   };
 }

@@ -11,7 +11,7 @@ import { userpass } from '../../methods/userpass.js';
 import { hostType, stripBrackets } from '../protocol/codec/address.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import type { AuthMethod } from '../protocol/method.js';
-import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
+import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRate, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
 import { gssapiFromFlags, usersFromFlags } from './auth-flags.js';
 import { helperFromFlags, scryptQueueFromFlags, throttleFromFlags } from './login-flags.js';
 import { UsageError } from './errors.js';
@@ -120,13 +120,27 @@ function proxyProtocolFromSettings(v: Values, say: (line: string) => void): Pick
   return { proxyProtocol: mode, proxyProtocolFrom: from?.map(parseCidr) };
 }
 
-/** --max-connections, by default what the descriptor limit allows; a notice when it allows less than asked. */
-function maxConnectionsFrom(v: Values, notices: string[]): number {
+/**
+ * --max-connections when given (a notice when the descriptors allow fewer);
+ * undefined otherwise: the server then budgets the descriptors themselves
+ * (two per connection, four per UDP association; ConnectionLimits).
+ */
+function maxConnectionsFrom(v: Values, notices: string[]): number | undefined {
+  const given = v['max-connections'] as string | undefined;
+  if (given === undefined) return undefined;
   const fds = descriptorLimit();
-  const allowed = connectionLimit(fds);
-  const max = parseNumber('max-connections', v['max-connections'] as string | undefined, allowed);
-  if (fds && max > allowed) notices.push(`--max-connections ${max} needs about ${2 * max + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
+  const max = parseNumber('max-connections', given, 0);
+  if (fds && max > connectionLimit(fds)) notices.push(`--max-connections ${max} needs about ${2 * max + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
   return max;
+}
+
+function rateFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseRate(text);
+  } catch (err) {
+    throw new UsageError(`--rate-per-user: ${(err as Error).message}`);
+  }
 }
 
 /** The server options of the flags (everything but methods, rules and the PROXY protocol). */
@@ -141,6 +155,8 @@ function serverOptionsFrom(v: Values, keepAlive: number | false, notices: string
     idleTimeout: num('idle-timeout', 0),
     maxConnections: maxConnectionsFrom(v, notices),
     maxConnectionsPerSource: num('max-connections-per-source', 0),
+    maxConnectionsPerUser: num('max-connections-per-user', 0) || undefined,
+    ratePerUser: rateFlag(v['rate-per-user'] as string | undefined),
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
     keepAlive,
@@ -170,6 +186,7 @@ export function buildProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     listen,
     options,
     describe: auth.describe.join(', ') || 'no authentication',
+    logHealthChecks: v['log-health-checks'] === true,
     notices,
     warnings: (where, host) => (open && !isLoopback(host) ? [`${where} is not loopback and needs no authentication: this is an open proxy`] : []),
   };

@@ -12,7 +12,7 @@ import type http from 'node:http';
 import { checkDescriptorLimit, renderMetrics } from '../server/index.js';
 import { checkAccessLogWritable } from './access-log-file.js';
 import { runPrimary, runWorker } from './cluster.js';
-import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
+import { metricsWarning, serveMetrics, statsLine } from './metrics-endpoint.js';
 import { startNode, type ServiceNode } from './node.js';
 import { defaultIo, type ServiceConfig, type ServiceIo, type ServiceProgram } from './types.js';
 import { packageVersion } from './values.js';
@@ -28,6 +28,8 @@ export async function runService<C extends ServiceConfig>(p: ServiceProgram<C>, 
   }
   if (first.check) return check(p, first, io);
   checkLimit(p.prog, io);
+  const m = metricsWarning(first.metrics);
+  if (m) io.stderr.write(`${p.prog}: warning: ${m}\n`);
   p.before?.(first);
   // The first build serves the first start; each SIGHUP builds again.
   return first.workers > 1 ? runPrimary(p, first, io) : runSingle(p, first, io);
@@ -35,6 +37,8 @@ export async function runService<C extends ServiceConfig>(p: ServiceProgram<C>, 
 
 function check<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: ServiceIo): number {
   checkAccessLogWritable(cfg.accessLog);
+  const m = metricsWarning(cfg.metrics);
+  if (m) io.stderr.write(`${p.prog}: warning: ${m}\n`);
   for (const n of cfg.notices) io.stderr.write(`${p.prog}: warning: ${n}\n`);
   io.stdout.write(`${p.prog}: configuration OK\n`);
   return 0;
@@ -79,11 +83,12 @@ function runSingle<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: Se
     for (const [sig, h] of Object.entries(handlers)) io.signals.on(sig, h);
     startNode(p, cfg, undefined, io).then((started) => {
       node = started;
-      const snapshot = async () => renderMetrics(started.metrics.snapshot(), metricNames(p.extraStats?.() ?? {}));
+      const snapshot = async () => renderMetrics(started.metrics.snapshot(), { defs: p.extraSeries ?? {}, values: p.extraStats?.() ?? {} });
       metrics = cfg.metrics && serveMetrics(cfg.metrics, snapshot, {
         listening: (where) => say(`metrics on http://${where}/metrics`),
         error: (err) => started.drain(() => end(() => reject(err))),
       });
+      p.onServing?.(cfg, async () => ({ snapshot: started.metrics.snapshot(), extra: p.extraStats?.() ?? {} }));
       if (pendingReload) started.reload(false);
     }, (err) => end(() => reject(err)));
   });

@@ -30,8 +30,8 @@ export interface Settings {
 
 /** File keys that are not flags: structured data the command line cannot hold. */
 const FILE_ONLY = new Set(['rules']);
-/** SOCKSKIT_* variables that are not options (the test suite's own). */
-const NOT_OPTIONS = new Set(['SOCKSKIT_INTEROP_REQUIRED', 'SOCKSKIT_RANDOM_CASES', 'SOCKSKIT_SEED']);
+/** SOCKSKIT_* variables that are not options (the test suite's own, and a worker's slot: worker-limits.ts). */
+const NOT_OPTIONS = new Set(['SOCKSKIT_INTEROP_REQUIRED', 'SOCKSKIT_RANDOM_CASES', 'SOCKSKIT_SEED', 'SOCKSKIT_WORKER_SLOT']);
 
 function fromEnv(key: string, d: OptionDef, text: string): string | boolean | string[] {
   if (d.type === 'boolean') {

@@ -274,8 +274,8 @@ describe('sockskit-proxy as a service', function () {
       expect(value(after, 'sockskit_handshake_duration_seconds_count')).to.equal(2);
       // Every sample line is NAME{LABELS} VALUE; every family has HELP and TYPE.
       for (const line of after.trim().split('\n')) {
-        if (line.startsWith('#')) expect(line).to.match(/^# (HELP|TYPE) sockskit_[a-z_]+ .+$/);
-        else expect(line).to.match(/^sockskit_[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$/);
+        if (line.startsWith('#')) expect(line).to.match(/^# (HELP|TYPE) (sockskit|process)_[a-z_]+ .+$/);
+        else expect(line).to.match(/^(sockskit|process)_[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$/);
       }
       const promtool = which('promtool');
       if (promtool) {

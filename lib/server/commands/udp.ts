@@ -26,6 +26,7 @@
 import dgram from 'node:dgram';
 import createDebug from 'debug';
 import { replyFromErrno } from '../../protocol/errors.js';
+import { Reply } from '../../protocol/constants.js';
 import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, makeAddress, hostType } from '../../protocol/codec/address.js';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../protocol/codec/udp-header.js';
 import { UdpReassembler, ReassemblyOptions } from '../../protocol/udp-reassembly.js';
@@ -68,6 +69,9 @@ export function udpHandler(options: UdpOptions = {}): CommandHandler {
 
 type Family = 4 | 6;
 
+/** Descriptors an association holds beyond the two every connection is budgeted: an outbound socket per family. */
+export const UDP_EXTRA_DESCRIPTORS = 2;
+
 /** How long the last name resolved is reused (dns.lookup gives no TTL; keep it short). */
 const NAME_REUSE_MS = 1000;
 
@@ -109,6 +113,13 @@ class Association {
       // Datagrams must come from the TCP client's IP *and* DST.ADDR: nothing could pass.
       debug('UDP ASSOCIATE from %s announces %s: no datagram would be accepted', this.clientHost, this.requestHost);
     }
+    // The relay socket takes the descriptor budgeted for a destination; the
+    // outbound sockets (one per family) take two more: none left, REP 01 now
+    // rather than a client closed without a reply later.
+    if (conn.holdDescriptors && !conn.holdDescriptors(UDP_EXTRA_DESCRIPTORS)) {
+      conn.deny(Reply.GeneralFailure, Object.assign(new Error('no descriptors left for a UDP association (the descriptor budget is spent)'), { code: 'EMFILE' }));
+      return Promise.resolve();
+    }
     const ext = typeof this.o.external === 'function' ? this.o.external(conn) : this.o.external;
     const host = ext ?? conn.local.host;
     const type = hostType(host) === 'ipv6' ? 'udp6' : 'udp4';
@@ -116,8 +127,10 @@ class Association {
     this.relaySocket = sock;
     return new Promise<void>((done) => {
       const onBindError = (err: Error) => {
-        this.shutdown('bind failed');
+        // The reply first (REP 01 for EMFILE, counted as noDescriptor), then
+        // the sockets: shutdown() destroys the client socket.
         conn.deny(replyFromErrno(err), err);
+        this.shutdown('bind failed', false);
         done();
       };
       sock.once('error', onBindError);
@@ -307,7 +320,8 @@ class Association {
     this.idleTimer = setTimeout(check, idle);
   }
 
-  private shutdown(why: string): void {
+  /** Ends the association; `closeClient` false when a failure reply is on its way (deny() closes the client). */
+  private shutdown(why: string, closeClient = true): void {
     if (this.ended) return;
     this.ended = true;
     debug('association of %s ends: %s', formatAddress(this.conn.source), why);
@@ -325,7 +339,7 @@ class Association {
     }
     this.out.clear();
     this.peers.clear();
-    this.conn.socket.destroy();
+    if (closeClient) this.conn.socket.destroy();
   }
 }
 
