@@ -11,6 +11,7 @@ import { userpass } from '../../methods/userpass.js';
 import { hostType, stripBrackets } from '../protocol/codec/address.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import type { AuthMethod } from '../protocol/method.js';
+import { proxyUpstream, type ProxyUpstream } from '../client/index.js';
 import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
 import { gssapiFromFlags, usersFromFlags } from './auth-flags.js';
 import { UsageError } from './errors.js';
@@ -32,10 +33,19 @@ function cidrs(v: Values, key: string) {
   });
 }
 
+/** The upstream of `urls` (a chain); a bad URL is a usage error naming `where`. */
+function upstreamOf(where: string, urls: readonly string[]): ProxyUpstream {
+  try {
+    return proxyUpstream(urls);
+  } catch (err) {
+    throw new UsageError(`${where}: ${(err as Error).message}`);
+  }
+}
+
 function fileRules(settings: Settings): Rule[] | undefined {
   if (settings.rules === undefined || settings.rules === null) return undefined;
   try {
-    return parseRules(settings.rules);
+    return parseRules(settings.rules, 'rules', { upstream: (urls) => proxyUpstream(urls) });
   } catch (err) {
     if (err instanceof LocalProtocolError) throw new UsageError(`${settings.configFile}: ${err.message}`);
     throw err;
@@ -132,6 +142,7 @@ function serverOptionsFrom(v: Values, keepAlive: number | false, notices: string
     udp: v['no-udp'] ? false : udpHandler({ external }),
     keepAlive,
     outboundAddress: ipFlag(v, 'outbound-address'),
+    upstream: v.upstream ? upstreamOf('--upstream', v.upstream as string[]) : undefined,
   };
 }
 
@@ -156,7 +167,7 @@ export function buildProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     check: v.check === true,
     listen,
     options,
-    describe: auth.describe.join(', ') || 'no authentication',
+    describe: (auth.describe.join(', ') || 'no authentication') + (base.upstream ? `; upstream ${base.upstream.name}` : ''),
     notices,
     warnings: (where, host) => (open && !isLoopback(host) ? [`${where} is not loopback and needs no authentication: this is an open proxy`] : []),
   };
