@@ -29,11 +29,12 @@ function checkBackend(cfg: GatewayConfig): void {
   sock.once('secureConnect', () => sock.destroy());
 }
 
-/** GET / (or /status): the counters as JSON, behind HTTP Basic with the token as password. */
-function serveStatus(cfg: GatewayConfig, stats: GatewayStats, fatal: (err: Error) => void): void {
+/** GET / (or /status): the counters as JSON, behind HTTP Basic with the token in force (it may rotate on SIGHUP) as password. */
+function serveStatus(current: () => GatewayConfig, stats: GatewayStats, fatal: (err: Error) => void): void {
+  const cfg = current();
   const httpAt = cfg.httpAt!;
   const web = http.createServer(
-    basicAuthGuard(cfg.token, (req, res) => {
+    basicAuthGuard(() => current().token, (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' || (path !== '/' && path !== '/status')) {
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
@@ -42,7 +43,7 @@ function serveStatus(cfg: GatewayConfig, stats: GatewayStats, fatal: (err: Error
       const body = {
         program: PROG,
         version: packageVersion(),
-        backend: cfg.backendLabel,
+        backend: current().backendLabel,
         connections: { open: stats.open, total: stats.total },
         authFailures: stats.authFailures,
         authFailuresByReason: stats.failuresByReason,
@@ -61,6 +62,7 @@ function serveStatus(cfg: GatewayConfig, stats: GatewayStats, fatal: (err: Error
 runMain(PROG, () => {
   const gateway = gatewayProgram();
   let fatal: (err: Error) => void = () => {};
+  let inForce: GatewayConfig | undefined;
   const failed = new Promise<never>((_, reject) => (fatal = reject));
   const running = runService({
     ...gateway,
@@ -68,8 +70,12 @@ runMain(PROG, () => {
       if (cfg.printToken && cluster.isPrimary) process.stdout.write(`${cfg.token}\n`);
     },
     onStarted: (cfg) => {
+      inForce = cfg;
       checkBackend(cfg);
-      if (cfg.httpAt) serveStatus(cfg, gateway.stats, fatal);
+      if (cfg.httpAt) serveStatus(() => inForce!, gateway.stats, fatal);
+    },
+    onReloaded: (cfg) => {
+      inForce = cfg;
     },
   });
   return Promise.race([running, failed]);

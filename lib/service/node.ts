@@ -77,6 +77,7 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
     for (const s of servers) s.reconfigure(next.options);
     if (!quiet) for (const n of next.notices) say(`warning: ${n}`);
     cfg = next;
+    p.onReloaded?.(cfg);
     say(`configuration reloaded (${cfg.describe})${tag}`);
   };
   const drain = (done: () => void): void => {

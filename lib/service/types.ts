@@ -40,6 +40,8 @@ export interface ServiceProgram<C extends ServiceConfig = ServiceConfig> {
   extraStats?(): Record<string, number>;
   /** Called once the listeners are up (single process or each worker). */
   onStarted?(cfg: C): void;
+  /** Called with each configuration a reload put in force (where it was put in force: the process or each worker). */
+  onReloaded?(cfg: C): void;
 }
 
 /** Where a service writes and which signals it hears; process's by default, injectable for tests. */
