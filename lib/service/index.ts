@@ -9,7 +9,7 @@
 export { runService } from './run.js';
 export type { ServiceConfig, ServiceProgram, ServiceIo } from './types.js';
 export { UsageError, EnvError, ConfigFileError } from './errors.js';
-export { envName, optionsOf, parseArgsOptions, renderOptions, optionsMarkdown, flagText } from './options.js';
+export { envName, optionsOf, parseArgsOptions, renderOptions, optionsMarkdown, flagText, MAX_MS, millisecondOptions } from './options.js';
 export type { OptionDef, OptionGroup, OptionTable } from './options.js';
 export { loadSettings, readConfigFile } from './settings.js';
 export type { Settings, Values } from './settings.js';
