@@ -9,13 +9,23 @@ import { mergeSnapshots, renderMetrics, type MetricsSnapshot } from '../server/i
 import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
 import { startNode, type ServiceNode } from './node.js';
 import type { ServiceConfig, ServiceIo, ServiceProgram } from './types.js';
+import { pinInputs, recordInputs, type Inputs } from './inputs.js';
 
-type Ipc = { type: 'snapshot'; id: number } | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, number> } | { type: 'reload' } | { type: 'drain' };
+type Ipc =
+  | { type: 'snapshot'; id: number }
+  | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, number> }
+  // The files of the configuration in force, as the primary read them (inputs.ts): a new worker starts on them, a reload moves to them.
+  | { type: 'inputs' }
+  | { type: 'start'; inputs: Inputs }
+  | { type: 'reload'; inputs: Inputs }
+  | { type: 'drain' };
 
-/** A worker: builds its own configuration, serves, answers the primary. */
+/**
+ * A worker: waits for the files of the configuration in force, builds from
+ * them (not from the disk), serves, answers the primary.
+ */
 export function runWorker<C extends ServiceConfig>(p: ServiceProgram<C>, io: ServiceIo): Promise<number> {
   const id = cluster.worker!.id;
-  const cfg = p.build();
   return new Promise<number>((resolve, reject) => {
     let node: ServiceNode<C> | undefined;
     const done = () => resolve(0);
@@ -24,13 +34,31 @@ export function runWorker<C extends ServiceConfig>(p: ServiceProgram<C>, io: Ser
     for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGINT']) io.signals.on(sig, () => {});
     io.signals.on('SIGTERM', () => (node ? node.drain(done) : done()));
     process.on('message', (m: Ipc) => {
+      if (m.type === 'start' && !node) return start(m.inputs);
       if (m.type === 'drain' && !node) return done();
       if (!node) return;
       if (m.type === 'snapshot') process.send!({ type: 'snapshot-reply', id: m.id, snapshot: node.metrics.snapshot(), extra: p.extraStats?.() ?? {} } satisfies Ipc);
-      else if (m.type === 'reload') node.reload(true);
+      else if (m.type === 'reload') {
+        pinInputs(m.inputs);
+        node.reload(true);
+      }
       else if (m.type === 'drain') node.drain(done);
     });
-    startNode(p, cfg, id, io).then((n) => (node = n), reject);
+    let starting = false;
+    const start = (inputs: Inputs) => {
+      if (starting) return;
+      starting = true;
+      pinInputs(inputs);
+      let cfg: C;
+      try {
+        cfg = p.build();
+      } catch (err) {
+        return reject(err);
+      }
+      startNode(p, cfg, id, io).then((n) => (node = n), reject);
+    };
+    // Asked once the listener is in place: a message sent before it would be lost.
+    process.send!({ type: 'inputs' } satisfies Ipc);
   });
 }
 
@@ -65,7 +93,7 @@ function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<stri
 }
 
 /** Forks a new worker for one that died; one that dies at once (a config it cannot load) must not spin: at most 5 per 10 s. */
-function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void): void {
+function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void, fork: () => void): void {
   const restarts: number[] = [];
   cluster.on('exit', (w, code, signal) => {
     if (stopping()) {
@@ -76,20 +104,27 @@ function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone
     const now = Date.now();
     while (restarts.length && now - restarts[0]! > 10000) restarts.shift();
     restarts.push(now);
-    setTimeout(() => cluster.fork(), restarts.length > 5 ? 2000 : 0);
+    setTimeout(fork, restarts.length > 5 ? 2000 : 0);
   });
 }
 
 /** The primary: forks, supervises, sums the workers' counters, passes signals on. */
-export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: C, io: ServiceIo): Promise<number> {
+export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: { value: C; inputs: Inputs }, io: ServiceIo): Promise<number> {
   const say = (line: string) => io.stderr.write(`${p.prog}: ${line}\n`);
-  let cfg = first;
+  let cfg = first.value;
+  let inputs = first.inputs;
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('message', (m: Ipc) => {
+      if (m.type === 'inputs') w.send({ type: 'start', inputs } satisfies Ipc);
+    });
+  };
   let stopping = false;
   let seq = 0;
   return new Promise<number>((resolve, reject) => {
-    supervise(p.prog, io, () => stopping, () => resolve(0));
+    supervise(p.prog, io, () => stopping, () => resolve(0), fork);
     say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
-    for (let i = 0; i < cfg.workers; i++) cluster.fork();
+    for (let i = 0; i < cfg.workers; i++) fork();
     const metrics = cfg.metrics && serveMetrics(cfg.metrics, async () => {
       const { snap, extra } = await gather(++seq);
       return renderMetrics(snap, metricNames(extra));
@@ -98,13 +133,13 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
     io.signals.on('SIGHUP', () => {
       // Check the new configuration here first: a broken one is reported once and never reaches the workers.
       try {
-        cfg = p.build();
+        ({ value: cfg, inputs } = recordInputs(() => p.build()));
       } catch (err) {
         say(`reload failed, keeping the running configuration: ${(err as Error).message}`);
         return;
       }
       for (const n of cfg.notices) say(`warning: ${n}`);
-      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload' } satisfies Ipc);
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload', inputs } satisfies Ipc);
     });
     const stop = (sig?: string) => {
       if (stopping) return;

@@ -4,7 +4,7 @@
  * (proxyProgram). An embedder adds its own server options on top, e.g. an
  * onRequest hook: examples/custom-proxy.ts.
  */
-import { binauth, loadAuthorizedKeys, loadKeyFile } from '../../methods/binauth/index.js';
+import { binauth, parseAuthorizedKeys, parsePrivateKey } from '../../methods/binauth/index.js';
 import { identSocks4 } from '../../methods/ident/index.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
@@ -19,7 +19,8 @@ import { PROXY_INTRO, PROXY_OPTIONS, PROXY_OUTRO } from './proxy-options.js';
 import { parseServiceOptions, serviceHelp } from './service-options.js';
 import { loadSettings, type Settings, type Values } from './settings.js';
 import type { ServiceConfig, ServiceProgram } from './types.js';
-import { isLoopback, parseChoice, parseHostPort, parseNumber } from './values.js';
+import { describeFsError, isLoopback, parseChoice, parseHostPort, parseNumber, permissionWarning } from './values.js';
+import { readInput } from './inputs.js';
 
 const PROG = 'sockskit-proxy';
 
@@ -69,6 +70,15 @@ export function rulesFromSettings(settings: Settings): Ruleset | readonly Rule[]
   return out;
 }
 
+/** A file a flag names, as text (pinned under --workers: inputs.ts). */
+function inputText(flag: string, file: string): string {
+  try {
+    return readInput(file).toString('utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --${flag} file ${file}: ${describeFsError(err)}`);
+  }
+}
+
 interface ProxyMethods {
   methods: AuthMethod<unknown>[];
   /** What the listening line says; empty: no authentication. */
@@ -87,8 +97,10 @@ function methodsFromSettings(v: Values, notices: string[]): ProxyMethods {
   if (serverId !== undefined && (!key || !authorized)) throw new UsageError('--binauth-server-id needs --binauth-key and --authorized-keys');
   if (key !== undefined || authorized !== undefined) {
     if (!key || !authorized) throw new UsageError('--binauth-key and --authorized-keys go together');
-    const serverPrivateKey = loadKeyFile(key, (w) => notices.push(w));
-    out.methods.push(binauth({ binauth: { serverPrivateKey, serverId }, authorizedKeys: loadAuthorizedKeys(authorized) }));
+    const serverPrivateKey = parsePrivateKey(inputText('binauth-key', key), key);
+    const w = permissionWarning(key, 'private key file');
+    if (w) notices.push(w);
+    out.methods.push(binauth({ binauth: { serverPrivateKey, serverId }, authorizedKeys: parseAuthorizedKeys(inputText('authorized-keys', authorized), authorized) }));
     out.describe.push('binauth');
   }
   const users = usersFromFlags(v, (w) => notices.push(w));

@@ -16,12 +16,14 @@ import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
 import { startNode, type ServiceNode } from './node.js';
 import { defaultIo, type ServiceConfig, type ServiceIo, type ServiceProgram } from './types.js';
 import { packageVersion } from './values.js';
+import { recordInputs } from './inputs.js';
 
 /** Runs a service program to its end; the promise gives the exit code. */
 export async function runService<C extends ServiceConfig>(p: ServiceProgram<C>, ioIn: Partial<ServiceIo> = {}): Promise<number> {
   const io = defaultIo(ioIn);
   if (cluster.isWorker) return runWorker(p, io);
-  const first = p.build();
+  // Recorded: with --workers, the workers build from the files this build read (inputs.ts).
+  const { value: first, inputs } = recordInputs(() => p.build());
   if (first.help || first.version) {
     io.stdout.write(first.help ? p.help : `${p.prog} ${packageVersion()}\n`);
     return 0;
@@ -30,7 +32,7 @@ export async function runService<C extends ServiceConfig>(p: ServiceProgram<C>, 
   checkLimit(p.prog, io);
   p.before?.(first);
   // The first build serves the first start; each SIGHUP builds again.
-  return first.workers > 1 ? runPrimary(p, first, io) : runSingle(p, first, io);
+  return first.workers > 1 ? runPrimary(p, { value: first, inputs }, io) : runSingle(p, first, io);
 }
 
 function check<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: ServiceIo): number {
