@@ -18,7 +18,8 @@ type Ipc =
   | { type: 'inputs' }
   | { type: 'start'; inputs: Inputs }
   | { type: 'reload'; inputs: Inputs }
-  | { type: 'drain' };
+  | { type: 'drain' }
+  | { type: 'cut' };
 
 /**
  * A worker: waits for the files of the configuration in force, builds from
@@ -43,6 +44,7 @@ export function runWorker<C extends ServiceConfig>(p: ServiceProgram<C>, io: Ser
         node.reload(true);
       }
       else if (m.type === 'drain') node.drain(done);
+      else if (m.type === 'cut') node.cut();
     });
     let starting = false;
     const start = (inputs: Inputs) => {
@@ -121,8 +123,9 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
   };
   let stopping = false;
   let seq = 0;
+  let code = 0;
   return new Promise<number>((resolve, reject) => {
-    supervise(p.prog, io, () => stopping, () => resolve(0), fork);
+    supervise(p.prog, io, () => stopping, () => resolve(code), fork);
     say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
     for (let i = 0; i < cfg.workers; i++) fork();
     const metrics = cfg.metrics && serveMetrics(cfg.metrics, async () => {
@@ -142,7 +145,7 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
       for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload', inputs } satisfies Ipc);
     });
     const stop = (sig?: string) => {
-      if (stopping) return;
+      if (stopping) return void (sig && cut());
       stopping = true;
       if (sig) say(`${sig}: draining ${Object.keys(cluster.workers ?? {}).length} workers (up to ${cfg.drainTimeout} ms)`);
       if (metrics) metrics.close();
@@ -150,11 +153,21 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
       // A worker that does not finish in time is killed.
       setTimeout(() => {
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-        resolve(0);
+        resolve(code);
       }, cfg.drainTimeout + 2000).unref();
-      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(code);
     };
-    io.signals.once('SIGINT', () => stop('SIGINT'));
-    io.signals.once('SIGTERM', () => stop('SIGTERM'));
+    // A second INT or TERM cuts the workers' open connections (logged); exit 130. A third meets Node's default.
+    const cut = () => {
+      say('second signal: closing the open connections now');
+      code = 130;
+      io.signals.removeListener('SIGINT', onInt);
+      io.signals.removeListener('SIGTERM', onTerm);
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'cut' } satisfies Ipc);
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    io.signals.on('SIGINT', onInt);
+    io.signals.on('SIGTERM', onTerm);
   });
 }

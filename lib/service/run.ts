@@ -70,13 +70,22 @@ function runSingle<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: Se
       metrics?.close();
       finish();
     };
+    let code = 0;
+    let draining = false;
     const stop = (sig: string) => {
       if (!node) return end(() => resolve(0));
+      if (draining) return cut(node);
+      draining = true;
       say(`${sig}: draining (up to ${node.cfg.drainTimeout} ms)`);
-      // As process.once: a second INT or TERM meets Node's default (exit now).
+      node.drain(() => end(() => resolve(code)));
+    };
+    // A second INT or TERM: the open tunnels are cut now (and logged), the drain ends, exit 130; a third meets Node's default.
+    const cut = (n: ServiceNode<C>) => {
+      say('second signal: closing the open connections now');
+      code = 130;
       io.signals.removeListener('SIGINT', handlers.SIGINT!);
       io.signals.removeListener('SIGTERM', handlers.SIGTERM!);
-      node.drain(() => end(() => resolve(0)));
+      n.cut();
     };
     for (const [sig, h] of Object.entries(handlers)) io.signals.on(sig, h);
     startNode(p, cfg, undefined, io).then((started) => {
