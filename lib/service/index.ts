@@ -23,6 +23,8 @@ export { parseHostPort, parseNumber, parseChoice, packageVersion, describeFsErro
 export type { HostPort } from './values.js';
 export { gssapiFromFlags, parseUsers, usersFromFlags } from './auth-flags.js';
 export { PROXY_OPTIONS } from './proxy-options.js';
+export { manPage, proxyManPage } from './man-page.js';
+export type { ManPageText } from './man-page.js';
 export { buildProxyConfig, proxyProgram, rulesFromSettings } from './proxy.js';
 export type { ProxyProgramOptions } from './proxy.js';
 export { GATEWAY_OPTIONS, GATEWAY_DEFAULT_LISTEN } from './electrum-gateway-options.js';
