@@ -31,20 +31,21 @@ function checkBackend(cfg: GatewayConfig): void {
 
 /**
  * GET / (or /status): the counters as JSON, behind HTTP Basic with the token
- * as password. Served where the counters are whole: the one process, or the
- * primary with --workers (summed over the workers).
+ * in force (it may rotate on SIGHUP) as password. Served where the counters
+ * are whole: the one process, or the primary with --workers (summed).
  */
-function serveStatus(cfg: GatewayConfig, counters: () => Promise<ServiceCounters>, fatal: (err: Error) => void): void {
+function serveStatus(current: () => GatewayConfig, counters: () => Promise<ServiceCounters>, fatal: (err: Error) => void): void {
+  const cfg = current();
   const httpAt = cfg.httpAt!;
   const web = http.createServer(
-    basicAuthGuard(cfg.token, (req, res) => {
+    basicAuthGuard(() => current().token, (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' || (path !== '/' && path !== '/status')) {
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
         return;
       }
       counters().then(
-        ({ extra }) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ program: PROG, version: packageVersion(), ...gatewayStatus(cfg, extra) }) + '\n'),
+        ({ extra }) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ program: PROG, version: packageVersion(), ...gatewayStatus(current(), extra) }) + '\n'),
         () => res.writeHead(500).end(),
       );
     }, { onFailure: () => debug('HTTP request without a valid token') }),
@@ -59,6 +60,7 @@ function serveStatus(cfg: GatewayConfig, counters: () => Promise<ServiceCounters
 runMain(PROG, () => {
   const gateway = gatewayProgram();
   let fatal: (err: Error) => void = () => {};
+  let inForce: GatewayConfig | undefined;
   const failed = new Promise<never>((_, reject) => (fatal = reject));
   const running = runService({
     ...gateway,
@@ -67,7 +69,11 @@ runMain(PROG, () => {
     },
     onStarted: (cfg) => checkBackend(cfg),
     onServing: (cfg, counters) => {
-      if (cfg.httpAt) serveStatus(cfg, counters, fatal);
+      inForce = cfg;
+      if (cfg.httpAt) serveStatus(() => inForce!, counters, fatal);
+    },
+    onReloaded: (cfg) => {
+      inForce = cfg;
     },
   });
   return Promise.race([running, failed]);

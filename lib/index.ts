@@ -126,17 +126,18 @@ export type {
   DestinationPattern, Policy, ConnectionRecord, EndReason, ErrorClass, BindOptions, UdpOptions,
   StatKey, MetricsSnapshot, DescriptorLimit, RaiseResult,
   ProcessFigures, SeriesDef, SeriesValue, ExtraSeries, ConnectionLimitsOptions,
+  Upstream, UpstreamDialOptions, Via, Route, ParseRulesOptions,
 } from './server/index.js';
 
 // Client.
 export {
   connect, connectChain, bind, parseProxy, udpAssociate, SocksUdpSocket, SocksAgent,
-  socksDispatcher, proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES,
+  socksDispatcher, proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES, proxyUpstream,
 } from './client/index.js';
 export type {
   ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup,
   SocketOptionsForProxy, UdpAssociateOptions, UdpRemoteInfo, SocksUdpSocketEvents,
-  SocksAgentOptions, SocksDispatcherOptions, ProxyEnv,
+  SocksAgentOptions, SocksDispatcherOptions, ProxyEnv, ProxyUpstream,
 } from './client/index.js';
 
 // Electrum: an application of the above.

@@ -3,6 +3,8 @@ export { connect, connectChain, bind, parseProxy } from './connect.js';
 export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup, SocketOptionsForProxy } from './connect.js';
 export { udpAssociate, SocksUdpSocket } from './udp.js';
 export type { UdpAssociateOptions, UdpRemoteInfo, SocksUdpSocketEvents } from './udp.js';
+export { proxyUpstream } from './upstream.js';
+export type { ProxyUpstream } from './upstream.js';
 export { SocksAgent } from './agent.js';
 export type { SocksAgentOptions } from './agent.js';
 export { socksDispatcher } from './dispatcher.js';

@@ -93,6 +93,8 @@ export function checkToken(token: unknown): asserts token is string {
 }
 
 const PASSWORD_IDENTITY = Symbol('electrum-token-password');
+/** The SOCKS username of the password path: never an identity the access log shows (it may be the token). */
+const USERNAME = Symbol('electrum-token-username');
 const USERPASS_OK = Buffer.from([USERPASS_VERSION, UserPassStatus.Success]);
 const USERPASS_FAIL = Buffer.from([USERPASS_VERSION, UserPassStatus.Failure]);
 
@@ -144,21 +146,22 @@ class ElectrumTokenGate {
     if (!msg) return { kind: 'more' };
     input.skip(msg.length);
     if (safeEqual(msg.password, this.token)) {
-      return { kind: 'done', identity: { [PASSWORD_IDENTITY]: true, username: msg.username }, write: USERPASS_OK };
+      // The name is kept under a symbol, out of the access log's sight: clients paste the token in both fields.
+      return { kind: 'done', identity: { [PASSWORD_IDENTITY]: true, [USERNAME]: msg.username }, write: USERPASS_OK };
     }
     this.failed('password', ctx.source);
     return { kind: 'fail', error: new AuthError('wrong Electrum token (password)', Method.UsernamePassword), write: USERPASS_FAIL };
   }
 
   readonly authorize = (request: SocksRequest, source?: SocksAddress): ElectrumDecision => {
-    const id = request.identity as { [PASSWORD_IDENTITY]?: boolean; username?: string } | null;
+    const id = request.identity as { [PASSWORD_IDENTITY]?: boolean; [USERNAME]?: string } | null;
     if (request.version !== 5 || request.command !== 'connect') {
       this.failed('command', source);
       return { ok: false, reply: Reply.CommandNotSupported, reason: 'command' };
     }
     if (id && id[PASSWORD_IDENTITY] === true) {
       // Already authenticated: the destination is a placeholder (any type, any port).
-      return { ok: true, identity: { path: 'password', username: id.username ?? '' } };
+      return { ok: true, identity: { path: 'password', username: id[USERNAME] ?? '' } };
     }
     const dest = request.destination;
     // Compare even for non-domain destinations so a miss costs the same; the

@@ -73,6 +73,8 @@ export interface ConnectionRecord {
   destination: string | undefined;
   /** The address actually dialled (CONNECT), when there was one. */
   dialled: string | undefined;
+  /** The upstream proxy (or chain) CONNECT went through, without credentials; absent when direct. */
+  via?: string;
   /** The SOCKS5 reply code sent (0 success), or undefined when none was sent. */
   reply: number | undefined;
   /** Bytes client → destination, and destination → client (tunnels relayed by the server). */
@@ -101,7 +103,7 @@ export function escapeField(s: string): string {
   return out;
 }
 
-const TEXT_FIELDS: readonly (keyof ConnectionRecord)[] = ['listener', 'client', 'method', 'identity', 'command', 'destination', 'dialled', 'reply', 'bytesUp', 'bytesDown', 'durationMs', 'end', 'error', 'worker'];
+const TEXT_FIELDS: readonly (keyof ConnectionRecord)[] = ['listener', 'client', 'method', 'identity', 'command', 'destination', 'dialled', 'via', 'reply', 'bytesUp', 'bytesDown', 'durationMs', 'end', 'error', 'worker'];
 const TEXT_NAMES: Partial<Record<keyof ConnectionRecord, string>> = { bytesUp: 'up', bytesDown: 'down', durationMs: 'ms' };
 
 /** `TIME key=value ...`, one line, absent fields as `-`, empty ones as `""`, peer strings escaped. */
@@ -109,7 +111,7 @@ export function formatText(r: ConnectionRecord): string {
   const parts = [r.time];
   for (const k of TEXT_FIELDS) {
     const v = r[k];
-    if (k === 'worker' && v === undefined) continue;
+    if ((k === 'worker' || k === 'via') && v === undefined) continue;
     // Absent is '-', empty is "" (a quote in a value is always escaped, so neither can be forged).
     parts.push(`${TEXT_NAMES[k] ?? k}=${v === undefined ? '-' : v === '' ? '""' : escapeField(String(v))}`);
   }

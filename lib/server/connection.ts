@@ -27,10 +27,10 @@ import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
 import { runHook, type Decider } from './request-context.js';
 import { AuthContext } from './auth-context.js';
-import { allowedAddresses, ruleInput, type RuleSubject } from './resolve.js';
+import { allowedAddresses, routeFor, ruleInput, type RuleSubject } from './resolve.js';
 import { Ledger } from './ledger.js';
 import { DEFAULTS } from './defaults.js';
-import type { ConnectionHost, ConnInfo, SocksServerOptions } from './types.js';
+import type { ConnectionHost, ConnInfo, Route, SocksServerOptions, Upstream } from './types.js';
 
 const debug = createDebug('sockskit:server');
 
@@ -360,8 +360,13 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return this.server.limits.charge(this.socket, n, this.options.maxConnections === undefined);
   }
 
-  dialled(address: SocksAddress): void {
-    this.ledger.dialled = formatAddress(address);
+  dialled(address: SocksAddress | undefined, via?: Upstream): void {
+    if (address) this.ledger.dialled = formatAddress(address);
+    if (via) this.ledger.via = via.name;
+  }
+
+  route(dest: SocksAddress, signal?: AbortSignal): Promise<Route> {
+    return routeFor(this, this.options.lookup as AnyLookup | undefined, dest, this.options.upstream, signal);
   }
 
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {

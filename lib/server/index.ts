@@ -1,6 +1,8 @@
 /** The Node server: SocksServer, its command handlers and rules. */
 export { SocksServer, createServer } from './server.js';
 export type { SocksServerOptions, SocksServerStats, RequestContext, CommandHandler, ConnectionControl, LookupFunction, SocksServerEvents } from './server.js';
+export type { Upstream, UpstreamDialOptions, Via, Route } from './types.js';
+export type { ParseRulesOptions } from './rules.js';
 export { parseCidr, allowedBy, evaluateRules, evaluateBeforeLookup, parseRules, parseDestinationPattern } from './rules.js';
 export type { Cidr, Ruleset, Rule, RuleInput, RuleVerdict, DestinationPattern } from './rules.js';
 export { compileRules } from './policy.js';

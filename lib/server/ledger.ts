@@ -25,6 +25,8 @@ export class Ledger implements RelayCounter {
   handshakeMs: number | undefined;
   /** The address CONNECT dialled. */
   dialled: string | undefined;
+  /** The upstream proxy that carried CONNECT (its name, no credentials). */
+  via: string | undefined;
   /** The reply code sent (0: success). */
   reply: number | undefined;
   how: EndReason | undefined;
@@ -86,6 +88,7 @@ export class Ledger implements RelayCounter {
       command: req?.command,
       destination: req && !redactDestination ? formatAddress(req.destination) : undefined,
       dialled: this.dialled,
+      ...(this.via !== undefined ? { via: this.via } : {}),
       reply: this.reply,
       bytesUp: b?.up ?? 0,
       bytesDown: b?.down ?? 0,

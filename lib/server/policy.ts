@@ -11,6 +11,7 @@ import { SocksError } from '../protocol/errors.js';
 import { Reply } from '../protocol/constants.js';
 import { formatAddress } from '../protocol/codec/address.js';
 import { allowedBy, evaluateBeforeLookup, evaluateRules, type Rule, type RuleInput, type RuleVerdict, type Ruleset } from './rules.js';
+import type { Via } from './upstream.js';
 
 export interface Policy {
   /** False when there are no rules: callers may skip building a RuleInput. */
@@ -21,7 +22,16 @@ export interface Policy {
   beforeLookup(input: RuleInput): SocksError | undefined;
   /** On one address to dial or accept (`input.address` set). */
   address(input: RuleInput): SocksError | undefined;
+  /** Some rule names a way out (`via`): CONNECT must ask route() where to go. */
+  readonly routes: boolean;
+  /**
+   * The block, or the pass with its rule's `via`; undefined when a name was
+   * given (`input.address` unset) and its address is needed to decide.
+   */
+  route(input: RuleInput): { block: SocksError } | { block?: undefined; via: Via | undefined } | undefined;
 }
+
+const PASS = { via: undefined };
 
 /** No rules: everything passes. */
 const OPEN_POLICY: Policy = {
@@ -29,6 +39,8 @@ const OPEN_POLICY: Policy = {
   request: () => undefined,
   beforeLookup: () => undefined,
   address: () => undefined,
+  routes: false,
+  route: () => PASS,
 };
 
 /** Builds the policy of a server's `rules` option. */
@@ -43,7 +55,13 @@ function isRuleList(rules: Ruleset | readonly Rule[]): rules is readonly Rule[] 
 
 class RulesetPolicy implements Policy {
   readonly active = true;
+  readonly routes = false;
   constructor(private readonly rules: Ruleset) {}
+  route(input: RuleInput) {
+    if (input.address === undefined && input.hostType === 'domain') return undefined;
+    const block = this.address({ ...input, address: input.address ?? input.host });
+    return block ? { block } : PASS;
+  }
   request(): undefined {
     return undefined;
   }
@@ -58,7 +76,16 @@ class RulesetPolicy implements Policy {
 
 class ListPolicy implements Policy {
   readonly active = true;
-  constructor(private readonly rules: readonly Rule[]) {}
+  readonly routes: boolean;
+  constructor(private readonly rules: readonly Rule[]) {
+    this.routes = rules.some((r) => r.via !== undefined);
+  }
+  route(input: RuleInput) {
+    const v = input.address === undefined && input.hostType === 'domain' ? evaluateBeforeLookup(this.rules, input) : evaluateRules(this.rules, input);
+    if (!v) return undefined;
+    const block = blocked(v, input);
+    return block ? { block } : { via: v.via };
+  }
   request(input: RuleInput): SocksError | undefined {
     return blocked(evaluateRules(this.rules, input), input);
   }

@@ -14,6 +14,7 @@
 import { Address4, Address6 } from 'ip-address';
 import { Reply, type CommandName } from '../protocol/constants.js';
 import { LocalProtocolError } from '../protocol/errors.js';
+import type { Upstream, Via } from './upstream.js';
 
 export interface Cidr {
   readonly text: string;
@@ -90,6 +91,8 @@ export interface Rule {
   /** Inclusive port ranges. */
   port?: readonly (readonly [number, number])[];
   command?: readonly CommandName[];
+  /** Pass rules: the way out for what they pass (an upstream, or `direct`); default: the server's `upstream`. */
+  via?: Via;
 }
 
 /** What a rule is matched against. */
@@ -113,6 +116,8 @@ export interface RuleVerdict {
   reply: number;
   /** Index of the matching rule; -1 when none matched. */
   index: number;
+  /** The matching pass rule's `via`, when it has one. */
+  via?: Via;
 }
 
 /**
@@ -138,7 +143,9 @@ export function evaluateBeforeLookup(rules: readonly Rule[], input: RuleInput): 
 }
 
 function verdict(r: Rule, index: number): RuleVerdict {
-  return { action: r.action, reply: r.action === 'pass' ? Reply.Succeeded : (r.reply ?? Reply.NotAllowedByRuleset), index };
+  const v: RuleVerdict = { action: r.action, reply: r.action === 'pass' ? Reply.Succeeded : (r.reply ?? Reply.NotAllowedByRuleset), index };
+  if (r.via !== undefined) v.via = r.via;
+  return v;
 }
 
 function destinationMatches(d: DestinationPattern, input: RuleInput): boolean {
@@ -175,7 +182,21 @@ export function evaluateRules(rules: readonly Rule[], input: RuleInput): RuleVer
 }
 
 const COMMANDS: readonly CommandName[] = ['connect', 'bind', 'udp'];
-const RULE_KEYS = new Set(['action', 'reply', 'client', 'user', 'key', 'to', 'port', 'command']);
+const RULE_KEYS = new Set(['action', 'reply', 'client', 'user', 'key', 'to', 'port', 'command', 'via']);
+
+export interface ParseRulesOptions {
+  /** Builds the upstream a rule's `via:` names (a proxy URL or a list: a chain); without it `via:` other than `direct` is refused. */
+  upstream?: (urls: string[]) => Upstream;
+}
+
+function parseVia(v: unknown, o: ParseRulesOptions): Via {
+  const urls = list(v).map(String);
+  if (urls.length === 1 && urls[0] === 'direct') return 'direct';
+  if (urls.length === 0) throw new Error('expected direct, a proxy URL or a list of them (a chain)');
+  if (urls.includes('direct')) throw new Error('direct cannot be part of a chain');
+  if (!o.upstream) throw new Error('upstream proxies are not available here');
+  return o.upstream(urls);
+}
 
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : [v];
@@ -205,11 +226,11 @@ function parsePorts(v: unknown): [number, number][] {
 
 /**
  * A rule list from plain data (a parsed config file): each entry an object
- * `{ action: pass|block, reply?, client?, user?, key?, to?, port?, command? }`,
+ * `{ action: pass|block, reply?, client?, user?, key?, to?, port?, command?, via? }`,
  * list fields as arrays or comma-separated strings, ports as `443` or
  * `8000-8100`. Errors name the entry and key: `rules[2].port: ...`.
  */
-export function parseRules(data: unknown, where = 'rules'): Rule[] {
+export function parseRules(data: unknown, where = 'rules', options: ParseRulesOptions = {}): Rule[] {
   if (!Array.isArray(data)) throw new LocalProtocolError(`${where}: expected a list of rules`);
   return data.map((entry, i) => {
     const at = `${where}[${i}]`;
@@ -249,8 +270,11 @@ export function parseRules(data: unknown, where = 'rules'): Rule[] {
           return c as CommandName;
         }),
       ),
+      via: field('via', (v) => parseVia(v, options)),
     };
     if (rule.reply !== undefined && rule.action === 'pass') throw new LocalProtocolError(`${at}.reply: only a block rule has a reply`);
+    if (rule.via !== undefined && rule.action === 'block') throw new LocalProtocolError(`${at}.via: only a pass rule has a way out`);
+    if (rule.via === undefined) delete rule.via;
     return rule;
   });
 }

@@ -19,6 +19,9 @@ import type { Ledger, RecordSource } from './ledger.js';
 import type { Ruleset, Cidr, Rule } from './rules.js';
 import type { SocksServerEvents } from './events.js';
 import type { TypedEmitter } from '../transport/typed-events.js';
+import type { Upstream } from './upstream.js';
+
+export type { Upstream, UpstreamDialOptions, Via } from './upstream.js';
 
 export type { RequestContext };
 
@@ -108,7 +111,16 @@ export interface SocksServerOptions {
   redactDestination?: boolean;
   /** With proxyProtocol: senders trusted to send the header (the balancers); others are closed. Default: any. */
   proxyProtocolFrom?: readonly Cidr[];
+  /**
+   * CONNECT's way out when no rule names one (`via` in a Rule): an upstream
+   * proxy (or chain), or direct (the default). BIND and UDP ASSOCIATE routed
+   * to an upstream are refused with 07 (docs/operations.md).
+   */
+  upstream?: Upstream;
 }
+
+/** Where a CONNECT goes: the addresses to race directly, or an upstream and what to ask it for. */
+export type Route = { via: 'direct'; candidates: Candidate[] } | { via: Upstream; destination: SocksAddress };
 
 /** What the default accept() runs for a command; resolves when the command has been answered. */
 export type CommandHandler = (conn: ConnectionControl) => Promise<void> | void;
@@ -129,10 +141,12 @@ export interface ConnectionControl {
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }>;
   /** Every address of the destination that the rules allow, interleaved by family (RFC 8305 §4); rejects with the block when none is. */
   resolveAll(dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]>;
+  /** Where CONNECT to `dest` goes (the rules' `via`, else `options.upstream`, else direct); rejects with the block. */
+  route(dest: SocksAddress, signal?: AbortSignal): Promise<Route>;
   /** The rules' block for `address` as `dest` of this request (a BIND peer), or undefined when it may pass. */
   addressBlock(dest: SocksAddress, address: string): SocksError | undefined;
-  /** Notes the address actually dialled, for the connection's record. */
-  dialled(address: SocksAddress): void;
+  /** Notes the address actually dialled (or the upstream that carries the tunnel), for the connection's record. */
+  dialled(address: SocksAddress | undefined, via?: Upstream): void;
   /** Called on close of the client connection. */
   onClose(f: () => void): void;
   /** Forgets a close callback that is no longer needed (keeps idle tunnels small). */

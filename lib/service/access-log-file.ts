@@ -1,5 +1,5 @@
 /** The access log: stderr, a file (reopened on SIGHUP, for logrotate), or off. */
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, lstatSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { formatJson, formatText, type ConnectionRecord } from '../server/index.js';
 import { UsageError } from './errors.js';
@@ -17,9 +17,10 @@ export class AccessLogFile {
   private open(): void {
     if (this.target === '-' || this.target === 'off') return;
     try {
-      this.fd = openSync(this.target, 'a', 0o640);
+      // O_NOFOLLOW: a link planted where the log goes would have a root proxy append to any file.
+      this.fd = openSync(this.target, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o640);
     } catch (err) {
-      throw new UsageError(`cannot open --access-log file ${this.target}: ${describeFsError(err)}`);
+      throw accessLogError(this.target, err);
     }
   }
 
@@ -65,8 +66,14 @@ export class AccessLogFile {
 export function checkAccessLogWritable(target: string): void {
   if (target === '-' || target === 'off') return;
   try {
+    if (lstatSync(target, { throwIfNoEntry: false })?.isSymbolicLink()) throw Object.assign(new Error('symbolic link'), { code: 'ELOOP' });
     accessSync(existsSync(target) ? target : path.dirname(path.resolve(target)), fsConstants.W_OK);
   } catch (err) {
-    throw new UsageError(`cannot open --access-log file ${target}: ${describeFsError(err)}`);
+    throw accessLogError(target, err);
   }
+}
+
+function accessLogError(target: string, err: unknown): UsageError {
+  if ((err as NodeJS.ErrnoException).code === 'ELOOP') return new UsageError(`--access-log file ${target} is a symbolic link: refused (give the file itself)`);
+  return new UsageError(`cannot open --access-log file ${target}: ${describeFsError(err)}`);
 }

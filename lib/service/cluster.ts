@@ -10,10 +10,22 @@ import { WORKERS_SERIES, serveMetrics, statsLine, sumExtras } from './metrics-en
 import { startNode, type ServiceNode } from './node.js';
 import type { ServiceConfig, ServiceIo, ServiceProgram } from './types.js';
 import { WORKER_SLOT_ENV, workerLimitsLine, workerOptions } from './worker-limits.js';
+import { pinInputs, recordInputs, type Inputs } from './inputs.js';
 
-type Ipc = { type: 'snapshot'; id: number } | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, SeriesValue> } | { type: 'reload' } | { type: 'drain' };
+type Ipc =
+  | { type: 'snapshot'; id: number }
+  | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, SeriesValue> }
+  // The files of the configuration in force, as the primary read them (inputs.ts): a new worker starts on them, a reload moves to them.
+  | { type: 'inputs' }
+  | { type: 'start'; inputs: Inputs }
+  | { type: 'reload'; inputs: Inputs }
+  | { type: 'drain' }
+  | { type: 'cut' };
 
-/** A worker: builds its own configuration, serves, answers the primary. */
+/**
+ * A worker: waits for the files of the configuration in force, builds from
+ * them (not from the disk) with its share of the limits, serves, answers the primary.
+ */
 export function runWorker<C extends ServiceConfig>(prog: ServiceProgram<C>, io: ServiceIo): Promise<number> {
   const id = cluster.worker!.id;
   const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
@@ -22,7 +34,6 @@ export function runWorker<C extends ServiceConfig>(prog: ServiceProgram<C>, io: 
     const c = prog.build();
     return c.help || c.version ? c : { ...c, options: workerOptions(c.options, c.workers, slot) };
   } };
-  const cfg = p.build();
   return new Promise<number>((resolve, reject) => {
     let node: ServiceNode<C> | undefined;
     const done = () => resolve(0);
@@ -31,13 +42,32 @@ export function runWorker<C extends ServiceConfig>(prog: ServiceProgram<C>, io: 
     for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGINT']) io.signals.on(sig, () => {});
     io.signals.on('SIGTERM', () => (node ? node.drain(done) : done()));
     process.on('message', (m: Ipc) => {
+      if (m.type === 'start' && !node) return start(m.inputs);
       if (m.type === 'drain' && !node) return done();
       if (!node) return;
       if (m.type === 'snapshot') process.send!({ type: 'snapshot-reply', id: m.id, snapshot: node.metrics.snapshot(), extra: p.extraStats?.() ?? {} } satisfies Ipc);
-      else if (m.type === 'reload') node.reload(true);
+      else if (m.type === 'reload') {
+        pinInputs(m.inputs);
+        node.reload(true);
+      }
       else if (m.type === 'drain') node.drain(done);
+      else if (m.type === 'cut') node.cut();
     });
-    startNode(p, cfg, id, io).then((n) => (node = n), reject);
+    let starting = false;
+    const start = (inputs: Inputs) => {
+      if (starting) return;
+      starting = true;
+      pinInputs(inputs);
+      let cfg: C;
+      try {
+        cfg = p.build();
+      } catch (err) {
+        return reject(err);
+      }
+      startNode(p, cfg, id, io).then((n) => (node = n), reject);
+    };
+    // Asked once the listener is in place: a message sent before it would be lost.
+    process.send!({ type: 'inputs' } satisfies Ipc);
   });
 }
 
@@ -76,14 +106,8 @@ function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<stri
   });
 }
 
-/** Forks the worker of `slot` (its share of the limits: worker-limits.ts). */
-function forkSlot(slots: Map<number, number>, slot: number): void {
-  const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
-  slots.set(w.id, slot);
-}
-
 /** Forks a new worker for one that died; one that dies at once (a config it cannot load) must not spin: at most 5 per 10 s. */
-function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void, slots: Map<number, number>): void {
+function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void, fork: (slot: number) => void, slots: Map<number, number>): void {
   const restarts: number[] = [];
   cluster.on('exit', (w, code, signal) => {
     if (stopping()) {
@@ -96,23 +120,33 @@ function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone
     restarts.push(now);
     const slot = slots.get(w.id) ?? 0;
     slots.delete(w.id);
-    setTimeout(() => forkSlot(slots, slot), restarts.length > 5 ? 2000 : 0);
+    setTimeout(() => fork(slot), restarts.length > 5 ? 2000 : 0);
   });
 }
 
 /** The primary: forks, supervises, sums the workers' counters, passes signals on. */
-export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: C, io: ServiceIo): Promise<number> {
+export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: { value: C; inputs: Inputs }, io: ServiceIo): Promise<number> {
   const say = (line: string) => io.stderr.write(`${p.prog}: ${line}\n`);
-  let cfg = first;
+  let cfg = first.value;
+  let inputs = first.inputs;
+  // Each worker keeps a slot: its share of the limits (worker-limits.ts), kept by its replacement.
+  const slots = new Map<number, number>();
+  const fork = (slot: number) => {
+    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
+    slots.set(w.id, slot);
+    w.on('message', (m: Ipc) => {
+      if (m.type === 'inputs') w.send({ type: 'start', inputs } satisfies Ipc);
+    });
+  };
   let stopping = false;
   let seq = 0;
+  let code = 0;
   return new Promise<number>((resolve, reject) => {
-    const slots = new Map<number, number>();
-    supervise(p.prog, io, () => stopping, () => resolve(0), slots);
+    supervise(p.prog, io, () => stopping, () => resolve(code), fork, slots);
     say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
     const limits = workerLimitsLine(cfg.options, cfg.workers);
     if (limits) say(limits);
-    for (let i = 0; i < cfg.workers; i++) forkSlot(slots, i);
+    for (let i = 0; i < cfg.workers; i++) fork(i);
     p.onServing?.(cfg, async () => {
       const { snap, extra } = await gather(++seq);
       return { snapshot: snap, extra };
@@ -125,16 +159,17 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
     io.signals.on('SIGHUP', () => {
       // Check the new configuration here first: a broken one is reported once and never reaches the workers.
       try {
-        cfg = p.build();
+        ({ value: cfg, inputs } = recordInputs(() => p.build()));
       } catch (err) {
         say(`reload failed, keeping the running configuration: ${(err as Error).message}`);
         return;
       }
       for (const n of cfg.notices) say(`warning: ${n}`);
-      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload' } satisfies Ipc);
+      p.onReloaded?.(cfg);
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload', inputs } satisfies Ipc);
     });
     const stop = (sig?: string) => {
-      if (stopping) return;
+      if (stopping) return void (sig && cut());
       stopping = true;
       if (sig) say(`${sig}: draining ${Object.keys(cluster.workers ?? {}).length} workers (up to ${cfg.drainTimeout} ms)`);
       if (metrics) metrics.close();
@@ -142,11 +177,21 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
       // A worker that does not finish in time is killed.
       setTimeout(() => {
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-        resolve(0);
+        resolve(code);
       }, cfg.drainTimeout + 2000).unref();
-      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(code);
     };
-    io.signals.once('SIGINT', () => stop('SIGINT'));
-    io.signals.once('SIGTERM', () => stop('SIGTERM'));
+    // A second INT or TERM cuts the workers' open connections (logged); exit 130. A third meets Node's default.
+    const cut = () => {
+      say('second signal: closing the open connections now');
+      code = 130;
+      io.signals.removeListener('SIGINT', onInt);
+      io.signals.removeListener('SIGTERM', onTerm);
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'cut' } satisfies Ipc);
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    io.signals.on('SIGINT', onInt);
+    io.signals.on('SIGTERM', onTerm);
   });
 }

@@ -3,7 +3,7 @@
  * (why YAML: docs/operations.md). It returns the top-level entries with
  * their line numbers; settings.ts checks them against the options table.
  */
-import { readFileSync } from 'node:fs';
+import { readInput } from './inputs.js';
 import { parseDocument, LineCounter, isMap, isScalar, type Pair } from 'yaml';
 import { ConfigFileError, UsageError } from './errors.js';
 import { describeFsError } from './values.js';
@@ -20,7 +20,7 @@ export interface ConfigEntry {
 export function loadConfigFile(file: string): ConfigEntry[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInput(file).toString('utf8');
   } catch (err) {
     throw new UsageError(`cannot read --config file ${file}: ${describeFsError(err)}`);
   }

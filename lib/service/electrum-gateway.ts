@@ -5,13 +5,14 @@
  * bytes that came with the handshake first.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInput } from './inputs.js';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import createDebug from 'debug';
 import { electrumTokenAuth, type ElectrumAuthFailure } from '../electrum/gate.js';
-import { resolveToken } from '../electrum/index.js';
+import { readTokenFile, resolveToken } from '../electrum/index.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { relay } from '../transport/relay.js';
 import type { SeriesDef, SeriesValue } from '../server/index.js';
@@ -20,7 +21,7 @@ import { GATEWAY_DEFAULT_LISTEN, GATEWAY_INTRO, GATEWAY_OPTIONS, GATEWAY_OUTRO }
 import { parseServiceOptions, serviceHelp } from './service-options.js';
 import { loadSettings, type Values } from './settings.js';
 import type { ServiceConfig, ServiceProgram } from './types.js';
-import { isLoopback, parseHostPort, parseNumber, permissionWarning, readSecretFile, type HostPort } from './values.js';
+import { isLoopback, parseHostPort, parseNumber, describeFsError, type HostPort } from './values.js';
 
 const PROG = 'sockskit-electrum-gateway';
 const debug = createDebug('sockskit:electrum-gateway');
@@ -50,7 +51,7 @@ export function hostPortText(h: HostPort): string {
 function loadCa(file: string): string[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInput(file).toString('utf8');
   } catch (err) {
     throw new Error(`cannot read --backend-ca file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -130,15 +131,23 @@ function backendDialer(v: Values, keepAlive: number | false, stats: GatewayStats
   return { label, dial };
 }
 
+/** --auth-token-file, refused as a cookie file is: a symbolic link, another owner, group/other access, a weak token. */
+function tokenFile(file: string): string {
+  try {
+    return readTokenFile(file);
+  } catch (err) {
+    if (err instanceof LocalProtocolError) throw new UsageError(`--auth-token-file: ${err.message}`);
+    throw new UsageError(`cannot read --auth-token-file file ${file}: ${describeFsError(err)}`);
+  }
+}
+
 /** The token from exactly one of --auth-token, --auth-token-file, --auth-cookie; --check creates no cookie. */
 function tokenFromSettings(v: Values, notices: string[], say: (line: string) => void): string {
   if (v['auth-token-file'] !== undefined && (v['auth-token'] !== undefined || v['auth-cookie'] !== undefined)) throw new UsageError('give exactly one of --auth-token, --auth-token-file or --auth-cookie');
   let authToken = v['auth-token'] as string | undefined;
   const cookie = v['auth-cookie'] as string | undefined;
   if (v['auth-token-file'] !== undefined) {
-    authToken = readSecretFile('auth-token-file', v['auth-token-file'] as string);
-    const w = permissionWarning(v['auth-token-file'] as string, 'token file');
-    if (w) notices.push(w);
+    authToken = tokenFile(v['auth-token-file'] as string);
   }
   try {
     // --check creates nothing: a missing cookie file is what the real start would create.

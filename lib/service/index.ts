@@ -9,7 +9,7 @@
 export { runService } from './run.js';
 export type { ServiceConfig, ServiceProgram, ServiceIo, ServiceCounters } from './types.js';
 export { UsageError, EnvError, ConfigFileError } from './errors.js';
-export { envName, optionsOf, parseArgsOptions, renderOptions, optionsMarkdown, flagText } from './options.js';
+export { envName, optionsOf, parseArgsOptions, renderOptions, optionsMarkdown, flagText, MAX_MS, millisecondOptions } from './options.js';
 export type { OptionDef, OptionGroup, OptionTable } from './options.js';
 export { loadSettings, readConfigFile } from './settings.js';
 export type { Settings, Values } from './settings.js';
@@ -23,6 +23,8 @@ export { parseHostPort, parseNumber, parseChoice, packageVersion, describeFsErro
 export type { HostPort } from './values.js';
 export { gssapiFromFlags, parseUsers, usersFromFlags } from './auth-flags.js';
 export { PROXY_OPTIONS } from './proxy-options.js';
+export { manPage, proxyManPage } from './man-page.js';
+export type { ManPageText } from './man-page.js';
 export { buildProxyConfig, proxyProgram, rulesFromSettings } from './proxy.js';
 export type { ProxyProgramOptions } from './proxy.js';
 export { GATEWAY_OPTIONS, GATEWAY_DEFAULT_LISTEN } from './electrum-gateway-options.js';

@@ -12,6 +12,8 @@ export interface ServiceNode<C extends ServiceConfig> {
   readonly cfg: C;
   /** Builds the configuration again and applies it; a failure keeps the running one (and says so). */
   reload(quiet: boolean): void;
+  /** During a drain: destroys every open connection now (their access-log lines are still written); the drain then ends. */
+  cut(): void;
   drain(done: () => void): void;
 }
 
@@ -82,6 +84,7 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
     for (const s of servers) s.reconfigure({ ...next.options, limits });
     if (!quiet) for (const n of next.notices) say(`warning: ${n}`);
     cfg = next;
+    p.onReloaded?.(cfg);
     say(`configuration reloaded (${cfg.describe})${tag}`);
   };
   const drain = (done: () => void): void => {
@@ -94,5 +97,8 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
     if (left === 0) return one();
     for (const s of servers) s.drain(cfg.drainTimeout, one);
   };
-  return { metrics, get cfg() { return cfg; }, reload, drain };
+  const cut = (): void => {
+    for (const s of servers) s.close();
+  };
+  return { metrics, get cfg() { return cfg; }, reload, drain, cut };
 }

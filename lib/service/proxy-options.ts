@@ -67,6 +67,7 @@ export const PROXY_OPTIONS: OptionTable = [
     options: {
       keepalive: KEEPALIVE_OPTION,
       'outbound-address': { type: 'string', arg: 'IP', help: "source address for CONNECT's outbound connections" },
+      upstream: { type: 'string', multiple: true, arg: 'URL', help: "send CONNECT through this SOCKS proxy (socks5://, socks5h://,\nsocks4://, socks4a://, user:pass@); repeat for a chain, first\none dialled first; a rule's via: overrides it (via: direct);\nBIND and UDP ASSOCIATE routed upstream are refused (07)" },
     },
   },
   {

@@ -4,13 +4,14 @@
  * (proxyProgram). An embedder adds its own server options on top, e.g. an
  * onRequest hook: examples/custom-proxy.ts.
  */
-import { binauth, loadAuthorizedKeys, loadKeyFile } from '../../methods/binauth/index.js';
+import { binauth, parseAuthorizedKeys, parsePrivateKey } from '../../methods/binauth/index.js';
 import { identSocks4 } from '../../methods/ident/index.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import { hostType, stripBrackets } from '../protocol/codec/address.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import type { AuthMethod } from '../protocol/method.js';
+import { proxyUpstream, type ProxyUpstream } from '../client/index.js';
 import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRate, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
 import { gssapiFromFlags, usersFromFlags } from './auth-flags.js';
 import { helperFromFlags, scryptQueueFromFlags, throttleFromFlags } from './login-flags.js';
@@ -19,7 +20,8 @@ import { PROXY_INTRO, PROXY_OPTIONS, PROXY_OUTRO } from './proxy-options.js';
 import { parseServiceOptions, serviceHelp } from './service-options.js';
 import { loadSettings, type Settings, type Values } from './settings.js';
 import type { ServiceConfig, ServiceProgram } from './types.js';
-import { isLoopback, parseChoice, parseHostPort, parseNumber } from './values.js';
+import { describeFsError, isLoopback, parseChoice, parseHostPort, parseNumber, permissionWarning } from './values.js';
+import { readInput } from './inputs.js';
 
 const PROG = 'sockskit-proxy';
 
@@ -33,10 +35,19 @@ function cidrs(v: Values, key: string) {
   });
 }
 
+/** The upstream of `urls` (a chain); a bad URL is a usage error naming `where`. */
+function upstreamOf(where: string, urls: readonly string[]): ProxyUpstream {
+  try {
+    return proxyUpstream(urls);
+  } catch (err) {
+    throw new UsageError(`${where}: ${(err as Error).message}`);
+  }
+}
+
 function fileRules(settings: Settings): Rule[] | undefined {
   if (settings.rules === undefined || settings.rules === null) return undefined;
   try {
-    return parseRules(settings.rules);
+    return parseRules(settings.rules, 'rules', { upstream: (urls) => proxyUpstream(urls) });
   } catch (err) {
     if (err instanceof LocalProtocolError) throw new UsageError(`${settings.configFile}: ${err.message}`);
     throw err;
@@ -58,6 +69,15 @@ export function rulesFromSettings(settings: Settings): Ruleset | readonly Rule[]
   if (allow.length) out.push({ action: 'block', to: [{ cidr: { text: 'not allowed', contains: (ip) => !allow.some((c) => c.contains(ip)) } }] });
   out.push(...(list ?? [{ action: 'pass' }]));
   return out;
+}
+
+/** A file a flag names, as text (pinned under --workers: inputs.ts). */
+function inputText(flag: string, file: string): string {
+  try {
+    return readInput(file).toString('utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --${flag} file ${file}: ${describeFsError(err)}`);
+  }
 }
 
 interface ProxyMethods {
@@ -90,8 +110,10 @@ function methodsFromSettings(v: Values, notices: string[], say: (line: string) =
   if (serverId !== undefined && (!key || !authorized)) throw new UsageError('--binauth-server-id needs --binauth-key and --authorized-keys');
   if (key !== undefined || authorized !== undefined) {
     if (!key || !authorized) throw new UsageError('--binauth-key and --authorized-keys go together');
-    const serverPrivateKey = loadKeyFile(key, (w) => notices.push(w));
-    out.methods.push(binauth({ binauth: { serverPrivateKey, serverId }, authorizedKeys: loadAuthorizedKeys(authorized) }));
+    const serverPrivateKey = parsePrivateKey(inputText('binauth-key', key), key);
+    const w = permissionWarning(key, 'private key file');
+    if (w) notices.push(w);
+    out.methods.push(binauth({ binauth: { serverPrivateKey, serverId }, authorizedKeys: parseAuthorizedKeys(inputText('authorized-keys', authorized), authorized) }));
     out.describe.push('binauth');
   }
   const up = userpassFromSettings(v, notices, say);
@@ -161,6 +183,7 @@ function serverOptionsFrom(v: Values, keepAlive: number | false, notices: string
     udp: v['no-udp'] ? false : udpHandler({ external }),
     keepAlive,
     outboundAddress: ipFlag(v, 'outbound-address'),
+    upstream: v.upstream ? upstreamOf('--upstream', v.upstream as string[]) : undefined,
   };
 }
 
@@ -185,7 +208,7 @@ export function buildProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     check: v.check === true,
     listen,
     options,
-    describe: auth.describe.join(', ') || 'no authentication',
+    describe: (auth.describe.join(', ') || 'no authentication') + (base.upstream ? `; upstream ${base.upstream.name}` : ''),
     logHealthChecks: v['log-health-checks'] === true,
     notices,
     warnings: (where, host) => (open && !isLoopback(host) ? [`${where} is not loopback and needs no authentication: this is an open proxy`] : []),

@@ -50,6 +50,8 @@ export interface ServiceProgram<C extends ServiceConfig = ServiceConfig> {
   onServing?(cfg: C, counters: () => Promise<ServiceCounters>): void;
   /** Called once the listeners are up (single process or each worker). */
   onStarted?(cfg: C): void;
+  /** Called with each configuration a reload put in force (where it was put in force: the process or each worker). */
+  onReloaded?(cfg: C): void;
 }
 
 /** The counters of the whole service (every worker). */

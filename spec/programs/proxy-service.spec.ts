@@ -246,6 +246,26 @@ describe('sockskit-proxy as a service', function () {
     });
   });
 
+  describe('a second SIGINT', () => {
+    for (const workers of ['1', '2']) {
+      it(`cuts the open tunnels and still writes their access-log lines (--workers ${workers})`, async function () {
+        this.timeout(40000);
+        const { daemon, port } = await startProxy(['--listen', '127.0.0.1:0', '--drain-timeout', '30000', '--workers', workers]);
+        if (workers === '2') await waitFor(() => (daemon.output().match(/listening on/g) ?? []).length === 2, 20000, 'both workers');
+        const { c } = await tunnel(port, echoT.port);
+        c.write('x');
+        await c.read(1);
+        const exited = new Promise<number | null>((r) => daemon.child.once('exit', (code) => r(code)));
+        daemon.child.kill('SIGINT');
+        await waitFor(() => /draining/.test(daemon.output()), 5000, 'draining');
+        daemon.child.kill('SIGINT');
+        expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 8000))])).to.equal(130);
+        expect(daemon.output()).to.match(new RegExp(`command=connect destination=127\\.0\\.0\\.1:${echoT.port} .* up=1 down=1 .*end=shutdown`));
+        c.destroy();
+      });
+    }
+  });
+
   describe('--metrics', () => {
     it('serves Prometheus text at /metrics; counters move with traffic', async () => {
       const { port, metricsPort } = await startProxy(['--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--user', 'alice:apw', '--access-log', 'off']);

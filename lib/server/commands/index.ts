@@ -4,9 +4,9 @@
  * SocksServerOptions) and switched off with `false` or by `commands`.
  */
 import { Reply, type CommandName } from '../../protocol/constants.js';
-import type { SocksError } from '../../protocol/errors.js';
+import { SocksError } from '../../protocol/errors.js';
 import { ruleInput, type RuleSubject } from '../resolve.js';
-import type { CommandHandler, ConnectionControl } from '../types.js';
+import type { CommandHandler, ConnectionControl, Upstream } from '../types.js';
 import { connectHandler } from './connect.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp.js';
@@ -28,12 +28,23 @@ export function dispatch(conn: Dispatchable): Promise<void> {
   // BIND and UDP: a rule list decides on the request as given (CONNECT decides on the addresses it dials).
   const block: SocksError | undefined = cmd !== 'connect' && conn.policy.active ? conn.policy.request(ruleInput(conn, conn.request.destination, undefined)) : undefined;
   if (block) return denied(conn, block.reply!, block);
+  const up = cmd !== 'connect' ? upstreamOf(conn) : undefined;
+  if (up) return denied(conn, Reply.CommandNotSupported, new SocksError('ERR_SOCKS_DENIED', `${cmd} is not served through an upstream proxy (${up.name})`, Reply.CommandNotSupported));
   try {
     return Promise.resolve(handler(conn)).catch((err) => conn.handlerFailed(err));
   } catch (err) {
     conn.handlerFailed(err);
     return Promise.resolve();
   }
+}
+
+/** BIND and UDP routed to an upstream (a rule's `via`, else the server's): they cannot follow it, and must not leave directly. */
+function upstreamOf(conn: Dispatchable): Upstream | undefined {
+  const fallback = conn.options.upstream;
+  if (!fallback && !conn.policy.routes) return undefined;
+  const r = conn.policy.route(ruleInput(conn, conn.request.destination, undefined));
+  const via = (r && !r.block ? r.via : undefined) ?? fallback;
+  return via === 'direct' ? undefined : via;
 }
 
 function denied(conn: ConnectionControl, reply: number, err?: SocksError): Promise<void> {
