@@ -7,6 +7,8 @@ import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { runService, proxyProgram, AccessLogFile, UsageError, type ServiceIo } from '../../lib/service/index.js';
 import { hex } from '../support/helpers.js';
 import { RawClient, startTarget, echo, waitFor, type Target } from '../support/server.js';
@@ -90,7 +92,35 @@ describe('runService (by import)', function () {
     const rec = { time: new Date(0).toISOString() } as never;
     expect(() => f.reopen(`${tmp.dir}/missing/dir.log`, 'text')).to.throw(UsageError, /cannot open --access-log file .*: no such file/);
     f.write(rec);
-    expect(readFileSync(a, 'utf8')).to.match(/^\{.*\}\n$/);
+    // Lines are batched per turn of the event loop; close() writes what is pending.
     f.close();
+    expect(readFileSync(a, 'utf8')).to.match(/^\{.*\}\n$/);
+  });
+
+  const rec = (i: number) => ({ time: new Date(0).toISOString(), listener: '127.0.0.1:1080', client: `127.0.0.1:${i}`, method: 'none', identity: undefined, command: 'connect', destination: 'a b:80', dialled: undefined, reply: 0, bytesUp: i, bytesDown: 0, durationMs: 1, handshakeMs: 0, end: 'closed', error: undefined }) as const;
+
+  it('AccessLogFile: the lines of one turn of the event loop go out in one write, each as formatText makes it', async () => {
+    const writes: string[] = [];
+    const f = new AccessLogFile('-', 'text', 2, { write: (s: string) => writes.push(s) });
+    for (let i = 1; i <= 3; i++) f.write(rec(i));
+    expect(writes).to.deep.equal([]);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).to.have.length(1);
+    const lines = writes[0]!.split('\n');
+    expect(lines).to.have.length(4);
+    expect(lines[0]).to.equal('1970-01-01T00:00:00.000Z listener=127.0.0.1:1080 client=127.0.0.1:1 method=none identity=- command=connect destination=a\\x20b:80 dialled=- reply=0 up=1 down=0 ms=1 end=closed error=- worker=2');
+    expect(lines[3]).to.equal('');
+    f.close();
+  });
+
+  it('AccessLogFile: lines still pending when the process dies of an uncaught exception are written', () => {
+    const file = `${tmp.dir}/crash.log`;
+    const lib = fileURLToPath(new URL('../../lib/service/index.js', import.meta.url));
+    const script = `import { AccessLogFile } from ${JSON.stringify(lib)};
+      const f = new AccessLogFile(${JSON.stringify(file)}, 'json');
+      for (let i = 1; i <= 3; i++) f.write({ time: 't', client: 'c' + i });
+      throw new Error('boom');`;
+    expect(() => execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe', timeout: 10000 })).to.throw(/boom/);
+    expect(readFileSync(file, 'utf8')).to.equal('{"time":"t","client":"c1"}\n{"time":"t","client":"c2"}\n{"time":"t","client":"c3"}\n');
   });
 });
