@@ -53,6 +53,38 @@ describe('TCP keepalive and --outbound-address', () => {
     });
   });
 
+  it('the listening socket passes keepalive on (its delay too), and a reload that changes keepAlive applies to new connections', async function () {
+    const ss = requireProgram(this, 'ss');
+    const server = new SocksServer({ keepAlive: 150_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const open = async (): Promise<RawClient> => {
+      const c = await RawClient.connect(port);
+      c.write(Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), Buffer.from([target.port >> 8, target.port & 255])]));
+      expect((await c.read(12))[3]).to.equal(0);
+      return c;
+    };
+    const clients: RawClient[] = [];
+    try {
+      clients.push(await open());
+      // 150 s: `ss` shows 2min (whole minutes) or 149sec.
+      const first = await keepaliveTimers(ss, `( sport = :${port} )`);
+      expect(first).to.have.length(1);
+      expect(first[0]).to.match(/^(2min|149sec|150sec)/);
+      server.reconfigure({ keepAlive: false });
+      clients.push(await open());
+      // Still one timer: the first connection's; the one accepted after the reload has none.
+      expect(await keepaliveTimers(ss, `( sport = :${port} )`)).to.have.length(1);
+      expect(await keepaliveTimers(ss, `( dport = :${target.port} )`)).to.have.length(1);
+      server.reconfigure({ keepAlive: 60_000 });
+      clients.push(await open());
+      expect(await keepaliveTimers(ss, `( sport = :${port} )`)).to.have.length(2);
+    } finally {
+      for (const c of clients) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('outboundAddress is the source address the destination sees', async () => {
     const seen: string[] = [];
     const t = await startTarget((s) => {
