@@ -93,6 +93,7 @@ export interface ConnectionRecord {
 
 /** Escapes a peer-supplied string for the text format: printable ASCII other than space, quote and backslash stays; the rest is \xHH. */
 export function escapeField(s: string): string {
+  if (isPlain(s)) return s;
   let out = '';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -106,16 +107,33 @@ export function escapeField(s: string): string {
 const TEXT_FIELDS: readonly (keyof ConnectionRecord)[] = ['listener', 'client', 'method', 'identity', 'command', 'destination', 'dialled', 'via', 'reply', 'bytesUp', 'bytesDown', 'durationMs', 'end', 'error', 'worker'];
 const TEXT_NAMES: Partial<Record<keyof ConnectionRecord, string>> = { bytesUp: 'up', bytesDown: 'down', durationMs: 'ms' };
 
-/** `TIME key=value ...`, one line, absent fields as `-`, empty ones as `""`, peer strings escaped. */
-export function formatText(r: ConnectionRecord): string {
-  const parts = [r.time];
-  for (const k of TEXT_FIELDS) {
-    const v = r[k];
+/** The common case, every character printable ASCII other than space, quote and backslash: nothing to escape. */
+function isPlain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** ` key=` for each field, built once. */
+const TEXT_LABELS = TEXT_FIELDS.map((k) => ` ${TEXT_NAMES[k] ?? k}=`);
+
+/**
+ * `TIME key=value ...`, one line, absent fields as `-`, empty ones as `""`, peer strings escaped.
+ * `worker` (default: the record's) is the writer's, so a worker need not copy the record to add it.
+ * Built by concatenation (one string per line, no array or template per field): it runs for every connection.
+ */
+export function formatText(r: ConnectionRecord, worker: number | string | undefined = r.worker): string {
+  let line = r.time;
+  for (let i = 0; i < TEXT_FIELDS.length; i++) {
+    const k = TEXT_FIELDS[i]!;
+    const v = k === 'worker' ? worker : r[k];
     if ((k === 'worker' || k === 'via') && v === undefined) continue;
     // Absent is '-', empty is "" (a quote in a value is always escaped, so neither can be forged).
-    parts.push(`${TEXT_NAMES[k] ?? k}=${v === undefined ? '-' : v === '' ? '""' : escapeField(String(v))}`);
+    line += TEXT_LABELS[i]! + (v === undefined ? '-' : v === '' ? '""' : typeof v === 'number' ? String(v) : escapeField(String(v)));
   }
-  return parts.join(' ') + '\n';
+  return line + '\n';
 }
 
 /** One JSON object per line (JSON.stringify escapes control characters). */

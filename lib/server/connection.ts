@@ -81,12 +81,14 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return this.engine?.protection;
   }
 
-  start(): void {
+  /** `inheritedKeepAlive`: the keepalive the socket already has from the listening socket (then not set again). */
+  start(inheritedKeepAlive?: number | false): void {
     const { socket, options: o } = this;
     this.server.registry.track(socket);
     // The record needs both addresses, and a closed socket no longer has them.
     if (this.server.listenerCount('connectionEnd') > 0) void (this.source, this.local);
-    if (o.keepAlive !== false) (socket as net.Socket).setKeepAlive?.(true, o.keepAlive ?? DEFAULTS.keepAlive);
+    const ka = o.keepAlive === false ? false : (o.keepAlive ?? DEFAULTS.keepAlive);
+    if (ka !== false && ka !== inheritedKeepAlive) (socket as net.Socket).setKeepAlive?.(true, ka);
     const ms = o.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     this.deadline = Date.now() + ms;
     this.timer = setTimeout(this.onDeadline, ms);
@@ -363,6 +365,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   dialled(address: SocksAddress | undefined, via?: Upstream): void {
     if (address) this.ledger.dialled = formatAddress(address);
     if (via) this.ledger.via = via.name;
+  }
+
+  get routed(): boolean {
+    return this.options.upstream !== undefined || this.policy.routes;
   }
 
   route(dest: SocksAddress, signal?: AbortSignal): Promise<Route> {

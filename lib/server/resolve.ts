@@ -85,3 +85,16 @@ export async function routeFor(conn: RuleSubject, lookup: AnyLookup | undefined,
   if (via === 'direct') return { via, candidates: allowed.filter((a) => a.via === 'direct').map((a) => a.c) };
   return { via, destination: makeAddress(allowed[0]!.c.address, dest.port) };
 }
+
+/**
+ * An IP-literal destination as its one candidate, checked as
+ * allowedAddresses() checks it (the same errors, thrown), without a promise;
+ * undefined for a name. `conn.addressBlock` applies the rules.
+ */
+export function literalCandidate(conn: { addressBlock(dest: SocksAddress, address: string): SocksError | undefined }, dest: SocksAddress): Candidate | undefined {
+  if (dest.type === 'domain') return undefined;
+  if (isUnspecified(dest.host)) throw new SocksError('ERR_SOCKS_DENIED', `destination ${dest.host} is unspecified`, Reply.NotAllowedByRuleset);
+  const block = conn.addressBlock(dest, dest.host);
+  if (block) throw block;
+  return { address: dest.host, family: dest.type === 'ipv6' ? 6 : 4 };
+}

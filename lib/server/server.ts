@@ -19,7 +19,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { SocksError } from '../protocol/errors.js';
-import { SocksAddress, fromNodeAddress } from '../protocol/codec/address.js';
+import { SocksAddress, fromNodeAddress, isUnspecified } from '../protocol/codec/address.js';
 import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, EndedConnection, LookupFunction } from './types.js';
@@ -53,11 +53,16 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   private noDescriptorWarned = 0;
   private noDescriptorSince = 0;
   closing = false;
+  /** The listening socket has TCP_NODELAY, and the keepalive it passes on to accepted sockets (undefined: none set). */
+  private listenerNoDelay = false;
+  private listenerKeepAlive: number | false | undefined;
+  /** The listening address when it is not a wildcard one. */
+  private listenerLocal: { address: string; port: number } | undefined;
 
   constructor(options: SocksServerOptions = {}) {
     super();
     this.reconfigure(options);
-    this.netServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.handle(s));
+    this.netServer = net.createServer({ allowHalfOpen: true }, (s) => this.accepted(s));
     this.netServer.on('error', (err) => {
       // accept() out of descriptors: that client is lost (the kernel keeps it
       // queued or libuv closes it), the server keeps listening.
@@ -66,7 +71,37 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
         this.noDescriptor('accept', err);
       } else this.emit('error', err);
     });
-    this.netServer.on('listening', () => this.emit('listening'));
+    this.netServer.on('listening', () => {
+      const a = this.netServer.address();
+      // Bound to one address, every accepted socket has it as its local address (no getsockname per connection).
+      this.listenerLocal = a && typeof a === 'object' && !isUnspecified(a.address) ? { address: a.address, port: a.port } : undefined;
+      this.tuneListener();
+      this.emit('listening');
+    });
+  }
+
+  /**
+   * Sets TCP_NODELAY and the keepalive options on the listening socket
+   * itself: Linux copies them to every socket it accepts, which saves five
+   * setsockopt calls per connection. Where the handle cannot (a pipe, a
+   * cluster worker whose primary accepts), each socket gets them instead.
+   */
+  private tuneListener(): void {
+    const h = (this.netServer as unknown as { _handle?: ListenHandle | null })._handle;
+    const ka = this.options.keepAlive === false ? false : (this.options.keepAlive ?? DEFAULTS.keepAlive);
+    this.listenerNoDelay = false;
+    this.listenerKeepAlive = undefined;
+    if (process.platform !== 'linux' || !h || typeof h.setNoDelay !== 'function' || typeof h.setKeepAlive !== 'function') return;
+    // A non-zero return is an errno (the handle is not a TCP socket after all): per socket, then.
+    if (h.setNoDelay(true) !== 0) return;
+    this.listenerNoDelay = true;
+    if (h.setKeepAlive(ka !== false, ka === false ? 0 : Math.floor(ka / 1000)) === 0) this.listenerKeepAlive = ka;
+  }
+
+  /** A socket from our own listener: what the listening socket did not pass on, set here. */
+  private accepted(s: net.Socket): void {
+    if (!this.listenerNoDelay) s.setNoDelay(true);
+    this.handle(s, acceptInfo(s, this.listenerLocal), this.listenerKeepAlive);
   }
 
   get options(): Readonly<SocksServerOptions> {
@@ -84,6 +119,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.policy = compileRules(options.rules);
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
+    // A reload may change keepAlive: the listening socket passes the new value on from now on.
+    if (this.netServer?.listening) this.tuneListener();
   }
 
   /** Same arguments as net.Server#listen. */
@@ -207,7 +244,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * Serves one connection: a net.Socket, or any Duplex (then pass `info`
    * for the addresses policies and BND replies need).
    */
-  handle(socket: Duplex, info?: ConnInfo): void {
+  handle(socket: Duplex, info?: ConnInfo, inheritedKeepAlive?: number | false): void {
     const o = this.options;
     const limits = this.limits;
     const src = info ?? acceptInfo(socket as net.Socket);
@@ -223,7 +260,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     }
     this.registry.accepted();
     limits.admit(socket, host, perSource > 0);
-    new Connection(this, socket, src).start();
+    new Connection(this, socket, src).start(inheritedKeepAlive);
   }
 
   private refuse(socket: Duplex, src: ConnInfo, why: string): void {
@@ -272,9 +309,10 @@ export function createServer(options?: SocksServerOptions): SocksServer {
  * and the connection would be logged and reported as 0.0.0.0:0. The local
  * address stays lazy (a system call most connections never need).
  */
-function acceptInfo(s: net.Socket): ConnInfo {
+function acceptInfo(s: net.Socket, local?: { address: string; port: number }): ConnInfo {
   const remoteAddress = s.remoteAddress;
   const remotePort = s.remotePort;
+  if (local) return { remoteAddress, remotePort, localAddress: local.address, localPort: local.port };
   return {
     remoteAddress,
     remotePort,
@@ -288,3 +326,9 @@ function acceptInfo(s: net.Socket): ConnInfo {
 }
 
 function noop(): void {}
+
+/** The listening TCP handle's setters (libuv's uv_tcp_nodelay/uv_tcp_keepalive; 0 or an errno). */
+interface ListenHandle {
+  setNoDelay?: (on: boolean) => number;
+  setKeepAlive?: (on: boolean, delaySeconds: number) => number;
+}

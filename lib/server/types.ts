@@ -141,6 +141,8 @@ export interface ConnectionControl {
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }>;
   /** Every address of the destination that the rules allow, interleaved by family (RFC 8305 §4); rejects with the block when none is. */
   resolveAll(dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]>;
+  /** Whether CONNECT may leave through an upstream (a server upstream, or a rule with `via:`): then route() decides. */
+  readonly routed: boolean;
   /** Where CONNECT to `dest` goes (the rules' `via`, else `options.upstream`, else direct); rejects with the block. */
   route(dest: SocksAddress, signal?: AbortSignal): Promise<Route>;
   /** The rules' block for `address` as `dest` of this request (a BIND peer), or undefined when it may pass. */

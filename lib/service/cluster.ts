@@ -2,7 +2,8 @@
  * --workers N: the primary forks N workers, restarts one that dies, serves
  * /metrics and answers USR1 with the sum of the workers' counters (IPC), and
  * passes HUP and TERM on; each worker runs the servers and writes its own
- * access-log lines (one write(2) each, O_APPEND).
+ * access-log lines (O_APPEND, whole lines per write(2): they never interleave
+ * within a line).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { mergeSnapshots, processFigures, renderMetrics, type MetricsSnapshot, type SeriesValue } from '../server/index.js';
@@ -143,6 +144,11 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
   let code = 0;
   return new Promise<number>((resolve, reject) => {
     supervise(p.prog, io, () => stopping, () => resolve(code), fork, slots);
+    // Workers accept from the shared listening socket themselves (SCHED_NONE):
+    // with Node's round-robin default the primary accepts every connection and
+    // passes it over IPC, which doubled the CPU per connection (docs/performance.md).
+    // NODE_CLUSTER_SCHED_POLICY=rr brings round-robin back.
+    if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
     say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
     const limits = workerLimitsLine(cfg.options, cfg.workers);
     if (limits) say(limits);
