@@ -135,9 +135,9 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
   // A malformed hash fails here, at configuration time, not at the first login.
   if (users) for (const p of users.values()) if (isPasswordHash(p)) parsePasswordHash(p);
   const verify = options.verify;
-  const failed = (why: string): AuthStep => {
+  const failed = (why: string, user?: string): AuthStep => {
     debug('authentication failed: %s', why);
-    return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword), write: FAILURE };
+    return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword, { user }), write: FAILURE };
   };
 
   const serverSession = (ctx: ServerAuthContext): ServerAuthSession => {
@@ -164,16 +164,16 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
           // not tell unknown users from wrong passwords.
           const expected = users.get(msg.username);
           const ok = safeEqual(msg.password, expected ?? '\u0000unknown-user') && expected !== undefined;
-          return ok ? { kind: 'done', identity: msg.username, write: SUCCESS } : failed(`user ${JSON.stringify(msg.username)}`);
+          return ok ? { kind: 'done', identity: msg.username, write: SUCCESS } : failed(`user ${JSON.stringify(msg.username)}`, msg.username);
         }
-        if (!verify) return failed('no users configured');
+        if (!verify) return failed('no users configured', msg.username);
         const { password } = msg;
         return { kind: 'verify', check: () => verify(msg.username, password, ctx) };
       },
       verified(result: VerifyResult): AuthStep {
-        if (!result.ok) return failed('verifier threw');
+        if (!result.ok) return failed('verifier threw', username);
         const v = result.value;
-        if (v === false || v === null || v === undefined) return failed(`user ${JSON.stringify(username)}`);
+        if (v === false || v === null || v === undefined) return failed(`user ${JSON.stringify(username)}`, username);
         return { kind: 'done', identity: v === true ? username : v, write: SUCCESS };
       },
     };
@@ -203,5 +203,7 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
     name: 'userpass',
     server: users || verify ? serverSession : undefined,
     client: options.username !== undefined ? clientSession : undefined,
+    // Static users: a reload that removes one ends that user's UDP associations.
+    knows: users ? (identity) => typeof identity === 'string' && users.has(identity) : undefined,
   };
 }

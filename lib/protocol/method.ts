@@ -114,4 +114,11 @@ export interface AuthMethod<Id = unknown> {
   server?(ctx: ServerAuthContext): ServerAuthSession<Id>;
   /** A fresh client session per connection. Absent: the method cannot be offered. */
   client?(ctx: ClientAuthContext): ClientAuthSession;
+  /**
+   * Whether an identity this method established is still one it would
+   * accept (a user still listed, a key still authorized). Asked after a
+   * server reconfigure about the identities of open UDP associations: false
+   * ends the association. Absent: the method cannot tell, and they go on.
+   */
+  knows?(identity: unknown): boolean;
 }

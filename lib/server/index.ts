@@ -1,11 +1,11 @@
 /** The Node server: SocksServer, its command handlers and rules. */
 export { SocksServer, createServer } from './server.js';
 export type { SocksServerOptions, SocksServerStats, RequestContext, CommandHandler, ConnectionControl, LookupFunction, SocksServerEvents } from './server.js';
-export { parseCidr, allowedBy, evaluateRules, evaluateBeforeLookup, parseRules, parseDestinationPattern } from './rules.js';
-export type { Cidr, Ruleset, Rule, RuleInput, RuleVerdict, DestinationPattern } from './rules.js';
-export { compileRules } from './policy.js';
+export { parseCidr, allowedBy, evaluateRules, evaluateBeforeLookup, evaluatePartial, parseRules, parseDestinationPattern } from './rules.js';
+export type { Cidr, Ruleset, Rule, RuleInput, RuleVerdict, DestinationPattern, Known } from './rules.js';
+export { compileRules, RuleBlock } from './policy.js';
 export type { Policy } from './policy.js';
-export { formatText, formatJson, escapeField, errorClass, ERROR_CLASSES } from './access-log.js';
+export { formatText, formatJson, logFields, escapeField, errorClass, ERROR_CLASSES } from './access-log.js';
 export type { ConnectionRecord, EndReason, ErrorClass } from './access-log.js';
 export { connectHandler } from './commands/connect.js';
 export { bindHandler } from './commands/bind.js';

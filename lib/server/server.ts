@@ -73,14 +73,19 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
 
   /**
    * Replaces the options (methods, users, rules, timeouts...) for connections
-   * accepted from now on; open connections and tunnels keep the options (and
-   * rules) they started with. This is what a configuration reload calls.
+   * accepted from now on. The new rules also judge every decision still to
+   * come on open connections (a request not yet decided, each new UDP
+   * destination), and an open UDP association whose user is no longer
+   * accepted ends; open TCP tunnels go on. This is what a configuration
+   * reload calls.
    */
   reconfigure(options: SocksServerOptions): void {
+    const first = this.#options === undefined;
     this.#options = options;
     this.policy = compileRules(options.rules);
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
+    if (!first) this.registry.reconfigured();
   }
 
   /** Same arguments as net.Server#listen. */

@@ -31,7 +31,7 @@ export interface SocksServerOptions {
   selectMethod?: MethodSelector;
   /** Accept SOCKS4/4a. Default: only when the `none` method (0x00) is configured, since SOCKS4 carries no password. */
   socks4?: boolean;
-  /** SOCKS4 identity policy (e.g. ident); default: USERID as claimed. */
+  /** SOCKS4 identity policy (e.g. ident verify); default: no identity, the USERID kept as an unverified `userId`. */
   socks4Identify?: Socks4Identify;
   /** The request hook: decide with ctx.accept(), ctx.deny(reply), ctx.handoff() or ctx.relay(stream). Returning without deciding accepts. */
   onRequest?: (ctx: RequestContext) => void | Promise<void>;
@@ -120,6 +120,10 @@ export interface ConnectionControl {
   relay(client: Duplex, other: Duplex, head: Buffer): void;
   /** The negotiated method's protection (e.g. GSS-API), for UDP datagrams. */
   readonly encapsulation?: Encapsulation;
+  /** Calls `f` after each reconfigure of the server, until the returned function is called. */
+  watchReconfigure(f: () => void): () => void;
+  /** False when, after a reconfigure, the identity this connection authenticated is no longer accepted (a user removed). */
+  stillAuthorized(): boolean;
 }
 
 /** The socket addresses known at accept (read once, so an early reset still has them). */
