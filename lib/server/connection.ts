@@ -11,7 +11,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
-import { SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
+import { AuthError, SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
 import { printable } from '../protocol/printable.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
@@ -65,6 +65,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private headerBuf: Buffer | undefined;
   /** The client address came from a PROXY header. */
   private viaHeader = false;
+  /** The server's configuration generation when the handshake began. */
+  private generation = 0;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -116,6 +118,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   /** Creates the engine and feeds it the socket's data; first, the rules the client address alone decides. */
   private begin(): void {
     const { server, options: o } = this;
+    this.generation = server.generation;
     // A client the rules refuse whatever it asks is closed before any byte is answered (no method list, no password check).
     const block = this.policy.active && this.clientKnown ? this.policy.client(this.source.host) : undefined;
     if (block) return this.refuse(block);
@@ -287,7 +290,13 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
   accept(): Promise<void> {
     this.clearTimer();
-    return this.finished ? Promise.resolve() : dispatch(this);
+    if (this.finished) return Promise.resolve();
+    // Reconfigured while this client authenticated (a slow password check): the user must still be accepted.
+    if (this.server.generation !== this.generation && !this.stillAuthorized()) {
+      this.deny(Reply.NotAllowedByRuleset, new AuthError('the user is no longer accepted (the server was reconfigured)', this.request.method?.code));
+      return Promise.resolve();
+    }
+    return dispatch(this);
   }
 
   /** @internal */

@@ -49,6 +49,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** The default connection limit: what the descriptors allow (two per tunnel), read once and only when no maxConnections is given. */
   private defaultMaxConnections: number | undefined;
   private noDescriptorWarned = 0;
+  /** @internal Counts reconfigures (connections compare it with the one they began under). */
+  generation = 0;
   private noDescriptorSince = 0;
   closing = false;
 
@@ -85,7 +87,9 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.policy = compileRules(options.rules);
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
-    if (!first) this.registry.reconfigured();
+    if (first) return;
+    this.generation++;
+    this.registry.reconfigured();
   }
 
   /** Same arguments as net.Server#listen. */

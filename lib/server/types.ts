@@ -148,6 +148,8 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly registry: ConnectionRegistry;
   /** True once close() has started destroying connections. */
   readonly closing: boolean;
+  /** Counts reconfigures: a connection that began under another generation re-checks its user. */
+  readonly generation: number;
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;

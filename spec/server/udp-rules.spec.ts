@@ -4,8 +4,8 @@
  * now; the request's DST (the client's own address) is no destination.
  */
 import { expect } from 'chai';
-import { parseRules, userpass, udpAssociate, type LookupFunction, type Rule } from '../../lib/index.js';
-import { hex, sleep } from '../support/helpers.js';
+import { hashPassword, parseRules, userpass, udpAssociate, type LookupFunction, type Rule } from '../../lib/index.js';
+import { hex, sleep, waitFor } from '../support/helpers.js';
 import { Conn, Udp, startServer, udpEcho, portHex } from '../support/udp-bind.js';
 
 /** A lookup that knows one name, `name.test` → 127.0.0.1, and counts its calls. */
@@ -111,6 +111,27 @@ describe('UDP ASSOCIATE and the rules', () => {
     expect(blocked.received.map(String)).to.deep.equal(['before']);
     expect(allowed.received.map(String)).to.deep.equal(['still-allowed']);
     expect(b.c.closed || b.c.ended).to.equal(false);
+  });
+
+  it('a user removed by a reconfigure while its (scrypt) password was being checked is refused: no association, no tunnel', async () => {
+    const target = await udpEcho();
+    cleanup.push(() => target.close());
+    const [ha, hb] = [await hashPassword('a'), await hashPassword('b')];
+    const s = await startServer({ methods: [userpass({ users: { alice: ha } })], rules: [{ action: 'pass' }] });
+    cleanup.push(() => s.close());
+    for (const request of ['05 03 00 01 00 00 00 00 00 00', `05 01 00 01 7f 00 00 01 ${portHex(s.port)}`]) {
+      const c = await Conn.open(s.port);
+      cleanup.push(() => c.destroy());
+      await waitFor(() => s.server.connections > 0, 2000, 'the accept');
+      // The methods were chosen at accept; the check runs after this reconfigure removed alice.
+      c.write(Buffer.concat([hex('05 01 02 01 05'), Buffer.from('alice'), hex('01'), Buffer.from('a'), hex(request)]));
+      s.server.reconfigure({ ...s.server.options, methods: [userpass({ users: { bob: hb } })] });
+      expect(await c.read(4)).to.deep.equal(hex('05 02 01 00'));
+      expect((await c.read(10))[1], request).to.equal(2);
+      c.destroy();
+      await waitFor(() => s.server.connections === 0, 2000, 'the close');
+      s.server.reconfigure({ ...s.server.options, methods: [userpass({ users: { alice: ha } })] });
+    }
   });
 
   it("DST is the client's own address, not a destination: a {block, to: 127.0.0.0/8} rule lets udpAssociate() through and drops datagrams to 127.0.0.0/8", async () => {

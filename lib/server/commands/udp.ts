@@ -165,9 +165,13 @@ class Association {
     r.socket.once('close', () => this.shutdown('control connection closed'));
     r.socket.resume();
     conn.onClose(() => this.shutdown('control connection closed'));
-    this.unwatch = conn.watchReconfigure(() => {
+    const recheck = () => {
       if (!conn.stillAuthorized()) this.shutdown('its identity is no longer accepted (reconfigured)');
-    });
+    };
+    this.unwatch = conn.watchReconfigure(recheck);
+    // A reconfigure while the relay socket was binding had no watcher to tell.
+    recheck();
+    if (this.ended) return;
     sock.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
     this.touch();
     conn.server.emit('udp', conn.request, conn.source, bound);
