@@ -247,7 +247,7 @@ export function evaluateRules(rules: readonly Rule[], input: RuleInput): RuleVer
 }
 
 const COMMANDS: readonly CommandName[] = ['connect', 'bind', 'udp'];
-const RULE_KEYS = new Set(['action', 'reply', 'client', 'user', 'key', 'to', 'port', 'command']);
+const RULE_KEYS = new Set(['action', 'id', 'reply', 'client', 'user', 'key', 'to', 'port', 'command']);
 
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : [v];
@@ -277,7 +277,7 @@ function parsePorts(v: unknown): [number, number][] {
 
 /**
  * A rule list from plain data (a parsed config file): each entry an object
- * `{ action: pass|block, reply?, client?, user?, key?, to?, port?, command? }`,
+ * `{ action: pass|block, id?, reply?, client?, user?, key?, to?, port?, command? }`,
  * list fields as arrays or comma-separated strings, ports as `443` or
  * `8000-8100`. Errors name the entry and key: `rules[2].port: ...`.
  */
@@ -299,6 +299,12 @@ export function parseRules(data: unknown, where = 'rules'): Rule[] {
     if (e.action !== 'pass' && e.action !== 'block') throw new LocalProtocolError(`${at}.action: expected pass or block, got ${JSON.stringify(e.action)}`);
     const rule: Rule = {
       action: e.action,
+      id: field('id', (v) => {
+        if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`expected a name, got ${JSON.stringify(v)}`);
+        const s = String(v);
+        if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(s)) throw new Error(`expected 1 to 64 letters, digits or _ . : -, got ${JSON.stringify(s)}`);
+        return s;
+      }),
       reply: field('reply', (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`expected a SOCKS5 failure reply code 1..8, got ${JSON.stringify(v)}`);

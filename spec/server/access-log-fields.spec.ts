@@ -53,6 +53,10 @@ describe('access-log fields', () => {
     const b = await oneRecord({ rules }, Buffer.concat([hex('05 01 00'), domainReq('other.test', 80)]));
     expect(b).to.deep.include({ reply: 4, error: 'ruleset', rule: '1' });
     expect(formatText(b)).to.include(' rule=1 ');
+    // A rule's own id names it.
+    const named = await oneRecord({ rules: parseRules([{ action: 'block', id: 'no-internal', to: '.internal' }, { action: 'pass' }]) }, Buffer.concat([hex('05 01 00'), domainReq('db.internal', 80)]));
+    expect(named.rule).to.equal('no-internal');
+    expect(() => parseRules([{ action: 'pass', id: 'a b' }])).to.throw(/rules\[0\]\.id: expected 1 to 64/);
     // No rule matched: rule=none.
     const c = await oneRecord({ rules: parseRules([{ action: 'pass', port: 1 }]) }, Buffer.concat([hex('05 01 00'), domainReq('x.test', 80)]));
     expect(c).to.deep.include({ reply: 2, error: 'ruleset', rule: 'none' });
