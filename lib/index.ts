@@ -119,6 +119,7 @@ export {
   ERROR_CLASSES, connectHandler, bindHandler, udpHandler, STAT_KEYS, SERVER_DEFAULTS, ServerMetrics,
   mergeSnapshots, renderMetrics, checkDescriptorLimit, descriptorLimit, connectionLimit,
   processFigures, STAT_SERIES, Exposition, ConnectionLimits, TokenBucket, parseRate,
+  evaluatePartial, RuleBlock, logFields, LOG_FIELDS,
 } from './server/index.js';
 export type {
   SocksServerOptions, SocksServerStats, RequestContext, CommandHandler, ConnectionControl,
@@ -126,7 +127,7 @@ export type {
   DestinationPattern, Policy, ConnectionRecord, EndReason, ErrorClass, BindOptions, UdpOptions,
   StatKey, MetricsSnapshot, DescriptorLimit, RaiseResult,
   ProcessFigures, SeriesDef, SeriesValue, ExtraSeries, ConnectionLimitsOptions,
-  Upstream, UpstreamDialOptions, Via, Route, ParseRulesOptions,
+  Upstream, UpstreamDialOptions, Via, Route, ParseRulesOptions, Known,
 } from './server/index.js';
 
 // Client.

@@ -55,6 +55,8 @@ export interface ElectrumConnection {
   identity: ElectrumTokenIdentity;
   request: SocksRequest;
   source: SocksAddress;
+  /** Reports that serving it failed (its backend connection): the access log and error counters show a failure, not a success. */
+  failed(error: unknown): void;
 }
 
 export interface ElectrumTokenOptions {
@@ -187,7 +189,7 @@ class ElectrumTokenGate {
       return;
     }
     try {
-      onConnection({ socket, head, identity: decision.identity, request: ctx.request, source: ctx.source });
+      onConnection({ socket, head, identity: decision.identity, request: ctx.request, source: ctx.source, failed: (err) => ctx.failed(err) });
     } catch (err) {
       debug('onConnection threw: %s', (err as Error)?.message);
       socket.destroy();

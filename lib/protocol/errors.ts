@@ -26,7 +26,9 @@ export type SocksErrorCode =
   | 'ERR_SOCKS_CLOSED'
   | 'ERR_SOCKS_ENCAPSULATION'
   | 'ERR_SOCKS_DENIED'
-  | 'ERR_SOCKS_KERBEROS_UNAVAILABLE';
+  | 'ERR_SOCKS_KERBEROS_UNAVAILABLE'
+  /** A SOCKS4/4a request to a server where SOCKS4 is off (it carries no password: off when authentication is required). */
+  | 'ERR_SOCKS_SOCKS4_OFF';
 
 export class SocksError extends Error {
   readonly code: SocksErrorCode;
@@ -66,12 +68,14 @@ export class LocalProtocolError extends SocksError {
   }
 }
 
-/** Authentication failed. `method` is the method code negotiated. */
+/** Authentication failed. `method` is the method code negotiated; `user` the name the client tried, if it sent one (never a password). */
 export class AuthError extends SocksError {
   readonly method: number | undefined;
-  constructor(message: string, method?: number, options?: { cause?: unknown }) {
-    super('ERR_SOCKS_AUTH_FAILED', message, undefined, options);
+  readonly user: string | undefined;
+  constructor(message: string, method?: number, options?: { cause?: unknown; user?: string }) {
+    super('ERR_SOCKS_AUTH_FAILED', message, undefined, options?.cause === undefined ? undefined : { cause: options.cause });
     this.method = method;
+    this.user = options?.user;
   }
 }
 

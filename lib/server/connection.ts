@@ -11,7 +11,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
-import { SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
+import { AuthError, SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
 import { printable } from '../protocol/printable.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
@@ -29,6 +29,7 @@ import { runHook, type Decider } from './request-context.js';
 import { AuthContext } from './auth-context.js';
 import { allowedAddresses, routeFor, ruleInput, type RuleSubject } from './resolve.js';
 import { Ledger } from './ledger.js';
+import { stillKnown } from './revalidate.js';
 import { DEFAULTS } from './defaults.js';
 import type { ConnectionHost, ConnInfo, Route, SocksServerOptions, Upstream } from './types.js';
 
@@ -41,8 +42,6 @@ const DONE_ENGINE = new ServerHandshake({ methods: [] });
 export class Connection implements Dispatchable, Decider, RuleSubject {
   request!: SocksRequest;
   readonly options: Readonly<SocksServerOptions>;
-  /** The rules this connection started with (a reload does not change them). */
-  readonly policy: Policy;
   readonly ledger = new Ledger();
   /** When the handshake deadline fires (Date.now() value). */
   deadline = 0;
@@ -64,10 +63,25 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private pendingEnc: Encapsulation | undefined;
   /** PROXY protocol: the header's bytes so far, until it is read. */
   private headerBuf: Buffer | undefined;
+  /** The client address came from a PROXY header. */
+  private viaHeader = false;
+  /** The server's configuration generation when the handshake began. */
+  private generation = 0;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
-    this.policy = server.policy;
+  }
+
+  /**
+   * The rules in force now: a reload applies to every decision still to come
+   * (a request, each new UDP destination); open TCP tunnels go on.
+   */
+  get policy(): Policy {
+    return this.server.policy;
+  }
+  /** False when the client reset before its address could be read. */
+  get clientKnown(): boolean {
+    return this.viaHeader || this.info.remoteAddress !== undefined;
   }
 
   // Read lazily: each is a system call (getpeername/getsockname) most connections never need.
@@ -108,9 +122,13 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.headerBuf = EMPTY;
   }
 
-  /** Creates the engine and feeds it the socket's data. */
+  /** Creates the engine and feeds it the socket's data; first, the rules the client address alone decides. */
   private begin(): void {
     const { server, options: o } = this;
+    this.generation = server.generation;
+    // A client the rules refuse whatever it asks is closed before any byte is answered (no method list, no password check).
+    const block = this.policy.active && this.clientKnown ? this.policy.client(this.source.host) : undefined;
+    if (block) return this.refuse(block);
     const ctx = (this.auth = new AuthContext(this));
     try {
       this.methods = server.methodsFor(ctx);
@@ -135,7 +153,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (r.header.source || r.rest.length > 0) this.ledger.quiet = false;
     const real = this.source;
     // LOCAL and UNKNOWN keep the socket's own addresses.
-    if (r.header.source) [this.src, this.loc] = [r.header.source, r.header.destination];
+    if (r.header.source) {
+      [this.src, this.loc] = [r.header.source, r.header.destination];
+      this.viaHeader = true;
+    }
     if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', r.header.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
     this.begin();
     if (!this.finished && r.rest.length > 0) this.onData(r.rest);
@@ -292,6 +313,11 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   accept(): Promise<void> {
     this.clearTimer();
     if (this.finished) return Promise.resolve();
+    // Reconfigured while this client authenticated (a slow password check): the user must still be accepted.
+    if (this.server.generation !== this.generation && !this.stillAuthorized()) {
+      this.deny(Reply.NotAllowedByRuleset, new AuthError('the user is no longer accepted (the server was reconfigured)', this.request.method?.code));
+      return Promise.resolve();
+    }
     const user = this.verifiedUser();
     const max = this.options.maxConnectionsPerUser;
     if (user !== undefined && !this.server.limits.admitUser(this.socket, user, max)) {
@@ -343,6 +369,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return { socket, head };
   }
 
+  handoffFailed(error: unknown): void {
+    this.ledger.handoffFailed(error);
+  }
+
   /** After established/handoff: the client stream (encapsulated if needed) and the head. */
   private takeStream(): { established: true; head: Buffer; socket: Duplex } {
     const head = this.pendingHead ?? EMPTY;
@@ -352,6 +382,19 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     // Let the handshake's buffers and state be collected (thousands of idle tunnels).
     this.engine = DONE_ENGINE;
     return { established: true, head, socket };
+  }
+
+  watchReconfigure(f: () => void): () => void {
+    return this.server.registry.watchReconfigure(f);
+  }
+
+  stillAuthorized(): boolean {
+    try {
+      return stillKnown(this.server.methodsFor(this.auth!), this.request);
+    } catch {
+      // methods(ctx) failed: nothing vouches for the identity any more.
+      return false;
+    }
   }
 
   addressBlock(dest: SocksAddress, address: string): SocksError | undefined {
@@ -365,6 +408,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   dialled(address: SocksAddress | undefined, via?: Upstream): void {
     if (address) this.ledger.dialled = formatAddress(address);
     if (via) this.ledger.via = via.name;
+    // The rule that let it through, for the access log (only when someone reads the record).
+    if (this.policy.active && this.server.listenerCount('connectionEnd') > 0) this.ledger.rule = this.policy.decidedBy(ruleInput(this, this.request.destination, address?.host));
   }
 
   get routed(): boolean {

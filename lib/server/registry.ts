@@ -38,6 +38,8 @@ export class ConnectionRegistry {
   readonly open = new Set<Duplex>();
   /** Outbound streams of tunnels, destroyed on close(). */
   private readonly upstreams = new Set<Duplex>();
+  /** Called after each reconfigure (open UDP associations re-check their identity). */
+  private readonly reconfigureWatchers = new Set<() => void>();
   /** The counters; `open` is read from the set. */
   readonly counts: Record<StatKey, number> = zeroStats();
   private readonly errorCodes: Record<string, number> = {};
@@ -74,6 +76,16 @@ export class ConnectionRegistry {
   destroyAll(): void {
     for (const s of this.open) s.destroy();
     for (const s of this.upstreams) s.destroy();
+  }
+
+  /** Calls `f` after each reconfigure until the returned function is called. */
+  watchReconfigure(f: () => void): () => void {
+    this.reconfigureWatchers.add(f);
+    return () => this.reconfigureWatchers.delete(f);
+  }
+  /** The server was reconfigured: every watcher is told. */
+  reconfigured(): void {
+    for (const f of [...this.reconfigureWatchers]) f();
   }
 
   tunnel(): void {

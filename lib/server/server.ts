@@ -51,6 +51,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   limits!: ConnectionLimits;
   private ownLimits: ConnectionLimits | undefined;
   private noDescriptorWarned = 0;
+  /** @internal Counts reconfigures (connections compare it with the one they began under). */
+  generation = 0;
   private noDescriptorSince = 0;
   closing = false;
   /** The listening socket has TCP_NODELAY, and the keepalive it passes on to accepted sockets (undefined: none set). */
@@ -110,10 +112,14 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
 
   /**
    * Replaces the options (methods, users, rules, timeouts...) for connections
-   * accepted from now on; open connections and tunnels keep the options (and
-   * rules) they started with. This is what a configuration reload calls.
+   * accepted from now on. The new rules also judge every decision still to
+   * come on open connections (a request not yet decided, each new UDP
+   * destination), and an open UDP association whose user is no longer
+   * accepted ends; open TCP tunnels go on. This is what a configuration
+   * reload calls.
    */
   reconfigure(options: SocksServerOptions): void {
+    const first = this.#options === undefined;
     this.#options = options;
     this.limits = options.limits ?? (this.ownLimits ??= new ConnectionLimits());
     this.policy = compileRules(options.rules);
@@ -121,6 +127,9 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
     // A reload may change keepAlive: the listening socket passes the new value on from now on.
     if (this.netServer?.listening) this.tuneListener();
+    if (first) return;
+    this.generation++;
+    this.registry.reconfigured();
   }
 
   /** Same arguments as net.Server#listen. */

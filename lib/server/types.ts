@@ -35,7 +35,7 @@ export interface SocksServerOptions {
   selectMethod?: MethodSelector;
   /** Accept SOCKS4/4a. Default: only when the `none` method (0x00) is configured, since SOCKS4 carries no password. */
   socks4?: boolean;
-  /** SOCKS4 identity policy (e.g. ident); default: USERID as claimed. */
+  /** SOCKS4 identity policy (e.g. ident verify); default: no identity, the USERID kept as an unverified `userId`. */
   socks4Identify?: Socks4Identify;
   /** The request hook: decide with ctx.accept(), ctx.deny(reply), ctx.handoff() or ctx.relay(stream). Returning without deciding accepts. */
   onRequest?: (ctx: RequestContext) => void | Promise<void>;
@@ -164,6 +164,10 @@ export interface ConnectionControl {
    * answer REP 01 then.
    */
   holdDescriptors?(n: number): boolean;
+  /** Calls `f` after each reconfigure of the server, until the returned function is called. */
+  watchReconfigure(f: () => void): () => void;
+  /** False when, after a reconfigure, the identity this connection authenticated is no longer accepted (a user removed). */
+  stillAuthorized(): boolean;
 }
 
 /** The socket addresses known at accept (read once, so an early reset still has them). */
@@ -188,6 +192,8 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly registry: ConnectionRegistry;
   /** True once close() has started destroying connections. */
   readonly closing: boolean;
+  /** Counts reconfigures: a connection that began under another generation re-checks its user. */
+  readonly generation: number;
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;

@@ -173,13 +173,16 @@ function gatewayServerOptions(token: string, dial: () => Duplex, stats: GatewayS
       stats.authFailures++;
       stats.failuresByReason[reason]++;
     },
-    onConnection: ({ socket, head, identity }) => {
+    onConnection: ({ socket, head, identity, failed }) => {
       stats.total++;
       stats.open++;
       debug('authenticated (%s path), %d open', identity.path, stats.open);
       socket.once('close', () => stats.open--);
+      const backend = dial();
+      // A backend that refuses, times out or resets: the access log line says so (end=handoff error=refused...).
+      backend.once('error', failed);
       // Writes before the TLS/TCP connect completes are queued, so the pipelined first request goes out first.
-      relay(socket, dial(), head);
+      relay(socket, backend, head);
     },
   });
 }

@@ -61,13 +61,15 @@ export function rulesFromSettings(settings: Settings): Ruleset | readonly Rule[]
   const list = fileRules(settings);
   // Destination-only flags keep their historical meaning (a Ruleset).
   if (!list && clientAllow.length === 0 && clientDeny.length === 0) return allow.length || deny.length ? { allow, deny } : undefined;
+  // The flags narrow what the list may pass: anything outside them is blocked
+  // first, the client flags before all (they are judged at accept). Each is
+  // named for the access log's `rule=`; the file's rules by their index.
   const out: Rule[] = [];
-  if (deny.length) out.push({ action: 'block', to: deny.map((cidr) => ({ cidr })) });
-  if (clientDeny.length) out.push({ action: 'block', client: clientDeny });
-  // The flags narrow what the list may pass: anything outside them is blocked first.
-  if (clientAllow.length) out.push({ action: 'block', client: [{ text: 'not ' + clientAllow.map((c) => c.text).join(','), contains: (ip) => !clientAllow.some((c) => c.contains(ip)) }] });
-  if (allow.length) out.push({ action: 'block', to: [{ cidr: { text: 'not allowed', contains: (ip) => !allow.some((c) => c.contains(ip)) } }] });
-  out.push(...(list ?? [{ action: 'pass' }]));
+  if (clientDeny.length) out.push({ id: 'client-deny', action: 'block', client: clientDeny });
+  if (clientAllow.length) out.push({ id: 'client-allow', action: 'block', client: [{ text: 'not ' + clientAllow.map((c) => c.text).join(','), contains: (ip) => !clientAllow.some((c) => c.contains(ip)) }] });
+  if (deny.length) out.push({ id: 'deny', action: 'block', to: deny.map((cidr) => ({ cidr })) });
+  if (allow.length) out.push({ id: 'allow', action: 'block', to: [{ cidr: { text: 'not allowed', contains: (ip) => !allow.some((c) => c.contains(ip)) } }] });
+  out.push(...(list ? list.map((r, i) => ({ ...r, id: r.id ?? String(i) })) : [{ id: 'default', action: 'pass' as const }]));
   return out;
 }
 

@@ -83,14 +83,22 @@ describe('sockskit-electrum-gateway as a service', function () {
     expect(lines, p.stderr()).to.have.length(3);
     // Each connection's line comes when it closes: in any order.
     const one = (re: RegExp) => expect(lines.filter((l) => re.test(l)), lines.join('\n')).to.have.length(1);
-    one(/method=electrum-token-password identity=- command=connect destination=- .* reply=0 .*end=handoff/);
+    one(/method=electrum-token-password identity=- user=- userid=- command=connect destination=- .* reply=0 .*end=handoff/);
     // Bytes after the hand-off: the version request up, the stand-in's answer down.
     const pw = lines.find((l) => l.includes('method=electrum-token-password'))!;
-    expect(Number(/ up=(\d+)/.exec(pw)![1])).to.equal(paddedVersionRequest().length);
-    expect(Number(/ down=(\d+)/.exec(pw)![1])).to.be.greaterThan(20);
+    expect(Number(/ bytesUp=(\d+)/.exec(pw)![1])).to.equal(paddedVersionRequest().length);
+    expect(Number(/ bytesDown=(\d+)/.exec(pw)![1])).to.be.greaterThan(20);
     one(/method=none .*destination=- .*reply=0 .*end=handoff/);
     one(/method=none .*destination=- .*reply=2 .*error=ruleset/);
     expect(p.stderr()).to.not.include(TOKEN.slice(0, 10));
+  });
+
+  it('a hand-off whose backend connection fails is logged as a failure, not a success', async () => {
+    const dead = await closedPort();
+    const { p, port } = await start(['--listen', '127.0.0.1:0', '--backend', `127.0.0.1:${dead}`, '--auth-token', TOKEN]);
+    await exchange(port, [passwordPath(TOKEN)], { settle: 100 });
+    const line = (await p.waitFor(/[^\n]* listener=[^\n]*\n/))[0];
+    expect(line).to.match(/ end=handoff error=refused/);
   });
 
   it('SIGUSR1 prints the counters and never opens the inspector', async () => {

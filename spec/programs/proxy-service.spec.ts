@@ -101,12 +101,12 @@ describe('sockskit-proxy as a service', function () {
       const lines = accessLines(daemon.output());
       expect(lines, daemon.output()).to.have.length(1);
       const f = Object.fromEntries(lines[0]!.split(' ').slice(1).map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
-      expect(f).to.deep.include({ method: 'none', identity: '-', command: 'connect', destination: `localhost:${webPort}`, dialled: `127.0.0.1:${webPort}`, reply: '0', end: 'closed', error: '-' });
+      expect(f).to.deep.include({ method: 'none', identity: '-', command: 'connect', destination: `localhost:${webPort}`, dialled: `127.0.0.1:${webPort}`, rule: '0', reply: '0', end: 'closed', error: '-' });
       expect(f.client).to.match(/^127\.0\.0\.1:\d+$/);
       expect(f.listener).to.equal(`127.0.0.1:${port}`);
-      expect(Number(f.up)).to.be.greaterThan(30);
-      expect(Number(f.down)).to.be.greaterThan(100);
-      expect(Number(f.ms)).to.be.at.least(0);
+      expect(Number(f.bytesUp)).to.be.greaterThan(30);
+      expect(Number(f.bytesDown)).to.be.greaterThan(100);
+      expect(Number(f.durationMs)).to.be.at.least(0);
 
       // CR/LF in a name: the engine refuses it (04, as an empty name) and the line stays one line.
       const c = await RawClient.connect(port);

@@ -106,7 +106,7 @@ describe('runService (by import)', function () {
     expect(writes).to.have.length(1);
     const lines = writes[0]!.split('\n');
     expect(lines).to.have.length(4);
-    expect(lines[0]).to.equal('1970-01-01T00:00:00.000Z listener=127.0.0.1:1080 client=127.0.0.1:1 method=none identity=- command=connect destination=a\\x20b:80 dialled=- reply=0 up=1 down=0 ms=1 end=closed error=- worker=2');
+    expect(lines[0]).to.equal('1970-01-01T00:00:00.000Z listener=127.0.0.1:1080 client=127.0.0.1:1 method=none identity=- user=- userid=- command=connect destination=a\\x20b:80 dialled=- rule=- reply=0 bytesUp=1 bytesDown=0 durationMs=1 handshakeMs=0 end=closed error=- worker=2');
     expect(lines[3]).to.equal('');
     f.close();
   });
