@@ -35,13 +35,22 @@ export interface ProcessFigures {
   startTime: number;
 }
 
+/** RSS: libuv reads /proc/self/stat for it, which fails with EMFILE when the descriptors run out (then 0, never a throw). */
+function residentBytes(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return 0;
+  }
+}
+
 /** This process's figures, now (open and max descriptors from /proc; 0 where there is none). */
 export function processFigures(): ProcessFigures {
   const cpu = process.cpuUsage();
   return {
     cpuUserSeconds: cpu.user / 1e6,
     cpuSystemSeconds: cpu.system / 1e6,
-    residentBytes: process.memoryUsage.rss(),
+    residentBytes: residentBytes(),
     openFds: descriptorsInUse() ?? 0,
     maxFds: descriptorLimit()?.soft ?? 0,
     startTime: Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000,

@@ -106,11 +106,11 @@ describe('interop: sockskit-proxy through upstream proxies (Dante, microsocks)',
     const { d, port } = await proxy(['--config', conf, '--upstream', `socks5h://127.0.0.1:${deadPort}`]);
     const r = await through(port, 'localhost');
     expect(await roundTrip(r.socket, 'direct')).to.equal('direct');
-    const line = await logLine(d, new RegExp(`destination=localhost:${echo.port} dialled=127\\.0\\.0\\.1:${echo.port} reply=0 .*\\n`));
+    const line = await logLine(d, new RegExp(`destination=localhost:${echo.port} dialled=127\\.0\\.0\\.1:${echo.port} rule=\\S+ reply=0 .*\\n`));
     expect(line).not.to.include('via=');
     const err = await through(port, 'localhost', echo.port + 1 > 65535 ? 1 : echo.port + 1).then(() => undefined, (e: unknown) => e);
     expect((err as ReplyError).reply).to.equal(5);
-    await logLine(d, new RegExp(`via=socks5h://127\\.0\\.0\\.1:${deadPort} reply=5 `));
+    await logLine(d, new RegExp(`via=socks5h://127\\.0\\.0\\.1:${deadPort} rule=\\S+ reply=5 `));
   });
 
   it('a rule that needs the address: the name is resolved here and the address goes upstream', async () => {
@@ -118,7 +118,7 @@ describe('interop: sockskit-proxy through upstream proxies (Dante, microsocks)',
     const { d, port } = await proxy(['--config', conf]);
     const r = await through(port, 'localhost');
     expect(await roundTrip(r.socket, 'by address')).to.equal('by address');
-    await logLine(d, new RegExp(`destination=localhost:${echo.port} dialled=127\\.0\\.0\\.1:${echo.port} via=socks4://127\\.0\\.0\\.1:${dantePort} reply=0`));
+    await logLine(d, new RegExp(`destination=localhost:${echo.port} dialled=127\\.0\\.0\\.1:${echo.port} via=socks4://127\\.0\\.0\\.1:${dantePort} rule=\\S+ reply=0`));
   });
 
   it('BIND and UDP ASSOCIATE routed upstream are refused with 07; a via: direct rule serves BIND', async () => {
@@ -143,7 +143,7 @@ describe('interop: sockskit-proxy through upstream proxies (Dante, microsocks)',
     await waitFor(() => /configuration reloaded/.test(d.output()), 5000, 'the reload');
     const r = await through(port, 'localhost');
     expect(await roundTrip(r.socket, 'after reload')).to.equal('after reload');
-    await logLine(d, new RegExp(`via=socks5h://127\\.0\\.0\\.1:${microPort} reply=0`));
+    await logLine(d, new RegExp(`via=socks5h://127\\.0\\.0\\.1:${microPort} rule=\\S+ reply=0`));
   });
 
   it('--check refuses a bad upstream URL and a bad via:, naming them', async () => {

@@ -60,6 +60,7 @@ async function startProxy(nofile: number, args: string[] = []): Promise<{ child:
     child.kill('SIGUSR1');
     for (let i = 0; i < 100 && (err.match(/stats \{.*\}\n/g) ?? []).length <= before; i++) await new Promise((r) => setTimeout(r, 50));
     const all = [...err.matchAll(/sockskit-proxy: stats (\{.*\})\n/g)];
+    if (all.length === 0) throw new Error(`proxy: no stats line after SIGUSR1 in:\n${err.split('\n').filter((l) => !/ listener=/.test(l)).join('\n')}`);
     return JSON.parse(all[all.length - 1]![1]!);
   };
   return { child, port, err: () => err, stats };

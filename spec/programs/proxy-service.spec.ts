@@ -260,7 +260,7 @@ describe('sockskit-proxy as a service', function () {
         await waitFor(() => /draining/.test(daemon.output()), 5000, 'draining');
         daemon.child.kill('SIGINT');
         expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 8000))])).to.equal(130);
-        expect(daemon.output()).to.match(new RegExp(`command=connect destination=127\\.0\\.0\\.1:${echoT.port} .* up=1 down=1 .*end=shutdown`));
+        expect(daemon.output()).to.match(new RegExp(`command=connect destination=127\\.0\\.0\\.1:${echoT.port} .* bytesUp=1 bytesDown=1 .*end=shutdown`));
         c.destroy();
       });
     }
