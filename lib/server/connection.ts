@@ -67,8 +67,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private viaHeader = false;
   /** The server's configuration generation when the handshake began. */
   private generation = 0;
-  /** The verified user's rate for this request's tunnel (set when accept() admits the user). */
-  private userRate: number | undefined;
+  /** The verified user's rate for this request's tunnel, once accept() admitted the user (null: it did not: the flag's). */
+  private userRate: number | undefined | null = null;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -450,7 +450,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     this.ledger.relayed = true;
-    const rate = this.userRate;
+    const rate = this.userRate === null ? this.options.ratePerUser : this.userRate;
     const user = rate ? this.verifiedUser() : undefined;
     const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
