@@ -123,7 +123,7 @@ export {
 } from './server/index.js';
 export type {
   SocksServerOptions, SocksServerStats, RequestContext, CommandHandler, ConnectionControl,
-  LookupFunction, SocksServerEvents, Cidr, Ruleset, Rule, RuleInput, RuleVerdict,
+  LookupFunction, SocksServerEvents, Cidr, Ruleset, Rule, RuleInput, RuleVerdict, UserLimits,
   DestinationPattern, Policy, ConnectionRecord, EndReason, ErrorClass, BindOptions, UdpOptions,
   StatKey, MetricsSnapshot, DescriptorLimit, RaiseResult,
   ProcessFigures, SeriesDef, SeriesValue, ExtraSeries, ConnectionLimitsOptions,

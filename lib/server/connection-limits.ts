@@ -15,12 +15,20 @@ import type { Duplex } from 'node:stream';
 import { DESCRIPTORS_PER_CONNECTION, MAX_CONNECTIONS_CAP, descriptorBudget } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** What one user holds: requests open, and the rate buckets their tunnels share (one per direction). */
+/** A user's buckets at one rate, one per direction. */
+interface Buckets {
+  up: TokenBucket;
+  down: TokenBucket;
+}
+
+/**
+ * What one user holds: requests open, and the rate buckets their tunnels
+ * share, by rate (tunnels decided by rules with different rates each share
+ * their own rate's buckets; docs/operations.md, Limits).
+ */
 interface UserState {
   open: number;
-  rate?: number;
-  up?: TokenBucket;
-  down?: TokenBucket;
+  buckets?: Map<number, Buckets>;
 }
 
 export interface ConnectionLimitsOptions {
@@ -113,12 +121,14 @@ export class ConnectionLimits {
     return true;
   }
 
-  /** The throttle for a tunnel of `user` at `rate` bytes/s each way, the buckets shared by their open tunnels. */
+  /** The throttle for a tunnel of `user` at `rate` bytes/s each way, the buckets shared by their open tunnels at that rate. */
   userThrottle(user: string, rate: number): (way: 'up' | 'down', n: number) => number {
     const u = this.users.get(user);
     if (!u) return () => 0;
-    if (u.rate !== rate) Object.assign(u, { rate, up: new TokenBucket(rate), down: new TokenBucket(rate) });
-    return (way, n) => u[way]!.take(n);
+    const all = (u.buckets ??= new Map());
+    let b = all.get(rate);
+    if (!b) all.set(rate, (b = { up: new TokenBucket(rate), down: new TokenBucket(rate) }));
+    return (way, n) => b[way].take(n);
   }
 
   /** The connection has sent its request (or ended): no longer evictable. */

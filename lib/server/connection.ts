@@ -13,7 +13,7 @@ import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
 import { AuthError, SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
 import { printable } from '../protocol/printable.js';
-import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
+import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
 import { runCheck, type AuthMethod, type Encapsulation, type VerifyResult } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
@@ -67,6 +67,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private viaHeader = false;
   /** The server's configuration generation when the handshake began. */
   private generation = 0;
+  /** The verified user's rate for this request's tunnel, once accept() admitted the user (null: it did not: the flag's). */
+  private userRate: number | undefined | null = null;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
@@ -319,13 +321,24 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
       return Promise.resolve();
     }
     const user = this.verifiedUser();
-    const max = this.options.maxConnectionsPerUser;
-    if (user !== undefined && !this.server.limits.admitUser(this.socket, user, max)) {
-      // 02 (SOCKS4 5B): refused by policy, for this user only; the class is `limit`.
-      this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
-      return Promise.resolve();
-    }
+    if (user !== undefined && !this.admitUser(user)) return Promise.resolve();
     return dispatch(this);
+  }
+
+  /**
+   * Counts the request against its user's cap, and keeps the rate for the
+   * relay: the limits of the rule deciding it (policy.userLimits), else the
+   * flags. False when refused: 02 (SOCKS4 5B), for this user only; the class is `limit`.
+   */
+  private admitUser(user: string): boolean {
+    const o = this.options;
+    const flags = { maxConnections: o.maxConnectionsPerUser, rate: o.ratePerUser };
+    const lim = this.policy.limits ? this.policy.userLimits(ruleInput(this, this.request.destination, undefined), this.request.command === 'udp' || isZeroAddress(this.request.destination), flags) : flags;
+    this.userRate = lim.rate;
+    if (this.server.limits.admitUser(this.socket, user, lim.maxConnections)) return true;
+    const max = lim.maxConnections;
+    this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
+    return false;
   }
 
   /** The identity a method verified (never SOCKS4's USERID): what per-user limits count. */
@@ -437,7 +450,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     this.ledger.relayed = true;
-    const rate = this.options.ratePerUser;
+    const rate = this.userRate === null ? this.options.ratePerUser : this.userRate;
     const user = rate ? this.verifiedUser() : undefined;
     const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });

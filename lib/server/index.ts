@@ -4,7 +4,7 @@ export type { SocksServerOptions, SocksServerStats, RequestContext, CommandHandl
 export type { Upstream, UpstreamDialOptions, Via, Route } from './types.js';
 export type { ParseRulesOptions } from './rules.js';
 export { parseCidr, allowedBy, evaluateRules, evaluateBeforeLookup, evaluatePartial, parseRules, parseDestinationPattern } from './rules.js';
-export type { Cidr, Ruleset, Rule, RuleInput, RuleVerdict, DestinationPattern, Known } from './rules.js';
+export type { Cidr, Ruleset, Rule, RuleInput, RuleVerdict, DestinationPattern, Known, UserLimits } from './rules.js';
 export { compileRules, RuleBlock } from './policy.js';
 export type { Policy } from './policy.js';
 export { formatText, formatJson, logFields, LOG_FIELDS, escapeField, errorClass, ERROR_CLASSES } from './access-log.js';

@@ -11,7 +11,7 @@
 import { SocksError } from '../protocol/errors.js';
 import { Reply } from '../protocol/constants.js';
 import { formatAddress } from '../protocol/codec/address.js';
-import { allowedBy, evaluatePartial, evaluateRules, type Rule, type RuleInput, type RuleVerdict, type Ruleset } from './rules.js';
+import { allowedBy, evaluatePartial, evaluateRules, tightestLimits, userLimitRules, type Rule, type RuleInput, type RuleVerdict, type Ruleset, type UserLimits } from './rules.js';
 import type { Via } from './upstream.js';
 
 /** A block by the rules: `rule` names the rule that decided (its id or index; `none` when no rule matched). */
@@ -43,6 +43,16 @@ export interface Policy {
    * given (`input.address` unset) and its address is needed to decide.
    */
   route(input: RuleInput): { block: RuleBlock } | { block?: undefined; via: Via | undefined } | undefined;
+  /** Some pass rule sets `maxConnections` or `rate`: requests must ask userLimits(). */
+  readonly limits: boolean;
+  /**
+   * A verified user's limits for `input` as it arrives (before any lookup):
+   * those of the pass rule that decides it, or the tightest of the pass rules
+   * that still may (a name whose address decides; UDP ASSOCIATE and BIND for
+   * any peer, `anyDestination`, whose destinations come later); `fallback`
+   * (the server's flags) for a rule without a field.
+   */
+  userLimits(input: RuleInput, anyDestination: boolean, fallback: UserLimits): UserLimits;
 }
 
 const PASS = { via: undefined };
@@ -58,6 +68,8 @@ export const OPEN_POLICY: Policy = {
   decidedBy: () => undefined,
   routes: false,
   route: () => PASS,
+  limits: false,
+  userLimits: (_input, _any, fallback) => fallback,
 };
 
 /** Builds the policy of a server's `rules` option. */
@@ -73,7 +85,11 @@ function isRuleList(rules: Ruleset | readonly Rule[]): rules is readonly Rule[] 
 class RulesetPolicy implements Policy {
   readonly active = true;
   readonly routes = false;
+  readonly limits = false;
   constructor(private readonly rules: Ruleset) {}
+  userLimits(_input: RuleInput, _any: boolean, fallback: UserLimits): UserLimits {
+    return fallback;
+  }
   route(input: RuleInput) {
     if (input.address === undefined && input.hostType === 'domain') return undefined;
     const block = this.address({ ...input, address: input.address ?? input.host });
@@ -107,8 +123,15 @@ const ALL_BUT_ADDRESS = { request: true, destination: true };
 class ListPolicy implements Policy {
   readonly active = true;
   readonly routes: boolean;
+  readonly limits: boolean;
   constructor(private readonly rules: readonly Rule[]) {
     this.routes = rules.some((r) => r.via !== undefined);
+    this.limits = rules.some((r) => r.action === 'pass' && (r.maxConnections !== undefined || r.rate !== undefined));
+  }
+  userLimits(input: RuleInput, anyDestination: boolean, fallback: UserLimits): UserLimits {
+    if (!this.limits) return fallback;
+    const known = anyDestination ? NO_DESTINATION : ALL_BUT_ADDRESS;
+    return tightestLimits(userLimitRules(this.rules, { ...input, address: undefined }, known), fallback);
   }
   route(input: RuleInput) {
     const v = input.address === undefined && input.hostType === 'domain' ? evaluatePartial(this.rules, input, ALL_BUT_ADDRESS) : evaluateRules(this.rules, input);

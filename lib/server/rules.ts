@@ -10,11 +10,14 @@
  *    dialled address, exact name, or name suffix such as `.internal` on the
  *    requested name), port or port range, command. No rule matching blocks
  *    (02), as in Dante: end a list with `{ action: 'pass' }` to pass the rest.
+ *    A pass rule may set the per-user limits of what it passes
+ *    (`maxConnections`, `rate`): see userLimitRules().
  */
 import { Address4, Address6 } from 'ip-address';
 import { Reply, type CommandName } from '../protocol/constants.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import type { Upstream, Via } from './upstream.js';
+import { parseRate } from './token-bucket.js';
 
 export interface Cidr {
   readonly text: string;
@@ -95,6 +98,24 @@ export interface Rule {
   command?: readonly CommandName[];
   /** Pass rules: the way out for what they pass (an upstream, or `direct`); default: the server's `upstream`. */
   via?: Via;
+  /**
+   * Pass rules: requests open at once per verified user, for a request this
+   * rule decides (Infinity: no cap, whatever the server's); default: the
+   * server's maxConnectionsPerUser. Counted per user, not per rule.
+   */
+  maxConnections?: number;
+  /**
+   * Pass rules: bytes per second per verified user and direction for the
+   * tunnels this rule decides (Infinity: unthrottled); default: the server's
+   * ratePerUser. A user's tunnels at the same rate share one bucket.
+   */
+  rate?: number;
+}
+
+/** Per-user limits; unset: none. */
+export interface UserLimits {
+  maxConnections?: number;
+  rate?: number;
 }
 
 /** What a rule is matched against. */
@@ -253,8 +274,57 @@ export function evaluateRules(rules: readonly Rule[], input: RuleInput): RuleVer
   return NO_MATCH;
 }
 
+/**
+ * The pass rules that may decide `input` given what is `known`: each pass
+ * rule that may match, up to the first rule that surely matches (included
+ * when it passes). With everything known, at most the one deciding rule;
+ * empty when the request is surely blocked.
+ */
+export function userLimitRules(rules: readonly Rule[], input: RuleInput, known: Known): Rule[] {
+  const out: Rule[] = [];
+  for (const r of rules) {
+    const m = matchKnown(r, input, known);
+    if (m !== Tri.No && r.action === 'pass') out.push(r);
+    if (m === Tri.Yes) break;
+  }
+  return out;
+}
+
+/**
+ * The limits a request gets from the pass rules that may decide it: the
+ * tightest of each field over them, a rule without the field counting as
+ * `fallback`'s (the server's flags); `fallback` when none may pass.
+ */
+export function tightestLimits(candidates: readonly Rule[], fallback: UserLimits): UserLimits {
+  if (candidates.length === 0) return fallback;
+  let max = Infinity;
+  let rate = Infinity;
+  for (const r of candidates) {
+    max = Math.min(max, r.maxConnections ?? fallback.maxConnections ?? Infinity);
+    rate = Math.min(rate, r.rate ?? fallback.rate ?? Infinity);
+  }
+  const out: UserLimits = {};
+  if (max !== Infinity) out.maxConnections = max;
+  if (rate !== Infinity) out.rate = rate;
+  return out;
+}
+
 const COMMANDS: readonly CommandName[] = ['connect', 'bind', 'udp'];
-const RULE_KEYS = new Set(['action', 'id', 'reply', 'client', 'user', 'key', 'to', 'port', 'command', 'via']);
+const RULE_KEYS = new Set(['action', 'id', 'reply', 'client', 'user', 'key', 'to', 'port', 'command', 'via', 'maxConnections', 'rate']);
+const UNLIMITED = 'unlimited';
+
+function parseMaxConnections(v: unknown): number {
+  if (v === UNLIMITED) return Infinity;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`expected a whole number of requests from 1, or ${UNLIMITED}, got ${JSON.stringify(v)} (a rule that lets none through is a block rule)`);
+  return n;
+}
+
+function parseRuleRate(v: unknown): number {
+  if (v === UNLIMITED) return Infinity;
+  if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`expected a rate such as 256K or 10M, or ${UNLIMITED}, got ${JSON.stringify(v)}`);
+  return parseRate(String(v));
+}
 
 export interface ParseRulesOptions {
   /** Builds the upstream a rule's `via:` names (a proxy URL or a list: a chain); without it `via:` other than `direct` is refused. */
@@ -298,7 +368,7 @@ function parsePorts(v: unknown): [number, number][] {
 
 /**
  * A rule list from plain data (a parsed config file): each entry an object
- * `{ action: pass|block, id?, reply?, client?, user?, key?, to?, port?, command?, via? }`,
+ * `{ action: pass|block, id?, reply?, client?, user?, key?, to?, port?, command?, via?, maxConnections?, rate? }`,
  * list fields as arrays or comma-separated strings, ports as `443` or
  * `8000-8100`. Errors name the entry and key: `rules[2].port: ...`.
  */
@@ -349,9 +419,15 @@ export function parseRules(data: unknown, where = 'rules', options: ParseRulesOp
         }),
       ),
       via: field('via', (v) => parseVia(v, options)),
+      maxConnections: field('maxConnections', parseMaxConnections),
+      rate: field('rate', parseRuleRate),
     };
     if (rule.reply !== undefined && rule.action === 'pass') throw new LocalProtocolError(`${at}.reply: only a block rule has a reply`);
     if (rule.via !== undefined && rule.action === 'block') throw new LocalProtocolError(`${at}.via: only a pass rule has a way out`);
+    for (const k of ['maxConnections', 'rate'] as const) {
+      if (rule[k] !== undefined && rule.action === 'block') throw new LocalProtocolError(`${at}.${k}: only a pass rule sets limits`);
+      if (rule[k] === undefined) delete rule[k];
+    }
     if (rule.via === undefined) delete rule.via;
     return rule;
   });

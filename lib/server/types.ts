@@ -79,13 +79,15 @@ export interface SocksServerOptions {
    * Requests open at once per verified user (a userpass name, a binauth key,
    * a GSS-API principal; SOCKS4's USERID is not verified and is not
    * limited); past it the request is refused with REP 02 (SOCKS4 5B).
+   * A pass rule's `maxConnections` replaces it for the requests it decides.
    * Default: no limit.
    */
   maxConnectionsPerUser?: number;
   /**
    * Bytes per second per verified user and direction: a token bucket shared
    * by the user's CONNECT and BIND tunnels, up and down counted separately.
-   * UDP datagrams are not limited. Default: no limit.
+   * UDP datagrams are not limited. A pass rule's `rate` replaces it for the
+   * tunnels it decides. Default: no limit.
    */
   ratePerUser?: number;
   /** The handler for CONNECT (lib/server/commands/connect.ts). Default: connectHandler(); false: refused (07). */

@@ -1,12 +1,13 @@
 /**
- * --max-connections and --max-connections-per-source under --workers: each
- * worker counts its own connections (a shared count would cost an IPC round
- * trip per accept), so the primary hands each worker a share of each limit,
+ * --max-connections, the per-source and per-user limits (flags and rule
+ * fields) under --workers: each worker counts its own connections (a shared
+ * count would cost an IPC round trip per accept), so the primary hands each
+ * worker a share of each limit,
  * the shares summing to the limit (docs/operations.md, "Limits and workers").
  * A worker's share travels in its environment (WORKER_SLOT_ENV), so a
  * replacement worker gets the share of the one it replaces.
  */
-import type { SocksServerOptions } from '../server/index.js';
+import type { Rule, SocksServerOptions } from '../server/index.js';
 
 /** The environment variable that tells a worker its slot (0 .. workers-1). */
 export const WORKER_SLOT_ENV = 'SOCKSKIT_WORKER_SLOT';
@@ -16,10 +17,13 @@ export function workerShare(total: number, workers: number, slot: number): numbe
   return Math.max(1, Math.floor(total / workers) + (slot < total % workers ? 1 : 0));
 }
 
-/** The options with worker `slot`'s share of each explicit limit (0 and unset stay as they are). */
+/** The options with worker `slot`'s share of each explicit limit, the rules' per-user limits too (0, unset and unlimited stay as they are). */
 export function workerOptions(o: SocksServerOptions, workers: number, slot: number): SocksServerOptions {
-  const share = (n: number | undefined) => (n === undefined || n <= 0 ? n : workerShare(n, workers, slot));
-  return { ...o, maxConnections: share(o.maxConnections), maxConnectionsPerSource: share(o.maxConnectionsPerSource), maxConnectionsPerUser: share(o.maxConnectionsPerUser), ratePerUser: share(o.ratePerUser) };
+  const share = (n: number | undefined) => (n === undefined || n <= 0 || !Number.isFinite(n) ? n : workerShare(n, workers, slot));
+  const rules = Array.isArray(o.rules)
+    ? (o.rules as readonly Rule[]).map((r) => (r.maxConnections === undefined && r.rate === undefined ? r : { ...r, maxConnections: share(r.maxConnections), rate: share(r.rate) }))
+    : o.rules;
+  return { ...o, maxConnections: share(o.maxConnections), maxConnectionsPerSource: share(o.maxConnectionsPerSource), maxConnectionsPerUser: share(o.maxConnectionsPerUser), ratePerUser: share(o.ratePerUser), rules };
 }
 
 /** The start-up line that says how the limits were split, or undefined when no limit is set. */
