@@ -21,7 +21,8 @@ import http from 'node:http';
 import tls from 'node:tls';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect, ConnectOptions } from './connect.js';
+import { connect, checkConnectOptions, type ConnectOptions } from './connect.js';
+import { LocalProtocolError } from '../protocol/errors.js';
 import { asSocket } from './socket-like.js';
 
 export interface SocksAgentOptions extends Omit<ConnectOptions, 'destination' | 'command' | 'socket' | 'onBound' | 'keepHead'> {
@@ -41,7 +42,10 @@ type RequestOptions = http.ClientRequestArgs & tls.ConnectionOptions & { _defaul
 export class SocksAgent extends http.Agent {
   readonly socksOptions: SocksAgentOptions;
 
+  /** Throws LocalProtocolError for a bad proxy URL, scheme or option, before any request. */
   constructor(options: SocksAgentOptions) {
+    checkConnectOptions(options);
+    if (options.protocol !== undefined && options.protocol !== 'http:' && options.protocol !== 'https:') throw new LocalProtocolError(`protocol must be 'http:' or 'https:', not ${String(options.protocol)}`);
     super(options.agent);
     this.socksOptions = options;
     // http.Agent's constructor sets both as own properties; answer them per request instead.

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { socksDispatcher } from '../../lib/client/dispatcher.js';
+import { socksDispatcher } from '../../lib/undici.js';
 import { gssapiPsk } from '../../methods/gssapi/method.js';
 import { requireProgram, freePort, spawnDaemon, stopAll, tempDir, type Daemon } from '../support/interop.js';
 import { PROGRAM } from '../support/paths.js';
