@@ -37,7 +37,8 @@ const IO_MODULES = new Set(['net', 'dns', 'dgram', 'tls', 'http', 'https', 'fs',
 const TIMERS = /\b(setTimeout|setInterval|setImmediate)\s*\(/;
 
 export function layerOf(file: string): Layer | undefined {
-  if (file === 'lib/index.ts') return 'index';
+  // The entry points (package.json exports): lib/index.ts, and lib/undici.ts for sockskit/undici.
+  if (file === 'lib/index.ts' || file === 'lib/undici.ts') return 'index';
   const m = /^lib\/(protocol|transport|server|client|electrum)\//.exec(file);
   if (m) return m[1] as Layer;
   if (file.startsWith('methods/')) return 'methods';
