@@ -37,7 +37,8 @@ export interface SocksAgentOptions extends Omit<ConnectOptions, 'destination' | 
   tls?: tls.ConnectionOptions;
 }
 
-type RequestOptions = http.ClientRequestArgs & tls.ConnectionOptions & { _defaultAgent?: http.Agent; servername?: string };
+/** What http.Agent hands to getName() and createConnection(): the request options, TLS ones included. */
+export type SocksAgentRequestOptions = http.ClientRequestArgs & tls.ConnectionOptions & { _defaultAgent?: http.Agent; servername?: string };
 
 export class SocksAgent extends http.Agent {
   readonly socksOptions: SocksAgentOptions;
@@ -54,14 +55,14 @@ export class SocksAgent extends http.Agent {
   }
 
   /** http.Agent's pool key, with the scheme and the TLS identity so http and https never share a socket. */
-  override getName(options: RequestOptions = {}): string {
+  override getName(options: SocksAgentRequestOptions = {}): string {
     const name = super.getName(options);
     if (!this.isSecure(options)) return `${name}:http`;
     return `${name}:https:${options.servername ?? ''}:${options.rejectUnauthorized ?? ''}`;
   }
 
   /** Called by http.Agent for each new connection; answers through the callback. */
-  override createConnection(options: RequestOptions, callback: (err: Error | null, socket?: Duplex) => void): undefined {
+  override createConnection(options: SocksAgentRequestOptions, callback: (err: Error | null, socket?: Duplex) => void): undefined {
     const secure = this.isSecure(options);
     const host = stripBrackets(options.hostname ?? options.host ?? 'localhost');
     const port = Number(options.port) || (secure ? 443 : 80);
@@ -93,7 +94,7 @@ export class SocksAgent extends http.Agent {
     return undefined;
   }
 
-  private isSecure(o: RequestOptions): boolean {
+  private isSecure(o: SocksAgentRequestOptions): boolean {
     const protocol = o.protocol ?? (o._defaultAgent as { protocol?: string } | undefined)?.protocol ?? this.socksOptions.protocol;
     return protocol === 'https:';
   }
@@ -107,7 +108,7 @@ function calledFromHttps(): boolean {
 
 const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'checkServerIdentity', 'minVersion', 'maxVersion', 'ciphers', 'ALPNProtocols', 'session', 'crl', 'ecdhCurve', 'sigalgs'] as const;
 
-function pickTls(o: RequestOptions): tls.ConnectionOptions {
+function pickTls(o: SocksAgentRequestOptions): tls.ConnectionOptions {
   const out: Record<string, unknown> = {};
   for (const k of TLS_KEYS) if ((o as Record<string, unknown>)[k] !== undefined) out[k] = (o as Record<string, unknown>)[k];
   return out as tls.ConnectionOptions;

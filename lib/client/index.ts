@@ -4,7 +4,7 @@ export type { ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination
 export { udpAssociate, SocksUdpSocket } from './udp.js';
 export type { UdpAssociateOptions, UdpRemoteInfo, SocksUdpSocketEvents } from './udp.js';
 export { SocksAgent } from './agent.js';
-export type { SocksAgentOptions } from './agent.js';
+export type { SocksAgentOptions, SocksAgentRequestOptions } from './agent.js';
 // socksDispatcher() is exported from 'sockskit/undici' (lib/undici.ts): its types name undici's.
 export { proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES } from './proxy-env.js';
 export type { ProxyEnv } from './proxy-env.js';
