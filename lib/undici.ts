@@ -4,4 +4,4 @@
  * entry ('sockskit') compiles without undici installed.
  */
 export { socksDispatcher } from './client/dispatcher.js';
-export type { SocksDispatcherOptions } from './client/dispatcher.js';
+export type { SocksDispatcherOptions, SocksDispatcher, GlobalFetchDispatcher } from './client/dispatcher.js';

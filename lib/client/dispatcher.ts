@@ -28,6 +28,19 @@ export interface SocksDispatcherOptions extends Omit<ConnectOptions, 'proxy' | '
   agent?: Omit<Undici.Agent.Options, 'connect'>;
 }
 
+/**
+ * The Dispatcher type of the global fetch()'s RequestInit, whichever copy of
+ * undici's types declares it (@types/node's own); unknown where RequestInit
+ * has no `dispatcher` (the DOM lib). The Agent returned is also typed as
+ * this, so `fetch(url, { dispatcher })` compiles as well as
+ * `undici.fetch(url, { dispatcher })`: at run time Node's fetch takes an
+ * Agent of the npm undici (the fetch specs run it for each major).
+ */
+export type GlobalFetchDispatcher = RequestInit extends { dispatcher?: infer D } ? NonNullable<D> : unknown;
+
+/** What socksDispatcher() returns: an Agent of the installed undici, usable by the global fetch too. */
+export type SocksDispatcher = Undici.Agent & GlobalFetchDispatcher;
+
 type UndiciModule = typeof Undici;
 let undici: UndiciModule | undefined;
 
@@ -50,7 +63,7 @@ function loadUndici(): UndiciModule {
  * username/password; `methods` adds any other method. Bad proxies or options
  * throw LocalProtocolError here, before any request.
  */
-export function socksDispatcher(proxy: ProxySpec | readonly ProxySpec[], options: SocksDispatcherOptions = {}): Undici.Agent {
+export function socksDispatcher(proxy: ProxySpec | readonly ProxySpec[], options: SocksDispatcherOptions = {}): SocksDispatcher {
   checkConnectOptions({ ...options, proxy });
   const { Agent, buildConnector } = loadUndici();
   const { tls, agent, ...socks } = options;
@@ -64,5 +77,5 @@ export function socksDispatcher(proxy: ProxySpec | readonly ProxySpec[], options
       else callback(null, tunnel);
     }, (err: Error) => callback(err, null));
   };
-  return new Agent({ ...agent, connect: connector });
+  return new Agent({ ...agent, connect: connector }) as SocksDispatcher;
 }

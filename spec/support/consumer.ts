@@ -72,9 +72,10 @@ export async function project(name: string, o: ProjectOptions = {}): Promise<str
   mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, private: true, type: o.type ?? 'module' }));
   for (const d of await runtimeDeps()) cpSync(path.join(ROOT, 'node_modules', d), path.join(dir, 'node_modules', d), { recursive: true });
-  if (o.undici) cpSync(o.undici, path.join(dir, 'node_modules', 'undici'), { recursive: true });
   const install = await npm(['install', '--offline', '--no-audit', '--no-fund', '--no-save', packed.tarball], dir);
   if (install.code !== 0) throw new Error(`npm install of the tarball in ${name}:\n${install.stderr}`);
+  // After the install: npm would prune a package the project's package.json does not name.
+  if (o.undici) cpSync(o.undici, path.join(dir, 'node_modules', 'undici'), { recursive: true });
   for (const l of o.link ?? []) {
     const to = path.join(dir, 'node_modules', l);
     mkdirSync(path.dirname(to), { recursive: true });
