@@ -15,9 +15,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../support/paths.js';
 
-type Layer = 'protocol' | 'methods' | 'transport' | 'server' | 'client' | 'electrum' | 'index' | 'examples';
+type Layer = 'protocol' | 'methods' | 'transport' | 'server' | 'client' | 'electrum' | 'service' | 'index' | 'examples';
 
-const RANK: Record<Layer, number> = { protocol: 0, methods: 1, transport: 2, server: 3, client: 3, electrum: 4, index: 5, examples: 6 };
+const RANK: Record<Layer, number> = { protocol: 0, methods: 1, transport: 2, server: 3, client: 3, electrum: 4, service: 4.5, index: 5, examples: 6 };
 
 /** Node built-ins each layer may import (type-only imports of node:stream/node:events count too). */
 const BUILTINS: Record<Layer, readonly string[]> = {
@@ -27,6 +27,8 @@ const BUILTINS: Record<Layer, readonly string[]> = {
   server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs', 'child_process'],
   client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module'],
   electrum: ['net', 'dns', 'events', 'stream', 'http', 'tls', 'fs', 'crypto', 'buffer', 'util', 'path'],
+  // lib/service/: what the programs share (yaml-subset.ts so far; no built-in needed yet).
+  service: [],
   index: [],
   examples: ['crypto', 'fs', 'http', 'net', 'stream', 'tls', 'url', 'util', 'path', 'os', 'events', 'cluster', 'child_process', 'readline', 'dns', 'process', 'buffer'],
 };
@@ -39,7 +41,7 @@ const TIMERS = /\b(setTimeout|setInterval|setImmediate)\s*\(/;
 export function layerOf(file: string): Layer | undefined {
   // The entry points (package.json exports): lib/index.ts, and lib/undici.ts for sockskit/undici.
   if (file === 'lib/index.ts' || file === 'lib/undici.ts') return 'index';
-  const m = /^lib\/(protocol|transport|server|client|electrum)\//.exec(file);
+  const m = /^lib\/(protocol|transport|server|client|electrum|service)\//.exec(file);
   if (m) return m[1] as Layer;
   if (file.startsWith('methods/')) return 'methods';
   if (file.startsWith('examples/')) return 'examples';
