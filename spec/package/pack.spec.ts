@@ -62,12 +62,19 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
     installed = path.join(dir, 'node_modules', pkg.name);
   });
 
-  it('holds LICENSE, README, the docs the README names, and no specs', () => {
+  it('holds LICENSE, README, the docs a user is pointed to (not the Development ones), and no specs', () => {
     expect(files).to.include.members(['LICENSE', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts']);
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const named = [...new Set(readme.match(/docs\/[a-z0-9-]+\.md/g) ?? [])];
-    expect(named.length).to.be.above(3);
-    expect(files).to.include.members(named);
+    const [user, development] = readme.split(/^## Development$/m) as [string, string];
+    const named = (text: string) => [...new Set(text.match(/docs\/[a-z0-9-]+\.md/g) ?? [])];
+    expect(named(user).length).to.be.above(3);
+    expect(files).to.include.members(named(user));
+    // Every doc a shipped doc names is shipped too (no dangling reference in the package).
+    for (const d of files.filter((f) => f.startsWith('docs/'))) expect(files, `named by ${d}`).to.include.members(named(readFileSync(path.join(ROOT, d), 'utf8')));
+    // The docs for working on sockskit stay in the repository (package.json "files").
+    const devOnly = named(development).filter((d) => !named(user).includes(d) && !files.some((f) => f.startsWith('docs/') && named(readFileSync(path.join(ROOT, f), 'utf8')).includes(d)));
+    expect(devOnly).to.include.members(['docs/architecture.md', 'docs/reliability.md']);
+    expect(files.filter((f) => devOnly.includes(f))).to.deep.equal([]);
     expect(files.filter((f) => f.startsWith('spec/') || f.startsWith('dist/spec/'))).to.deep.equal([]);
   });
 
