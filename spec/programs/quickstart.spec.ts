@@ -98,6 +98,13 @@ describe('the quickstarts as written (README, docs/electrum.md)', function () {
     }
   });
 
+  it('README Install: `npx sockskit-proxy --help` runs the program from the clone (offline: nothing fetched)', async () => {
+    expect(readme).to.include('`npx sockskit-proxy --help`');
+    const r = await runProgram('sh', ['-c', 'cd "$0" && npx sockskit-proxy --help', ROOT], { env, timeout: 60_000 });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^Usage: sockskit-proxy/);
+  });
+
   it('README Quick start: npm start, then the curl block in a second (bash) terminal', async function () {
     requireProgram(this, 'curl');
     const [first, second] = blocksUnder(readme, '## Quick start');
