@@ -13,7 +13,8 @@
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { generateBinauthKeyPair, binauthPublicKey, loadKeyFile, writeKeyFile, writeSecretFile, PSK_MIN_KEY, hashPassword } from '../lib/index.js';
-import { fail, UsageError, packageVersion } from './cli.js';
+import { UsageError, packageVersion } from '../lib/service/index.js';
+import { runMain } from './cli.js';
 
 const PROG = 'sockskit-keys';
 
@@ -46,6 +47,12 @@ and use the private key with
   sockskit-connect --binauth-key CLIENT_KEY
 `;
 
+const OPTIONS = {
+  force: { type: 'boolean', short: 'f' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
 /** The first line of stdin (a password), without its newline. */
 function readStdinLine(): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -57,62 +64,43 @@ function readStdinLine(): Promise<string> {
   });
 }
 
-export async function main(argv: string[]): Promise<void> {
+async function hash(file: string | undefined, force: boolean | undefined): Promise<void> {
+  if (file !== undefined) throw new UsageError('hash reads the password from stdin, not from the command line');
+  if (force) throw new UsageError('--force only applies to generate and psk');
+  const pw = await readStdinLine();
+  if (pw === '') throw new UsageError('hash: empty password on stdin');
+  process.stdout.write(`${await hashPassword(pw)}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        force: { type: 'boolean', short: 'f' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  if (values.version) {
-    process.stdout.write(`${PROG} ${packageVersion()}\n`);
+  if (values.help || values.version) {
+    process.stdout.write(values.help ? HELP : `${PROG} ${packageVersion()}\n`);
     return;
   }
   const [command, file, ...rest] = positionals;
   if (command === undefined) throw new UsageError('missing command (generate, public, psk or hash)');
-  if (command === 'hash') {
-    if (file !== undefined) throw new UsageError('hash reads the password from stdin, not from the command line');
-    if (values.force) throw new UsageError('--force only applies to generate and psk');
-    const pw = await readStdinLine();
-    if (pw === '') throw new UsageError('hash: empty password on stdin');
-    process.stdout.write(`${await hashPassword(pw)}\n`);
-    return;
-  }
+  if (command === 'hash') return hash(file, values.force);
   if (command !== 'generate' && command !== 'public' && command !== 'psk') throw new UsageError(`unknown command ${JSON.stringify(command)} (generate, public, psk or hash)`);
   if (file === undefined) throw new UsageError(`${command} needs a FILE`);
   if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   if (values.force && command === 'public') throw new UsageError('--force only applies to generate and psk');
-
   if (command === 'psk') {
     writeSecretFile(file, `${randomBytes(PSK_MIN_KEY).toString('hex')}\n`, { force: values.force });
-    return;
-  }
-
-  if (command === 'generate') {
+  } else if (command === 'generate') {
     const { privateKey, publicKey } = generateBinauthKeyPair();
     writeKeyFile(file, privateKey, { force: values.force });
     process.stdout.write(`${publicKey.toString('hex')}\n`);
-    return;
+  } else {
+    const seed = loadKeyFile(file, (warning) => process.stderr.write(`${PROG}: warning: ${warning}\n`));
+    process.stdout.write(`${binauthPublicKey(seed).toString('hex')}\n`);
   }
-  const seed = loadKeyFile(file, (warning) => process.stderr.write(`${PROG}: warning: ${warning}\n`));
-  process.stdout.write(`${binauthPublicKey(seed).toString('hex')}\n`);
 }
 
-// Without a handler of our own, SIGUSR1 opens Node's inspector on 127.0.0.1:9229.
-process.on('SIGUSR1', () => {});
-
-main(process.argv.slice(2)).catch((err) => fail(PROG, err));
+runMain(PROG, () => main(process.argv.slice(2)));

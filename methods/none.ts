@@ -2,20 +2,10 @@
  * Method 0x00, NO AUTHENTICATION REQUIRED (RFC 1928 §3): no sub-negotiation.
  * The identity is `null`.
  */
-import { Method } from '../lib/protocol/constants.js';
-import type { AuthMethod, AuthStep } from '../lib/protocol/method.js';
+import type { AuthMethod } from '../lib/protocol/method.js';
+import { NO_AUTH } from '../lib/protocol/no-auth.js';
 
-const DONE: AuthStep<null> = Object.freeze({ kind: 'done', identity: null }) as AuthStep<null>;
-const SESSION = Object.freeze({
-  start: () => DONE,
-  receive: () => DONE,
-});
-
+/** A fresh method object each call (callers may extend it); the sessions are shared and stateless. */
 export function none(): AuthMethod<null> {
-  return {
-    code: Method.NoAuth,
-    name: 'none',
-    server: () => SESSION,
-    client: () => SESSION,
-  };
+  return { ...NO_AUTH };
 }

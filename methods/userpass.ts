@@ -13,7 +13,6 @@
  * the verifier's business. STATUS 0 is success; on failure the server sends
  * 01 01 and closes. Passwords are compared in constant time and never logged.
  */
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import createDebug from 'debug';
 import { SmartBuffer } from 'smart-buffer';
 import { Method, USERPASS_VERSION, UserPassStatus, Limits } from '../lib/protocol/constants.js';
@@ -22,6 +21,17 @@ import { safeEqual } from '../lib/protocol/secret.js';
 import type { ByteQueue } from '../lib/protocol/codec/byte-queue.js';
 import type { AuthMethod, AuthStep, ServerAuthContext, ServerAuthSession, ClientAuthSession, VerifyResult } from '../lib/protocol/method.js';
 import { hex } from '../lib/protocol/codec/address.js';
+import { isPasswordHash, parsePasswordHash, verifyParsed, dummyHash, type PasswordHash, type ScryptParams } from './password-hash.js';
+import { VerifyQueue } from './verify-queue.js';
+import { LoginThrottle, waitBefore } from './throttle.js';
+import { sourceKey } from './source-key.js';
+
+export * from './password-hash.js';
+export { VerifyQueue, threadpoolSize } from './verify-queue.js';
+export type { VerifyQueueOptions, VerifyJobOptions, VerifyQueueStats } from './verify-queue.js';
+export { LoginThrottle } from './throttle.js';
+export type { LoginThrottleOptions, LoginThrottleStats } from './throttle.js';
+export { sourceKey } from './source-key.js';
 
 const debug = createDebug('sockskit:method:userpass');
 
@@ -32,11 +42,22 @@ export interface UserPassOptions {
   /**
    * Server: static users, compared in constant time. A password may be an
    * scrypt hash from hashPassword() (`$scrypt$N=16384,r=8,p=1$<salt>$<hash>`),
-   * checked asynchronously so the event loop is not held.
+   * checked asynchronously so the event loop is not held. When any password
+   * is hashed, every failed check costs one scrypt (unknown and plain-text
+   * users are checked against a dummy hash too), so timing tells no class of
+   * name from another.
    */
   users?: Record<string, string> | Map<string, string>;
   /** Server: a custom (maybe async) check, used when `users` is not given. */
   verify?: UserPassVerifier;
+  /**
+   * Server: where checks wait for their turn (verify-queue.ts). Default:
+   * one queue per process for scrypt checks (libuv's threadpool is per
+   * process); a `verify` runs unqueued unless a queue is given; false: never.
+   */
+  queue?: VerifyQueue | false;
+  /** Server: login throttling by source address and user name (throttle.ts). */
+  throttle?: LoginThrottle;
   /** Client: the credentials to send. */
   username?: string;
   password?: string;
@@ -45,6 +66,29 @@ export interface UserPassOptions {
 export interface UserPassCredentials {
   username: string;
   password: string;
+}
+
+/** What one userpass() server has seen (its method's stats(), summed into the server's stats().auth). */
+export interface UserPassStats {
+  /** Logins received (RFC 1929 messages decoded). */
+  attempts: number;
+  successes: number;
+  /** Logins checked and refused (wrong password, unknown user, verifier said no or threw). */
+  failures: number;
+  /** Logins whose client left before they were checked (dropped from the queue). */
+  dropped: number;
+  /** Logins refused because too many checks were waiting. */
+  busy: number;
+  /** Logins refused unchecked by the throttle (source or name locked out). */
+  throttled: number;
+  /** Failed logins whose answer the throttle delayed. */
+  delayed: number;
+}
+
+let processQueue: VerifyQueue | undefined;
+/** The queue scrypt checks share by default: one per process, sized to its threadpool. */
+export function defaultVerifyQueue(): VerifyQueue {
+  return (processQueue ??= new VerifyQueue());
 }
 
 const SUCCESS = Buffer.from([USERPASS_VERSION, UserPassStatus.Success]);
@@ -82,59 +126,102 @@ export function decodeUserPassRequest(buf: Buffer): { username: string; password
   };
 }
 
-const SCRYPT = /^\$scrypt\$N=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
-
-/** True when `stored` is an scrypt hash (and not a plain password). */
-export function isPasswordHash(stored: string): boolean {
-  return stored.startsWith('$scrypt$');
-}
-
-/** Checks an scrypt hash string's shape and parameters; throws LocalProtocolError. */
-export function parsePasswordHash(stored: string): { N: number; r: number; p: number; salt: Buffer; hash: Buffer } {
-  const m = SCRYPT.exec(stored);
-  if (!m) throw new LocalProtocolError('malformed scrypt hash (want $scrypt$N=16384,r=8,p=1$<salt base64>$<hash base64>)');
-  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  // Bounds keep a hostile users file from asking for gigabytes per login.
-  if (N < 2 || N > 1 << 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) throw new LocalProtocolError('scrypt parameters out of range (N a power of 2 up to 2^20, r <= 32, p <= 16)');
-  const salt = Buffer.from(m[4]!, 'base64');
-  const hash = Buffer.from(m[5]!, 'base64');
-  if (salt.length < 8 || hash.length < 16) throw new LocalProtocolError('scrypt salt or hash too short');
-  return { N, r, p, salt, hash };
-}
-
-function scryptAsync(password: string, salt: Buffer, len: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, len, { ...o, maxmem: 256 * o.N * o.r + (1 << 20) }, (err, key) => (err ? reject(err) : resolve(key))));
-}
-
-/** An scrypt hash of `password` for a users file (N=16384, r=8, p=1, 16-byte salt, 32-byte key). */
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const o = { N: 16384, r: 8, p: 1 };
-  const key = await scryptAsync(password, salt, 32, o);
-  return `$scrypt$N=${o.N},r=${o.r},p=${o.p}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-/** Checks `password` against an scrypt hash in constant time. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const h = parsePasswordHash(stored);
-  const key = await scryptAsync(password, h.salt, h.hash.length, h);
-  return timingSafeEqual(key, h.hash);
-}
-
-// An unknown user costs one scrypt too when hashed users exist, so timing does not tell them apart.
-const DUMMY_HASH = '$scrypt$N=16384,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-
 function toMap(users: UserPassOptions['users']): Map<string, string> | undefined {
   if (!users) return undefined;
   return users instanceof Map ? users : new Map(Object.entries(users));
 }
 
-export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
+/** The parameters most hashed entries use (the costlier on a tie): what the dummy hash costs. */
+function commonParams(hashes: Iterable<PasswordHash>): ScryptParams | undefined {
+  const seen = new Map<string, { o: ScryptParams; n: number }>();
+  for (const h of hashes) {
+    const k = `${h.N},${h.r},${h.p}`;
+    const e = seen.get(k) ?? seen.set(k, { o: { N: h.N, r: h.r, p: h.p }, n: 0 }).get(k)!;
+    e.n++;
+  }
+  let best: { o: ScryptParams; n: number } | undefined;
+  for (const e of seen.values()) if (!best || e.n > best.n || (e.n === best.n && e.o.N * e.o.r * e.o.p > best.o.N * best.o.r * best.o.p)) best = e;
+  return best?.o;
+}
+
+type Checker = (username: string, password: string, ctx: ServerAuthContext) => unknown;
+
+/**
+ * The check for a users table holding hashes: exactly one scrypt per login,
+ * whatever the name is. A hashed user checks against its hash; a plain-text
+ * user and an unknown name check against a dummy of the file's common
+ * parameters (and the plain one is compared in constant time besides).
+ */
+function hashedUsersCheck(users: Map<string, string>): Checker {
+  const table = new Map<string, PasswordHash | string>();
+  for (const [name, p] of users) table.set(name, isPasswordHash(p) ? parsePasswordHash(p) : p);
+  const dummy = dummyHash(commonParams([...table.values()].filter((v): v is PasswordHash => typeof v !== 'string')));
+  return async (username, password) => {
+    const expected = table.get(username);
+    if (expected !== undefined && typeof expected !== 'string') return verifyParsed(password, expected);
+    await verifyParsed(password, dummy);
+    return expected !== undefined && safeEqual(password, expected);
+  };
+}
+
+/** A plain-text users table: compared in constant time, an unknown name against a dummy. */
+function plainUsersCheck(users: Map<string, string>): Checker {
+  return (username, password) => {
+    const expected = users.get(username);
+    return safeEqual(password, expected ?? '\u0000unknown-user') && expected !== undefined;
+  };
+}
+
+const accepted = (v: unknown): boolean => v !== false && v !== null && v !== undefined;
+
+/**
+ * One login through the throttle and the queue: a locked-out source fails
+ * unchecked; a check waits its turn (dropped if the client leaves); a
+ * failure is answered after the throttle's delay. Counts every outcome.
+ */
+function guardedCheck(check: Checker, queue: VerifyQueue | undefined, throttle: LoginThrottle | undefined, counts: UserPassStats): Checker {
+  return async (username, password, ctx) => {
+    const source = sourceKey(ctx.source);
+    if (throttle && !throttle.admit(source, username)) {
+      counts.throttled++;
+      return false;
+    }
+    let v: unknown;
+    try {
+      v = queue ? await queue.run(() => check(username, password, ctx), { source, signal: ctx.signal, deadline: ctx.deadline }) : await check(username, password, ctx);
+    } catch (err) {
+      const code = (err as { code?: string })?.code;
+      if (code === 'ERR_SOCKS_CLOSED') counts.dropped++;
+      else if (err instanceof AuthError) counts.busy++;
+      else counts.failures++;
+      throw err;
+    }
+    if (accepted(v)) {
+      counts.successes++;
+      throttle?.succeeded(source, username);
+      return v;
+    }
+    counts.failures++;
+    const ms = throttle ? throttle.failed(source, username) : 0;
+    if (ms > 0) {
+      counts.delayed++;
+      await waitBefore(ms, ctx.signal, ctx.deadline);
+    }
+    return v;
+  };
+}
+
+export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> & { stats(): UserPassStats } {
   const users = toMap(options.users);
+  // A malformed or too costly hash fails here, at configuration time, not at the first login.
   const hashed = users ? [...users.values()].some(isPasswordHash) : false;
-  // A malformed hash fails here, at configuration time, not at the first login.
-  if (users) for (const p of users.values()) if (isPasswordHash(p)) parsePasswordHash(p);
-  const verify = options.verify;
+  const counts: UserPassStats = { attempts: 0, successes: 0, failures: 0, dropped: 0, busy: 0, throttled: 0, delayed: 0 };
+  const check: Checker | undefined = users ? (hashed ? hashedUsersCheck(users) : plainUsersCheck(users)) : options.verify;
+  const queue = options.queue === false ? undefined : (options.queue ?? (hashed ? defaultVerifyQueue() : undefined));
+  const { throttle } = options;
+  // Plain-text users with no throttle and no queue answer at once, in the engine.
+  const direct = users && !hashed && !queue && !throttle ? check : undefined;
+  const guarded = check && !direct ? guardedCheck(check, queue, throttle, counts) : undefined;
   const failed = (why: string): AuthStep => {
     debug('authentication failed: %s', why);
     return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword), write: FAILURE };
@@ -148,32 +235,24 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
         const msg = decodeUserPassRequest(input.peek());
         if (!msg) return { kind: 'more' };
         input.skip(msg.length);
+        counts.attempts++;
         username = msg.username;
-        if (users && hashed) {
-          const expected = users.get(msg.username);
-          const { password } = msg;
-          const check = async (): Promise<unknown> => {
-            if (expected !== undefined && !isPasswordHash(expected)) return safeEqual(password, expected);
-            const ok = await verifyPassword(password, expected ?? DUMMY_HASH);
-            return ok && expected !== undefined;
-          };
-          return { kind: 'verify', check };
-        }
-        if (users) {
-          // Compare against a dummy when the user is unknown, so timing does
-          // not tell unknown users from wrong passwords.
-          const expected = users.get(msg.username);
-          const ok = safeEqual(msg.password, expected ?? '\u0000unknown-user') && expected !== undefined;
-          return ok ? { kind: 'done', identity: msg.username, write: SUCCESS } : failed(`user ${JSON.stringify(msg.username)}`);
-        }
-        if (!verify) return failed('no users configured');
         const { password } = msg;
-        return { kind: 'verify', check: () => verify(msg.username, password, ctx) };
+        if (direct) {
+          if (direct(username, password, ctx)) {
+            counts.successes++;
+            return { kind: 'done', identity: username, write: SUCCESS };
+          }
+          counts.failures++;
+          return failed(`user ${JSON.stringify(username)}`);
+        }
+        if (!guarded) return failed('no users configured');
+        return { kind: 'verify', check: () => guarded(username, password, ctx) };
       },
       verified(result: VerifyResult): AuthStep {
-        if (!result.ok) return failed('verifier threw');
+        if (!result.ok) return failed(`check failed: ${(result.error as Error)?.message}`);
         const v = result.value;
-        if (v === false || v === null || v === undefined) return failed(`user ${JSON.stringify(username)}`);
+        if (!accepted(v)) return failed(`user ${JSON.stringify(username)}`);
         return { kind: 'done', identity: v === true ? username : v, write: SUCCESS };
       },
     };
@@ -201,7 +280,8 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> {
   return {
     code: Method.UsernamePassword,
     name: 'userpass',
-    server: users || verify ? serverSession : undefined,
+    server: check ? serverSession : undefined,
     client: options.username !== undefined ? clientSession : undefined,
+    stats: () => ({ ...counts }),
   };
 }

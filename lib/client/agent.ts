@@ -24,6 +24,7 @@ import type { Duplex } from 'node:stream';
 import { connect, checkConnectOptions, type ConnectOptions } from './connect.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { asSocket } from './socket-like.js';
+import { TLS_KEYS, tlsPoolKey } from './tls-pool-key.js';
 
 export interface SocksAgentOptions extends Omit<ConnectOptions, 'destination' | 'command' | 'socket' | 'onBound' | 'keepHead'> {
   /** http.Agent options (keepAlive, maxSockets, ...). */
@@ -54,11 +55,22 @@ export class SocksAgent extends http.Agent {
     Object.defineProperty(this, 'defaultPort', { configurable: true, enumerable: true, get: () => (calledFromHttps() ? 443 : 80) });
   }
 
-  /** http.Agent's pool key, with the scheme and the TLS identity so http and https never share a socket. */
+  /**
+   * http.Agent's pool key, with the scheme (http and https never share a
+   * socket) and, for https, every TLS term the socket was made under: a
+   * request is only served on a socket that authenticated the server (and
+   * itself) exactly as this request asks (tls-pool-key.ts).
+   */
   override getName(options: SocksAgentRequestOptions = {}): string {
     const name = super.getName(options);
     if (!this.isSecure(options)) return `${name}:http`;
-    return `${name}:https:${options.servername ?? ''}:${options.rejectUnauthorized ?? ''}`;
+    const host = stripBrackets(options.hostname ?? options.host ?? 'localhost');
+    return `${name}:https:${tlsPoolKey({ ...this.socksOptions.tls, ...pickTls(options), servername: this.servername(options, host) })}`;
+  }
+
+  /** The SNI name sent (and checked): `tls.servername`, the request's, or the host when it is a name. */
+  private servername(options: SocksAgentRequestOptions, host: string): string | undefined {
+    return this.socksOptions.tls?.servername || options.servername || (net.isIP(host) ? undefined : host);
   }
 
   /** Called by http.Agent for each new connection; answers through the callback. */
@@ -73,7 +85,7 @@ export class SocksAgent extends http.Agent {
         return;
       }
       // `host` is what the certificate is checked against (with servername when one is sent).
-      const servername = tlsOptions?.servername || options.servername || (net.isIP(host) ? undefined : host);
+      const servername = this.servername(options, host);
       let secureSocket;
       try {
         secureSocket = tls.connect({
@@ -105,8 +117,6 @@ function calledFromHttps(): boolean {
   const stack = new Error().stack ?? '';
   return /\bnode:https:|\(https\.js:/.test(stack);
 }
-
-const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'checkServerIdentity', 'minVersion', 'maxVersion', 'ciphers', 'ALPNProtocols', 'session', 'crl', 'ecdhCurve', 'sigalgs'] as const;
 
 function pickTls(o: SocksAgentRequestOptions): tls.ConnectionOptions {
   const out: Record<string, unknown> = {};

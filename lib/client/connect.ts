@@ -202,6 +202,10 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
   const transport = options.socket ?? await dialFirst(hops[0]!, options, unreachable(0));
   let stream: Duplex = transport;
   const methods: (AuthMethod<unknown> | undefined)[] = [];
+  // Methods release what they hold (a Kerberos context) when the connection closes.
+  const closed = new AbortController();
+  if (transport.destroyed) closed.abort();
+  else transport.once('close', () => closed.abort());
   try {
     for (let i = 0; i < hops.length; i++) {
       const hop = hops[i]!;
@@ -215,7 +219,7 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
         destination,
         methods: hop.methods,
         userId: hop.userId,
-        context: { proxy: safeAddress(hop.host, hop.port), destination },
+        context: { proxy: safeAddress(hop.host, hop.port), destination, signal: closed.signal },
       });
       const where = `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`;
       debug('hop %d: %s → %s', i, where, formatAddress(destination));
@@ -416,7 +420,7 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>, onSocketErro
 }
 
 /** What dial() reads of ConnectOptions. */
-export type DialOptions = Pick<ConnectOptions, 'lookup' | 'signal' | 'happyEyeballsDelay' | 'localAddress' | 'keepAlive' | 'noDelay' | 'timeout'>;
+type DialOptions = Pick<ConnectOptions, 'lookup' | 'signal' | 'happyEyeballsDelay' | 'localAddress' | 'keepAlive' | 'noDelay' | 'timeout'>;
 
 /**
  * Reaches the first proxy: every address of its name, raced (Happy

@@ -19,7 +19,7 @@ import { connect, ClientLookup } from '../client/connect.js';
 import { SocksError, AuthError, ReplyError, RemoteProtocolError, TimeoutError, LocalProtocolError } from '../protocol/errors.js';
 import { Method, Reply } from '../protocol/constants.js';
 import { userpass } from '../../methods/userpass.js';
-import { checkToken } from '../../methods/electrum-token.js';
+import { checkToken } from './gate.js';
 
 const debug = createDebug('sockskit:electrum-client');
 
@@ -52,7 +52,7 @@ const OK_REPLY = Buffer.from([0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
 const CONNECT_ANY = Buffer.from([0x05, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
 
 /** "host:port" / "[v6]:port" → { host, port }. */
-export function parseServer(server: ElectrumConnectOptions['server']): { host: string; port: number } {
+function parseServer(server: ElectrumConnectOptions['server']): { host: string; port: number } {
   if (typeof server !== 'string') return server;
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(server) ?? /^([^:]+):(\d+)$/.exec(server);
   const port = m ? Number(m[2]) : NaN;
@@ -224,7 +224,7 @@ class ExactReader {
 // ------------------------------------------------------------- JSON-RPC
 
 /** 16 MiB: far above any Electrum message (aiorpcx allows ~1 MB by default). */
-export const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
+const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
 
 /**
  * Splits a byte stream into newline-terminated lines of any length (Electrum

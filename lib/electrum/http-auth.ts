@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeEqual } from '../protocol/secret.js';
 
-export const DEFAULT_REALM = 'sockskit';
+const DEFAULT_REALM = 'sockskit';
 
 /** The password from an `Authorization: Basic …` header, or undefined if absent or malformed. */
 export function basicPassword(header: string | undefined): string | undefined {

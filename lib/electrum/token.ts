@@ -116,7 +116,7 @@ const GENERATED_BITS = Math.floor(TOKEN_LENGTH * Math.log2(TOKEN_ALPHABET.length
  * the character classes it draws from (lowercase, uppercase, digits, other):
  * 25 lowercase letters and digits pass, 12 characters or 25 digits do not.
  */
-export function checkTokenStrength(token: string, where: string): void {
+function checkTokenStrength(token: string, where: string): void {
   let size = 0;
   if (/[a-z]/.test(token)) size += 26;
   if (/[A-Z]/.test(token)) size += 26;

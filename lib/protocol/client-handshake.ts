@@ -17,14 +17,15 @@
  * `start`, `receive`, `verified` and `end` never throw: any failure becomes
  * one `error` action, after which the engine is closed.
  */
-import { Method, Reply, Socks4Reply, Limits, commandCode, CommandName } from './constants.js';
+import { Method, Reply, Socks4Reply, commandCode, CommandName } from './constants.js';
 import { SocksError, toSocksError, RemoteProtocolError, LocalProtocolError, AuthError, ReplyError } from './errors.js';
-import { ByteQueue } from './codec/byte-queue.js';
 import { SocksAddress, formatAddress, hex } from './codec/address.js';
 import { encodeGreeting, decodeMethodSelection } from './codec/greeting.js';
 import { encodeRequest, decodeReply } from './codec/request.js';
 import { encodeSocks4Request, decodeSocks4Reply } from './codec/socks4.js';
-import type { AuthMethod, AuthStep, ClientAuthContext, ClientAuthSession, Encapsulation, VerifyResult } from './method.js';
+import type { AuthMethod, AuthStep, ClientAuthContext, Encapsulation, VerifyResult } from './method.js';
+import { NO_AUTH } from './no-auth.js';
+import { HandshakeEngine, PhaseHandler } from './engine.js';
 
 export type ClientAction =
   | { type: 'write'; data: Buffer }
@@ -66,19 +67,15 @@ const MAX_REPLY5 = 4 + 1 + 255 + 2;
 /** What we keep while our own verify check runs. */
 const MAX_EARLY = 65536;
 
-export class ClientHandshake {
-  private state: ClientPhase = 'idle';
-  private readonly queue = new ByteQueue();
+export class ClientHandshake extends HandshakeEngine<ClientPhase, ClientAction> {
   private readonly opts: ClientHandshakeOptions;
   private readonly offered: AuthMethod<unknown>[];
   private readonly command: CommandName;
-  private method: AuthMethod<unknown> | undefined;
-  private session: ClientAuthSession | undefined;
-  private encapsulation: Encapsulation | undefined;
   /** BIND: how many replies have been seen. */
   private replies = 0;
 
   constructor(options: ClientHandshakeOptions) {
+    super('idle');
     this.opts = options;
     this.command = options.command ?? 'connect';
     this.offered = (options.methods ?? []).filter((m) => typeof m.client === 'function');
@@ -120,28 +117,12 @@ export class ClientHandshake {
     return out;
   }
 
-  receive(chunk: Buffer): ClientAction[] {
-    if (this.state === 'closed' || this.state === 'done') return [];
-    const out: ClientAction[] = [];
-    try {
-      if (this.state === 'idle') throw new LocalProtocolError('receive() before start()');
-      this.queue.push(this.encapsulation ? this.encapsulation.unwrap(chunk) : chunk);
-      this.advance(out);
-    } catch (err) {
-      this.fail(out, err);
-    }
-    return out;
-  }
-
   /** Feeds the outcome of a `verify` action's check. */
   verified(result: VerifyResult): ClientAction[] {
     const out: ClientAction[] = [];
     try {
       if (this.state !== 'auth-verify') throw new LocalProtocolError(`verified() in state ${this.state}`);
-      const session = this.session!;
-      if (!session.verified) throw new LocalProtocolError(`method ${this.method!.name} returned verify without verified()`);
-      this.state = 'auth';
-      this.step(out, session.verified(result));
+      this.verifiedAuth(out, result);
       this.advance(out);
     } catch (err) {
       this.fail(out, err);
@@ -151,7 +132,7 @@ export class ClientHandshake {
 
   /** The proxy closed (or half-closed) the connection: an error unless already established. */
   end(): ClientAction[] {
-    if (this.state === 'closed' || this.state === 'done') return [];
+    if (this.isFinal()) return [];
     const out: ClientAction[] = [];
     const what = this.state === 'idle' ? 'before the handshake' : `while waiting for ${WAITING[this.state]}`;
     const partial = this.queue.length ? ` (${this.queue.length} bytes of a truncated message)` : '';
@@ -161,26 +142,22 @@ export class ClientHandshake {
 
   // ---------------------------------------------------------------- internals
 
-  /**
-   * The parser loop: runs the current phase's handler until one needs more
-   * input. Each handler consumes at most one message and returns true when
-   * the next phase should run now.
-   */
-  private advance(out: ClientAction[]): void {
-    while (ClientHandshake.handlers[this.state](this, out)) {
-      /* next phase */
-    }
+  protected runPhase(out: ClientAction[]): boolean {
+    return ClientHandshake.handlers[this.state](this, out);
   }
 
   /** One handler per phase; static, so no closures are made per connection. */
-  private static readonly handlers: Record<ClientPhase, (h: ClientHandshake, out: ClientAction[]) => boolean> = {
+  private static readonly handlers: Record<ClientPhase, PhaseHandler<ClientHandshake, ClientAction>> = {
     method: (h, out) => h.onMethodSelection(out),
     auth: (h, out) => h.onAuth(out),
     reply5: (h, out) => h.onReply5(out),
     reply4: (h, out) => h.onReply4(out),
     // The server may already be answering (pipelined); keep it, bounded.
     'auth-verify': (h) => h.needMoreWithin(MAX_EARLY),
-    idle: () => false,
+    // receive() before start(): the queued bytes are dropped by the failure.
+    idle: () => {
+      throw new LocalProtocolError('receive() before start()');
+    },
     done: () => false,
     closed: () => false,
   };
@@ -195,20 +172,9 @@ export class ClientHandshake {
       throw new AuthError(`proxy accepted none of the offered methods (${names}): 05 FF`);
     }
     const m = this.offered.find((x) => x.code === sel.method)
-      ?? (this.offered.length === 0 && sel.method === Method.NoAuth ? NONE : undefined);
+      ?? (this.offered.length === 0 && sel.method === Method.NoAuth ? NO_AUTH : undefined);
     if (!m) throw new RemoteProtocolError(`proxy selected method 0x${hex(sel.method)}, which was not offered`, { code: 'ERR_SOCKS_NO_METHOD' });
-    this.method = m;
-    this.session = m.client!(this.opts.context ?? {});
-    this.state = 'auth';
-    if (this.session.start) this.step(out, this.session.start());
-    return true;
-  }
-
-  /** One round of the method's sub-negotiation. */
-  private onAuth(out: ClientAction[]): boolean {
-    const before = this.queue.length;
-    this.step(out, this.session!.receive(this.queue));
-    if (this.state === 'auth' && this.queue.length === before) return this.needMoreWithin(this.session!.maxMessage ?? Limits.userpass);
+    this.startSession(out, m, m.client!(this.opts.context ?? {}));
     return true;
   }
 
@@ -242,29 +208,14 @@ export class ClientHandshake {
     return true;
   }
 
-  /** Applies a method step. */
-  private step(out: ClientAction[], s: AuthStep): void {
-    if (s.write) this.write(out, s.write);
-    switch (s.kind) {
-      case 'more':
-        return;
-      case 'verify':
-        this.state = 'auth-verify';
-        out.push({ type: 'verify', check: s.check });
-        return;
-      case 'done':
-        if (s.encapsulation) {
-          this.encapsulation = s.encapsulation;
-          // What follows the last auth message on the wire is already wrapped.
-          const rest = this.queue.takeAll();
-          if (rest.length) this.queue.push(s.encapsulation.unwrap(rest));
-        }
-        this.write(out, encodeRequest(commandCode(this.command), this.opts.destination));
-        this.state = 'reply5';
-        return;
-      case 'fail':
-        throw s.error instanceof SocksError ? s.error : new AuthError(String(s.error), this.method?.code);
-    }
+  /** Authenticated: send the request. */
+  protected authDone(out: ClientAction[]): void {
+    this.write(out, encodeRequest(commandCode(this.command), this.opts.destination));
+    this.state = 'reply5';
+  }
+
+  protected authFailed(_out: ClientAction[], s: AuthStep & { kind: 'fail' }): void {
+    throw s.error instanceof SocksError ? s.error : new AuthError(String(s.error), this.method?.code);
   }
 
   private socks4Request(): Buffer {
@@ -277,22 +228,11 @@ export class ClientHandshake {
     return encodeSocks4Request(commandCode(this.command), d, this.opts.userId ?? '');
   }
 
-  /**
-   * The current message is incomplete: wait for more bytes unless what is
-   * buffered already fills `max`. Returns false (stop).
-   */
-  private needMoreWithin(max: number): false {
-    if (this.queue.length >= max) {
-      throw new RemoteProtocolError(`proxy sent more than ${max} bytes in state ${this.state}`, { code: 'ERR_SOCKS_BUFFER_LIMIT' });
-    }
-    return false;
+  protected tooLong(max: number): string {
+    return `proxy sent more than ${max} bytes in state ${this.state}`;
   }
 
-  private write(out: ClientAction[], data: Buffer): void {
-    out.push({ type: 'write', data: this.encapsulation ? this.encapsulation.wrap(data) : data });
-  }
-
-  private fail(out: ClientAction[], err: unknown): void {
+  protected fail(out: ClientAction[], err: unknown): void {
     this.state = 'closed';
     this.queue.clear();
     out.push({ type: 'error', error: toSocksError(err) });
@@ -310,6 +250,3 @@ const WAITING: Record<ClientPhase, string> = {
   closed: 'nothing',
 };
 
-/** Used when no methods were given at all: offer and accept "no authentication". */
-const NONE_SESSION: ClientAuthSession = { receive: () => ({ kind: 'done', identity: null }), start: () => ({ kind: 'done', identity: null }) };
-const NONE: AuthMethod<unknown> = { code: Method.NoAuth, name: 'none', client: () => NONE_SESSION };

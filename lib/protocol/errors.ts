@@ -32,6 +32,7 @@ export type SocksErrorCode =
   | 'ERR_SOCKS_CLOSED'
   | 'ERR_SOCKS_ENCAPSULATION'
   | 'ERR_SOCKS_DENIED'
+  | 'ERR_SOCKS_KERBEROS_UNAVAILABLE'
   | 'ERR_SOCKS_PROXY_UNREACHABLE';
 
 /** Codes that one subclass alone carries (so a `switch` on `code` narrows to it). */

@@ -89,6 +89,11 @@ export interface ClientAuthContext {
   readonly proxy?: SocksAddress;
   /** The destination that will be requested after authentication. */
   readonly destination?: SocksAddress;
+  /**
+   * Aborted when the connection to the proxy closes (success or failure):
+   * a method holding native resources (a Kerberos context) releases them.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface AuthSession<Id> {
@@ -114,4 +119,6 @@ export interface AuthMethod<Id = unknown> {
   server?(ctx: ServerAuthContext): ServerAuthSession<Id>;
   /** A fresh client session per connection. Absent: the method cannot be offered. */
   client?(ctx: ClientAuthContext): ClientAuthSession;
+  /** Counters of the method's own (attempts, failures, ...), summed into the server's stats().auth. */
+  stats?(): object;
 }

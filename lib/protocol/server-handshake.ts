@@ -19,12 +19,12 @@
 import { SOCKS4_VERSION, SOCKS5_VERSION, Method, Reply, Socks4Reply, Limits, commandName, CommandName } from './constants.js';
 import { SocksError, toSocksError, RemoteProtocolError, LocalProtocolError, AuthError } from './errors.js';
 import { encodeFailureReply } from './codec/failure.js';
-import { ByteQueue } from './codec/byte-queue.js';
 import { SocksAddress, ANY_IPV4, hex } from './codec/address.js';
 import { decodeGreeting, encodeMethodSelection } from './codec/greeting.js';
 import { decodeRequest, encodeReply } from './codec/request.js';
 import { decodeSocks4Request, encodeSocks4Reply, Socks4Request } from './codec/socks4.js';
-import type { AuthMethod, AuthStep, Encapsulation, ServerAuthContext, ServerAuthSession, VerifyResult } from './method.js';
+import type { AuthMethod, AuthStep, Encapsulation, ServerAuthContext, VerifyResult } from './method.js';
+import { HandshakeEngine, PhaseHandler } from './engine.js';
 
 /** A parsed request, handed to the application to decide on. */
 export interface SocksRequest {
@@ -92,20 +92,16 @@ const NO_ACCEPTABLE = encodeMethodSelection(Method.NoAcceptable);
 /** Phases in which a failure is answered with a reply (SOCKS5 REP or SOCKS4 CD). */
 const REPLY_EXPECTED: ReadonlySet<ServerPhase> = new Set(['request5', 'request4', 'identify', 'decide', 'bind']);
 
-export class ServerHandshake {
-  private state: ServerPhase = 'version';
-  private readonly queue = new ByteQueue();
+export class ServerHandshake extends HandshakeEngine<ServerPhase, ServerAction> {
   private readonly opts: ServerHandshakeOptions;
   private readonly ctx: ServerAuthContext;
   private version: 4 | 5 = 5;
-  private method: AuthMethod<unknown> | undefined;
-  private session: ServerAuthSession | undefined;
   private identity: unknown = null;
-  private encapsulation: Encapsulation | undefined;
   private request: SocksRequest | undefined;
   private s4request: Socks4Request | undefined;
 
   constructor(options: ServerHandshakeOptions) {
+    super('version');
     this.opts = options;
     this.ctx = options.context ?? {};
   }
@@ -115,21 +111,14 @@ export class ServerHandshake {
     return this.state;
   }
 
+  /** The method selected, once the greeting is read. */
+  get selected(): AuthMethod<unknown> | undefined {
+    return this.method;
+  }
+
   /** The negotiated encapsulation, if the method protects data. */
   get protection(): Encapsulation | undefined {
     return this.encapsulation;
-  }
-
-  receive(chunk: Buffer): ServerAction[] {
-    if (this.state === 'closed' || this.state === 'done') return [];
-    const out: ServerAction[] = [];
-    try {
-      this.queue.push(this.encapsulation ? this.encapsulation.unwrap(chunk) : chunk);
-      this.advance(out);
-    } catch (err) {
-      this.fail(out, err);
-    }
-    return out;
   }
 
   /** Feeds the outcome of a `verify` action's check. */
@@ -137,10 +126,7 @@ export class ServerHandshake {
     const out: ServerAction[] = [];
     try {
       if (this.state === 'auth-verify') {
-        const session = this.session!;
-        if (!session.verified) throw new LocalProtocolError(`method ${this.method!.name} returned verify without verified()`);
-        this.state = 'auth';
-        this.step(out, session.verified(result));
+        this.verifiedAuth(out, result);
       } else if (this.state === 'identify') {
         if (!result.ok) throw toSocksError(result.error, Socks4Reply.Rejected);
         this.identity = result.value;
@@ -201,19 +187,12 @@ export class ServerHandshake {
 
   // ---------------------------------------------------------------- internals
 
-  /**
-   * The parser loop: runs the current phase's handler until one needs more
-   * input (or waits for the adapter). Each handler consumes at most one
-   * message and returns true when the next phase should run now.
-   */
-  private advance(out: ServerAction[]): void {
-    while (ServerHandshake.handlers[this.state](this, out)) {
-      /* next phase */
-    }
+  protected runPhase(out: ServerAction[]): boolean {
+    return ServerHandshake.handlers[this.state](this, out);
   }
 
   /** One handler per phase; static, so no closures are made per connection. */
-  private static readonly handlers: Record<ServerPhase, (h: ServerHandshake, out: ServerAction[]) => boolean> = {
+  private static readonly handlers: Record<ServerPhase, PhaseHandler<ServerHandshake, ServerAction>> = {
     version: (h, out) => h.onVersion(out),
     greeting: (h, out) => h.onGreeting(out),
     auth: (h, out) => h.onAuth(out),
@@ -256,19 +235,8 @@ export class ServerHandshake {
       this.close(out, new AuthError(`no acceptable method among [${g.methods.map((c) => '0x' + hex(c)).join(', ')}]`));
       return false;
     }
-    this.method = m;
-    this.session = m.server(this.ctx);
     out.push({ type: 'write', data: encodeMethodSelection(m.code) });
-    this.state = 'auth';
-    if (this.session.start) this.step(out, this.session.start());
-    return true;
-  }
-
-  /** One round of the method's sub-negotiation. */
-  private onAuth(out: ServerAction[]): boolean {
-    const before = this.queue.length;
-    this.step(out, this.session!.receive(this.queue));
-    if (this.state === 'auth' && this.queue.length === before) return this.needMoreWithin(this.session!.maxMessage ?? Limits.userpass);
+    this.startSession(out, m, m.server(this.ctx));
     return true;
   }
 
@@ -333,45 +301,17 @@ export class ServerHandshake {
     out.push({ type: 'request', request: this.request });
   }
 
-  /** Applies a method step. */
-  private step(out: ServerAction[], s: AuthStep): void {
-    if (s.write) this.write(out, s.write);
-    switch (s.kind) {
-      case 'more':
-        return;
-      case 'verify':
-        this.state = 'auth-verify';
-        out.push({ type: 'verify', check: s.check });
-        return;
-      case 'done':
-        this.identity = s.identity;
-        this.state = 'request5';
-        if (s.encapsulation) {
-          this.encapsulation = s.encapsulation;
-          // Bytes that came with the last auth message are already wrapped.
-          const rest = this.queue.takeAll();
-          if (rest.length) this.queue.push(s.encapsulation.unwrap(rest));
-        }
-        return;
-      case 'fail':
-        this.close(out, s.error);
-        return;
-    }
+  protected authDone(_out: ServerAction[], identity: unknown): void {
+    this.identity = identity;
+    this.state = 'request5';
   }
 
-  /**
-   * The current message is incomplete: wait for more bytes unless it already
-   * fills `max`, the largest legal message of this phase. Returns false (stop).
-   */
-  private needMoreWithin(max: number): false {
-    if (this.queue.length >= max) {
-      throw new RemoteProtocolError(`message exceeds ${max} bytes in state ${this.state}`, { code: 'ERR_SOCKS_BUFFER_LIMIT' });
-    }
-    return false;
+  protected authFailed(out: ServerAction[], s: AuthStep & { kind: 'fail' }): void {
+    this.close(out, s.error);
   }
 
-  private write(out: ServerAction[], data: Buffer): void {
-    out.push({ type: 'write', data: this.encapsulation ? this.encapsulation.wrap(data) : data });
+  protected tooLong(max: number): string {
+    return `message exceeds ${max} bytes in state ${this.state}`;
   }
 
   private successReply(bound: SocksAddress): Buffer {
@@ -380,7 +320,7 @@ export class ServerHandshake {
   }
 
   /** Turns any error into the exact failure bytes for the current phase and a close. */
-  private fail(out: ServerAction[], err: unknown): void {
+  protected fail(out: ServerAction[], err: unknown): void {
     const error = toSocksError(err, this.version === 4 ? Socks4Reply.Rejected : Reply.GeneralFailure);
     // Only phases that expect a reply get one; a broken greeting or auth
     // message has no reply format other than closing.

@@ -4,21 +4,20 @@
  * a default of 10 000 connections needs about 20 020 descriptors. Past the
  * limit the kernel refuses accept() and socket(), and libuv answers an
  * accept() it cannot make by accepting with a reserve descriptor and closing
- * at once: the client sees a close and nothing else. So a program raises its
- * soft limit to the hard one at start, and the server's default connection
- * limit comes from the descriptors that remain.
+ * at once: the client sees a close and nothing else. So the server's default
+ * connection limit comes from the descriptors that remain.
  *
- * Node has no setrlimit(2): the soft limit is raised with util-linux
- * prlimit(1) on the process's own pid (allowed without privilege up to the
- * hard limit). Linux only; elsewhere, or without prlimit, nothing changes.
+ * Nothing here raises the limit: Node raises its own soft RLIMIT_NOFILE to
+ * the hard limit as it starts (Linux and macOS; docs/decisions.md), so a
+ * program only reports a soft limit still below the hard one.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { DEFAULTS } from './defaults.js';
 
 /** Descriptors kept back for listeners, log files, DNS, the event loop and BIND listeners. */
-export const DESCRIPTOR_HEADROOM = 64;
+export const DESCRIPTOR_HEADROOM = DEFAULTS.descriptorHeadroom;
 /** The connection limit when the descriptor limit allows more (memory, not descriptors, then bounds it). */
-export const MAX_CONNECTIONS_CAP = 10000;
+export const MAX_CONNECTIONS_CAP = DEFAULTS.maxConnectionsCap;
 
 export interface DescriptorLimit {
   /** Soft RLIMIT_NOFILE (what the process may open). */
@@ -28,9 +27,9 @@ export interface DescriptorLimit {
 }
 
 export interface RaiseResult extends DescriptorLimit {
-  /** The soft limit before. */
+  /** The soft limit before (the same: nothing is raised any more). */
   before: number;
-  /** Why the soft limit could not be raised, if it could not (e.g. prlimit missing). */
+  /** Why the soft limit is below the hard one, when it is. */
   error?: string;
 }
 
@@ -50,7 +49,7 @@ export function descriptorLimit(): DescriptorLimit | undefined {
 }
 
 /** Descriptors this process has open now (/proc/self/fd); undefined where there is no /proc. */
-export function descriptorsInUse(): number | undefined {
+function descriptorsInUse(): number | undefined {
   try {
     // The listing itself holds one descriptor while it runs.
     return readdirSync('/proc/self/fd').length - 1;
@@ -60,30 +59,16 @@ export function descriptorsInUse(): number | undefined {
 }
 
 /**
- * Raises the soft descriptor limit to the hard one, once, at program start
- * (it runs prlimit synchronously). Never throws: without /proc or prlimit,
- * or when refused, the limit stays and `error` says why.
+ * The descriptor limits as a program starts, for its start-up warning: Node
+ * has already raised the soft limit to the hard one, so `error` is set only
+ * when it did not (another platform, or a hard limit that moved since).
+ * Reads /proc, spawns nothing, never throws; undefined without /proc.
  */
-export function raiseDescriptorLimit(run: (cmd: string, args: string[]) => void = runQuiet): RaiseResult | undefined {
-  const lim = descriptorLimit();
-  if (!lim) return undefined;
-  const before = lim.soft;
-  if (lim.soft >= lim.hard) return { ...lim, before };
-  const hard = lim.hard === Number.MAX_SAFE_INTEGER ? 'unlimited' : String(lim.hard);
-  let error: string | undefined;
-  try {
-    run('prlimit', [`--pid=${process.pid}`, `--nofile=${hard}:${hard}`]);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
-    error = e.code === 'ENOENT' ? 'prlimit (util-linux) is not installed' : (e.stderr?.toString().trim() || e.message).split('\n')[0];
-  }
-  const after = descriptorLimit() ?? lim;
-  if (!error && after.soft < after.hard) error = 'prlimit left the soft limit unchanged';
-  return { ...after, before, error };
-}
-
-function runQuiet(cmd: string, args: string[]): void {
-  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+export function checkDescriptorLimit(limit: DescriptorLimit | undefined = descriptorLimit()): RaiseResult | undefined {
+  if (!limit) return undefined;
+  const r: RaiseResult = { ...limit, before: limit.soft };
+  if (limit.soft < limit.hard) r.error = 'the soft limit is below the hard one (raise it with ulimit -n before starting)';
+  return r;
 }
 
 /**

@@ -8,16 +8,23 @@
  *   m.observe(server);                 // any number of SocksServers
  *   http.createServer((q, r) => r.end(renderMetrics(m.snapshot())));
  */
-import type { SocksServer, SocksServerStats } from './server.js';
+import type { SocksServer } from './server.js';
+import type { AuthMethod } from '../protocol/method.js';
 import { ERROR_CLASSES, type ConnectionRecord } from './access-log.js';
+import { STAT_KEYS, zeroStats, type SocksServerStats } from './registry.js';
+
+/** The outcomes of sockskit_logins_total (userpass's stats() keys). */
+const LOGIN_OUTCOMES = ['successes', 'failures', 'dropped', 'busy', 'throttled'] as const;
 
 /** Upper bounds (seconds) of the handshake-duration histogram buckets. */
-export const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
+const HANDSHAKE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
 
 /** Everything /metrics shows, as plain data (JSON-safe, summable across processes). */
-export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'errorClasses'> {
+export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'errorClasses' | 'auth'> {
   handshakes: Record<string, number>;
   authFailures: Record<string, number>;
+  /** username/password logins by outcome (userpass's stats(): successes, failures, dropped, busy, throttled, delayed). */
+  logins: Record<string, number>;
   replies: Record<string, number>;
   /** Errors by class (ErrorClass). */
   errors: Record<string, number>;
@@ -30,7 +37,7 @@ export interface MetricsSnapshot extends Omit<SocksServerStats, 'errors' | 'erro
 }
 
 /** How a handshake ended, for sockskit_handshakes_total{outcome}. */
-export function handshakeOutcome(r: ConnectionRecord): string {
+function handshakeOutcome(r: ConnectionRecord): string {
   if (r.reply === 0 || r.end === 'handoff') return 'success';
   if (r.error === 'auth') return 'auth_failed';
   if (r.reply !== undefined) return 'denied';
@@ -81,21 +88,20 @@ export class ServerMetrics {
 
   snapshot(): MetricsSnapshot {
     const out: MetricsSnapshot = {
-      accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0,
-      handshakes: { ...this.handshakes }, authFailures: { ...this.authFailures }, replies: { ...this.replies }, errors: {}, errorCodes: {},
+      ...zeroStats(),
+      handshakes: { ...this.handshakes }, authFailures: { ...this.authFailures }, logins: {}, replies: { ...this.replies }, errors: {}, errorCodes: {},
       handshakeBuckets: [...this.buckets], handshakeSum: this.sum, handshakeCount: this.count,
     };
+    // One method object may serve several listeners: each is counted once.
+    const methods = new Set<AuthMethod<unknown>>();
+    for (const s of this.servers) for (const m of s.methodsWithStats()) methods.add(m);
+    for (const m of methods) {
+      if (m.name !== 'userpass') continue;
+      for (const [k, n] of Object.entries(m.stats!() as Record<string, unknown>)) if (typeof n === 'number' && k !== 'attempts') add(out.logins, k, n);
+    }
     for (const s of this.servers) {
       const st = s.stats();
-      out.accepted += st.accepted;
-      out.refused += st.refused;
-      out.open += st.open;
-      out.tunnels += st.tunnels;
-      out.tunnelsOpen += st.tunnelsOpen;
-      out.handoffs += st.handoffs;
-      out.bytesUp += st.bytesUp;
-      out.bytesDown += st.bytesDown;
-      out.noDescriptor += st.noDescriptor;
+      for (const k of STAT_KEYS) out[k] += st[k];
       for (const [k, n] of Object.entries(st.errorClasses)) add(out.errors, k, n);
       for (const [k, n] of Object.entries(st.errors)) add(out.errorCodes, k, n);
     }
@@ -106,13 +112,15 @@ export class ServerMetrics {
 /** The sum of snapshots (worker processes). */
 export function mergeSnapshots(list: readonly MetricsSnapshot[]): MetricsSnapshot {
   const out: MetricsSnapshot = {
-    accepted: 0, refused: 0, open: 0, tunnels: 0, tunnelsOpen: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0,
-    handshakes: {}, authFailures: {}, replies: {}, errors: {}, errorCodes: {},
+    ...zeroStats(),
+    handshakes: {}, authFailures: {}, logins: {}, replies: {}, errors: {}, errorCodes: {},
     handshakeBuckets: new Array<number>(HANDSHAKE_BUCKETS.length + 1).fill(0), handshakeSum: 0, handshakeCount: 0,
   };
   for (const s of list) {
-    for (const k of ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor', 'handshakeSum', 'handshakeCount'] as const) out[k] += s[k] ?? 0;
-    for (const k of ['handshakes', 'authFailures', 'replies', 'errors', 'errorCodes'] as const) for (const [key, n] of Object.entries(s[k])) add(out[k], key, n);
+    for (const k of STAT_KEYS) out[k] += s[k] ?? 0;
+    out.handshakeSum += s.handshakeSum ?? 0;
+    out.handshakeCount += s.handshakeCount ?? 0;
+    for (const k of ['handshakes', 'authFailures', 'logins', 'replies', 'errors', 'errorCodes'] as const) for (const [key, n] of Object.entries(s[k] ?? {})) add(out[k], key, n);
     s.handshakeBuckets.forEach((n, i) => (out.handshakeBuckets[i]! += n));
   }
   return out;
@@ -138,6 +146,8 @@ export function renderMetrics(s: MetricsSnapshot, extra: Record<string, number> 
   family(out, 'sockskit_connections_open', 'gauge', 'Client connections open (handshakes and tunnels).', s.open);
   family(out, 'sockskit_handshakes_total', 'counter', 'Finished connections by handshake outcome.', ['success', 'auth_failed', 'denied', 'timeout', 'protocol_error', 'refused', 'client_left'].map((k) => [k, s.handshakes[k] ?? 0]), 'outcome');
   family(out, 'sockskit_auth_failures_total', 'counter', 'Authentication failures by method.', Object.entries(s.authFailures), 'method');
+  family(out, 'sockskit_logins_total', 'counter', 'Username/password logins by outcome (dropped: the client left before the check; busy: too many checks waiting; throttled: refused unchecked).', LOGIN_OUTCOMES.map((k) => [k, s.logins?.[k] ?? 0]), 'outcome');
+  family(out, 'sockskit_login_delays_total', 'counter', 'Failed logins whose answer the login throttle delayed.', s.logins?.delayed ?? 0);
   family(out, 'sockskit_replies_total', 'counter', 'SOCKS5 reply codes sent (0 is success).', Object.entries(s.replies), 'code');
   family(out, 'sockskit_tunnels_total', 'counter', 'Tunnels relayed.', s.tunnels);
   family(out, 'sockskit_tunnels_open', 'gauge', 'Tunnels open.', s.tunnelsOpen);

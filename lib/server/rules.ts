@@ -11,7 +11,6 @@
  *    requested name), port or port range, command. No rule matching blocks
  *    (02), as in Dante: end a list with `{ action: 'pass' }` to pass the rest.
  */
-import { isIPv4 } from 'node:net';
 import { Address4, Address6 } from 'ip-address';
 import { Reply, type CommandName } from '../protocol/constants.js';
 import { LocalProtocolError } from '../protocol/errors.js';
@@ -253,22 +252,5 @@ export function parseRules(data: unknown, where = 'rules'): Rule[] {
     };
     if (rule.reply !== undefined && rule.action === 'pass') throw new LocalProtocolError(`${at}.reply: only a block rule has a reply`);
     return rule;
-  });
-}
-
-const UNSPECIFIED_MAPPED = new Address6('::ffff:0.0.0.0/104');
-
-/**
- * True for an unspecified address: 0.0.0.0/8 ("this network", RFC 1122
- * §3.2.1.3), `::`, and their IPv4-mapped form ::ffff:0.0.0.0/104. Linux
- * delivers a connect or datagram to them on the local host, so they are
- * never a destination: refused before any rule is consulted.
- */
-export function isUnspecified(ip: string): boolean {
-  // IPv4 (every connection passes here): the first octet, without a parser.
-  if (!ip.includes(':')) return isIPv4(ip) && Number(ip.slice(0, ip.indexOf('.'))) === 0;
-  return safe(() => {
-    const a = new Address6(ip);
-    return a.isInSubnet(UNSPECIFIED_MAPPED) || a.bigInt() === 0n;
   });
 }

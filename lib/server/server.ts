@@ -1,11 +1,14 @@
 /**
  * SocksServer: accepts client connections (a net.Server, or any Duplex given
  * to handle()), enforces the connection limit, counts, and closes everything
- * on close(). Each connection is a Connection (connection.ts), the Node
- * adapter around the sans-I/O ServerHandshake:
+ * on close(). The connection sets and counters are its ConnectionRegistry
+ * (registry.ts), the rules its compiled Policy (policy.ts). Each connection
+ * is a Connection (connection.ts), the Node adapter around the sans-I/O
+ * ServerHandshake, and each command a CommandHandler (commands/):
  *
  *   socket ──data──▶ ServerHandshake.receive ──actions──▶ write / verify /
- *   request (hook: accept | deny | handoff | relay) / established / close
+ *   request (hook: accept | deny | handoff | relay → connect | bind | udp) /
+ *   established / close
  *
  * Guarantees: a handshake deadline; full-length failure replies; bytes after
  * the request reach the destination (or the hand-off) first and in order;
@@ -19,32 +22,35 @@ import { SocksError } from '../protocol/errors.js';
 import { SocksAddress, fromNodeAddress } from '../protocol/codec/address.js';
 import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
-import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, LookupFunction, RequestContext } from './types.js';
+import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, EndedConnection, LookupFunction } from './types.js';
+import type { SocksRequest } from '../protocol/server-handshake.js';
+import type { RequestContext } from './request-context.js';
 import { Connection } from './connection.js';
 import { TypedEventEmitter } from '../transport/typed-events.js';
 import type { SocksServerEvents } from './events.js';
-import { ERROR_CLASSES, type ConnectionRecord, type ErrorClass } from './access-log.js';
 import { connectionLimit, isDescriptorExhaustion } from './limits.js';
+import { ConnectionRegistry, type SocksServerStats } from './registry.js';
+import { compileRules, type Policy } from './policy.js';
+import { DEFAULTS } from './defaults.js';
 
-export type { SocksServerOptions, CommandHandler, ConnectionControl, LookupFunction, RequestContext, SocksServerEvents };
+export type { SocksServerOptions, SocksServerStats, CommandHandler, ConnectionControl, LookupFunction, RequestContext, SocksServerEvents };
 
 const debug = createDebug('sockskit:server');
 
 export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements ConnectionHost {
   #options!: Readonly<SocksServerOptions>;
   readonly netServer: net.Server;
-  /** Client connections (what maxConnections counts). */
-  private readonly open = new Set<Duplex>();
-  /** Connections that have not sent their request yet, oldest first (the eviction order). */
-  private readonly handshaking = new Set<Duplex>();
-  /** Open connections by TCP peer address, when maxConnectionsPerSource is set. */
-  private readonly perSource = new Map<string, number>();
-  /** Outbound streams of tunnels, destroyed on close(). */
-  private readonly upstreams = new Set<Duplex>();
+  /** @internal The connection sets and counters. */
+  readonly registry = new ConnectionRegistry();
+  /** @internal The rules of the current options, compiled. */
+  policy!: Policy;
   private staticMethods: readonly AuthMethod<unknown>[] | undefined;
   private socks4Default = false;
   /** The default connection limit: what the descriptors allow (two per tunnel), read once and only when no maxConnections is given. */
   private defaultMaxConnections: number | undefined;
+  private noDescriptorWarned = 0;
+  private noDescriptorSince = 0;
+  closing = false;
 
   constructor(options: SocksServerOptions = {}) {
     super();
@@ -54,7 +60,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
       // accept() out of descriptors: that client is lost (the kernel keeps it
       // queued or libuv closes it), the server keeps listening.
       if (isDescriptorExhaustion(err)) {
-        this.counters.refused++;
+        this.registry.counts.refused++;
         this.noDescriptor('accept', err);
       } else this.emit('error', err);
     });
@@ -67,11 +73,12 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
 
   /**
    * Replaces the options (methods, users, rules, timeouts...) for connections
-   * accepted from now on; open connections and tunnels keep the options they
-   * started with. This is what a configuration reload calls.
+   * accepted from now on; open connections and tunnels keep the options (and
+   * rules) they started with. This is what a configuration reload calls.
    */
   reconfigure(options: SocksServerOptions): void {
     this.#options = options;
+    this.policy = compileRules(options.rules);
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
   }
@@ -88,16 +95,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
 
   /** Open connections (handshakes and tunnels). */
   get connections(): number {
-    return this.open.size;
+    return this.registry.open.size;
   }
-
-  private readonly counters = { accepted: 0, refused: 0, tunnels: 0, handoffs: 0, bytesUp: 0, bytesDown: 0, noDescriptor: 0 };
-  private noDescriptorWarned = 0;
-  private noDescriptorSince = 0;
-  private readonly errorCounts: Record<string, number> = {};
-  private readonly classCounts = Object.fromEntries(ERROR_CLASSES.map((c) => [c, 0])) as Record<ErrorClass, number>;
-  private tunnelsOpen = 0;
-  closing = false;
 
   /**
    * Counters since the server was created, for metrics: connections accepted
@@ -109,12 +108,32 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * not-found, timeout, ruleset, hook, auth, protocol, command, limit, other).
    */
   stats(): SocksServerStats {
-    return { ...this.counters, open: this.open.size, tunnelsOpen: this.tunnelsOpen, errors: { ...this.errorCounts }, errorClasses: { ...this.classCounts } };
+    return { ...this.registry.stats(), auth: this.authStats() };
+  }
+
+  /** Methods with counters of their own that methods(ctx) returned (bounded: they should be shared objects). */
+  private readonly countedMethods = new Set<AuthMethod<unknown>>();
+
+  /** @internal The methods with counters of their own (AuthMethod.stats()) this server has used. */
+  methodsWithStats(): Set<AuthMethod<unknown>> {
+    return new Set([...(this.staticMethods ?? []), ...this.countedMethods].filter((m) => m.stats));
+  }
+
+  /** Each method's own counters (AuthMethod.stats()), summed by method name. */
+  private authStats(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const m of this.methodsWithStats()) {
+      const s = m.stats?.() as Record<string, unknown> | undefined;
+      if (!s) continue;
+      const into = (out[m.name] ??= {});
+      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') into[k] = (into[k] ?? 0) + v;
+    }
+    return out;
   }
 
   /** @internal Counts and reports a connection that ended in an error. */
   clientError(err: SocksError, source: SocksAddress | undefined): void {
-    this.errorCounts[err.code] = (this.errorCounts[err.code] ?? 0) + 1;
+    this.registry.errorCode(err.code);
     this.emit('clientError', err, source);
   }
   /**
@@ -122,32 +141,35 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * and emits 'warning' (a line for the log) at most once per 10 s.
    */
   noDescriptor(where: 'accept' | 'connect', err: unknown): void {
-    this.counters.noDescriptor++;
+    const total = ++this.registry.counts.noDescriptor;
     this.noDescriptorSince++;
     const now = Date.now();
-    if (now - this.noDescriptorWarned < 10000) return;
+    if (now - this.noDescriptorWarned < DEFAULTS.descriptorWarningInterval) return;
     this.noDescriptorWarned = now;
     const n = this.noDescriptorSince;
     this.noDescriptorSince = 0;
     debug('out of descriptors (%s): %s', where, (err as NodeJS.ErrnoException).code);
     if (this.listenerCount('warning') > 0) {
-      this.emit('warning', `out of file descriptors (${(err as NodeJS.ErrnoException).code} on ${where}; ${n} since the last warning, ${this.counters.noDescriptor} in all): raise the descriptor limit (ulimit -n) or lower the connection limit`);
+      this.emit('warning', `out of file descriptors (${(err as NodeJS.ErrnoException).code} on ${where}; ${n} since the last warning, ${total} in all): raise the descriptor limit (ulimit -n) or lower the connection limit`);
     }
   }
-  /** @internal */
-  count(what: 'tunnels' | 'handoffs'): void {
-    this.counters[what]++;
-    if (what === 'tunnels') this.tunnelsOpen++;
+  /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd' with its record. */
+  ended(conn: EndedConnection): void {
+    const { ledger } = conn;
+    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error);
+    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', ledger.record(conn, this.closing, conn.options.redactDestination));
   }
-  /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd'. */
-  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void {
-    if (bytes) {
-      this.counters.bytesUp += bytes.up;
-      this.counters.bytesDown += bytes.down;
+  /** @internal A tunnel the server relays: counted, its outbound stream closed by close(), 'tunnel' emitted. */
+  tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void {
+    this.registry.trackUpstream(upstream);
+    this.registry.tunnel();
+    if (this.listenerCount('tunnel') === 0) return;
+    try {
+      this.emit('tunnel', conn.request, conn.source);
+    } catch (err) {
+      // An application listener threw inside a socket event: log it, keep the tunnel and the process.
+      debug("a 'tunnel' listener threw: %s", (err as Error)?.message);
     }
-    if (tunnel) this.tunnelsOpen--;
-    if (error) this.classCounts[error]++;
-    if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', conn.record());
   }
 
   /**
@@ -159,7 +181,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     if (this.netServer.listening) this.netServer.close();
     const t = timeoutMs > 0 ? setTimeout(() => this.close(), timeoutMs) : undefined;
     const check = (): void => {
-      if (this.open.size > 0) return;
+      if (this.registry.open.size > 0) return;
       if (t) clearTimeout(t);
       this.removeListener('connectionEnd', check);
       cb?.();
@@ -174,8 +196,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.closing = true;
     if (this.netServer.listening) this.netServer.close(cb);
     else if (cb) process.nextTick(cb);
-    for (const s of this.open) s.destroy();
-    for (const s of this.upstreams) s.destroy();
+    this.registry.destroyAll();
     return this;
   }
 
@@ -185,27 +206,19 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    */
   handle(socket: Duplex, info?: ConnInfo): void {
     const o = this.options;
-    const sock = socket as net.Socket;
-    const src = info ?? acceptInfo(sock);
+    const reg = this.registry;
+    const src = info ?? acceptInfo(socket as net.Socket);
     const host = src.remoteAddress ?? '';
     const perSource = o.maxConnectionsPerSource ?? 0;
-    if (perSource > 0 && (this.perSource.get(host) ?? 0) >= perSource) {
+    if (perSource > 0 && reg.fromSource(host) >= perSource) {
       this.refuse(socket, src, 'per-source connection limit reached');
       return;
     }
-    if (this.open.size >= (o.maxConnections ?? (this.defaultMaxConnections ??= connectionLimit())) && !this.evictOldestHandshake()) {
+    if (reg.open.size >= (o.maxConnections ?? (this.defaultMaxConnections ??= connectionLimit())) && !this.evictOldestHandshake()) {
       this.refuse(socket, src, 'connection limit reached');
       return;
     }
-    this.counters.accepted++;
-    if (perSource > 0) {
-      this.perSource.set(host, (this.perSource.get(host) ?? 0) + 1);
-      socket.once('close', () => {
-        const n = (this.perSource.get(host) ?? 1) - 1;
-        if (n > 0) this.perSource.set(host, n);
-        else this.perSource.delete(host);
-      });
-    }
+    reg.accepted(socket, host, perSource > 0);
     new Connection(this, socket, src).start();
   }
 
@@ -213,8 +226,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     debug('%s, refusing %s', why, src.remoteAddress);
     socket.on('error', noop);
     socket.destroy();
-    this.counters.refused++;
-    this.classCounts.limit++;
+    this.registry.refused();
     this.clientError(new SocksError('ERR_SOCKS_DENIED', why), fromNodeAddress(src.remoteAddress, src.remotePort));
   }
 
@@ -224,10 +236,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * slot until their deadline. Tunnels and decided requests are never closed.
    */
   private evictOldestHandshake(): boolean {
-    const oldest = this.handshaking.values().next().value as Duplex | undefined;
+    const oldest = this.registry.evictOldest();
     if (!oldest) return false;
-    this.handshaking.delete(oldest);
-    this.open.delete(oldest);
     debug('connection limit reached: closing the connection longest in its handshake');
     this.clientError(new SocksError('ERR_SOCKS_TIMEOUT', 'closed at the connection limit: longest in its handshake'), undefined);
     oldest.destroy();
@@ -235,49 +245,18 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   }
 
   /** @internal */
-  track(s: Duplex): void {
-    this.open.add(s);
-    this.handshaking.add(s);
-  }
-  /** @internal */
-  untrack(s: Duplex): void {
-    this.open.delete(s);
-    this.handshaking.delete(s);
-  }
-  /** @internal */
-  handshakeOver(s: Duplex): void {
-    this.handshaking.delete(s);
-  }
-  /** @internal An outbound stream that close() must also destroy. */
-  trackUpstream(s: Duplex): void {
-    this.upstreams.add(s);
-    s.on('close', () => this.upstreams.delete(s));
-  }
-  /** @internal */
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[] {
     const m = this.options.methods;
-    return typeof m === 'function' ? m(ctx) : this.staticMethods!;
+    if (typeof m !== 'function') return this.staticMethods!;
+    const list = m(ctx);
+    for (const x of list) if (x.stats && this.countedMethods.size < 64) this.countedMethods.add(x);
+    return list;
   }
   /** @internal */
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean {
     if (this.options.socks4 !== undefined) return this.options.socks4;
     return this.staticMethods ? this.socks4Default : methods.some((m) => m.code === 0x00);
   }
-}
-
-export interface SocksServerStats {
-  accepted: number;
-  refused: number;
-  open: number;
-  tunnels: number;
-  tunnelsOpen: number;
-  handoffs: number;
-  bytesUp: number;
-  bytesDown: number;
-  /** Accepts and outbound sockets that failed for want of a descriptor (EMFILE/ENFILE). */
-  noDescriptor: number;
-  errors: Record<string, number>;
-  errorClasses: Record<ErrorClass, number>;
 }
 
 export function createServer(options?: SocksServerOptions): SocksServer {

@@ -1,7 +1,7 @@
 /**
  * The server's option and command-handler types, apart from the adapter so
- * that the command handlers (bind.ts, udp-relay.ts) and the server depend on
- * them and not on each other.
+ * that the command handlers (commands/connect.ts, bind.ts, udp.ts) and the
+ * server depend on them and not on each other.
  */
 import type dns from 'node:dns';
 import type { Duplex } from 'node:stream';
@@ -10,8 +10,11 @@ import type { SocksAddress } from '../protocol/codec/address.js';
 import type { SocksRequest, MethodSelector, Socks4Identify } from '../protocol/server-handshake.js';
 import type { SocksError } from '../protocol/errors.js';
 import type { AuthMethod, Encapsulation, ServerAuthContext } from '../protocol/method.js';
-import type { RequestContext } from '../protocol/request-hook.js';
-import type { ConnectionRecord, ErrorClass } from './access-log.js';
+import type { RequestContext } from './request-context.js';
+import type { Candidate } from '../transport/happy-eyeballs.js';
+import type { Policy } from './policy.js';
+import type { ConnectionRegistry } from './registry.js';
+import type { Ledger, RecordSource } from './ledger.js';
 import type { Ruleset, Cidr, Rule } from './rules.js';
 import type { SocksServerEvents } from './events.js';
 import type { TypedEmitter } from '../transport/typed-events.js';
@@ -61,7 +64,9 @@ export interface SocksServerOptions {
   maxConnections?: number;
   /** Client connections open at once from one address (the TCP peer, not a PROXY header's claim); default 0: no limit. */
   maxConnectionsPerSource?: number;
-  /** Handlers for BIND and UDP ASSOCIATE (lib/server/bind.ts, lib/server/udp-relay.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
+  /** The handler for CONNECT (lib/server/commands/connect.ts). Default: connectHandler(); false: refused (07). */
+  connect?: CommandHandler | false;
+  /** Handlers for BIND and UDP ASSOCIATE (lib/server/commands/bind.ts, udp.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
   bind?: CommandHandler | false;
   udp?: CommandHandler | false;
   /**
@@ -101,8 +106,16 @@ export interface ConnectionControl {
   deny(reply: number, error?: unknown): void;
   /** Resolves a destination through the server's lookup and rules. */
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }>;
+  /** Every address of the destination that the rules allow, interleaved by family (RFC 8305 §4); rejects with the block when none is. */
+  resolveAll(dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]>;
+  /** The rules' block for `address` as `dest` of this request (a BIND peer), or undefined when it may pass. */
+  addressBlock(dest: SocksAddress, address: string): SocksError | undefined;
+  /** Notes the address actually dialled, for the connection's record. */
+  dialled(address: SocksAddress): void;
   /** Called on close of the client connection. */
   onClose(f: () => void): void;
+  /** Forgets a close callback that is no longer needed (keeps idle tunnels small). */
+  offClose(f: () => void): void;
   /** Relay the established client stream with `other` (half-close, backpressure, idle timeout). */
   relay(client: Duplex, other: Duplex, head: Buffer): void;
   /** The negotiated method's protection (e.g. GSS-API), for UDP datagrams. */
@@ -117,21 +130,26 @@ export interface ConnInfo {
   localPort?: number;
 }
 
-/** What a connection needs from its server: counting, tracking, method choice. */
+/** A connection as it closes: its ledger and what its record reads. */
+export interface EndedConnection extends RecordSource {
+  readonly ledger: Ledger;
+  readonly options: Readonly<SocksServerOptions>;
+}
+
+/** What a connection needs from its server: counting, tracking, rules, method choice. */
 export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly options: Readonly<SocksServerOptions>;
+  /** The rules of `options`, compiled. */
+  readonly policy: Policy;
+  readonly registry: ConnectionRegistry;
   /** True once close() has started destroying connections. */
   readonly closing: boolean;
-  track(s: Duplex): void;
-  untrack(s: Duplex): void;
-  /** The connection has sent its request (or ended): no longer evictable. */
-  handshakeOver(s: Duplex): void;
-  trackUpstream(s: Duplex): void;
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;
-  count(what: 'tunnels' | 'handoffs'): void;
-  /** A connection closed: its bytes (a tunnel's or a hand-off's) and error class are counted, `tunnel` closes a tunnel the server relayed; `conn.record()` builds its 'connectionEnd' record. */
-  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, conn: { record(): ConnectionRecord }): void;
+  /** A connection closed: its ledger's bytes and error class are counted, its record emitted as 'connectionEnd'. */
+  ended(conn: EndedConnection): void;
+  /** A tunnel the server relays, with its outbound stream. */
+  tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void;
   noDescriptor(where: 'accept' | 'connect', err: unknown): void;
 }

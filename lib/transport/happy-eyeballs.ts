@@ -27,7 +27,7 @@ export type AnyLookup = (
 ) => void;
 
 /** RFC 8305 §5 recommends 250 ms between attempts. */
-export const DEFAULT_ATTEMPT_DELAY = 250;
+const DEFAULT_ATTEMPT_DELAY = 250;
 
 /** Every address of `host` (an IP literal is its own answer), in the resolver's order. */
 export function lookupAll(lookup: AnyLookup | undefined, host: string, family = 0, signal?: AbortSignal): Promise<Candidate[]> {
@@ -84,7 +84,7 @@ export interface SocketOptions {
   allowHalfOpen?: boolean;
 }
 
-export interface RaceOptions extends SocketOptions {
+interface RaceOptions extends SocketOptions {
   candidates: readonly Candidate[];
   port: number;
   /** Stagger between attempts, ms (default 250). */

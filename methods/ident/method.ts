@@ -68,7 +68,7 @@ const REPLY_MARGIN = 250;
 const DEFAULT_TIMEOUT = 10000;
 
 /** The lookup's timeout: the configured one, cut to end REPLY_MARGIN before the deadline (at least 1 ms). */
-export function identTimeout(timeout: number | undefined, deadline: number | undefined, now = Date.now()): number {
+function identTimeout(timeout: number | undefined, deadline: number | undefined, now = Date.now()): number {
   const t = timeout ?? DEFAULT_TIMEOUT;
   if (deadline === undefined || deadline <= 0) return t;
   return Math.max(1, Math.min(t, deadline - now - REPLY_MARGIN));

@@ -1,22 +1,18 @@
 /**
- * One SocksAgent for http.get and https.get (TLS over the tunnel, a CA made
- * by openssl at test time), keep-alive reuse counted at the proxy, the
- * default port of each scheme, and the default trust store with
- * NODE_EXTRA_CA_CERTS (in a child process, which reads it at start).
+ * One SocksAgent for http.get and https.get (TLS over the tunnel, the test
+ * CA of spec/fixtures/tls), keep-alive reuse counted at the proxy, the
+ * default port of each scheme. The default trust store with
+ * NODE_EXTRA_CA_CERTS needs a child process (Node reads it at start):
+ * spec/interop/agent-extra-ca.spec.ts.
  */
 import http from 'node:http';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { SocksAgent } from '../../lib/client/agent.js';
-import { requireProgram } from '../support/interop.js';
-import { makeCerts } from '../support/certs.js';
+import { fixtureCerts } from '../support/certs.js';
 import { httpOrigin, httpsOrigin, type Origin } from '../support/web.js';
 import { startServer } from '../support/udp-bind.js';
-import { DIST } from '../support/paths.js';
 
 /** GET (or `get`'s options) with bounded time; resolves with status and body. */
 function get(mod: typeof http | typeof https, url: string | http.RequestOptions, agent: http.Agent): Promise<{ status: number; body: string }> {
@@ -35,19 +31,14 @@ function get(mod: typeof http | typeof https, url: string | http.RequestOptions,
 
 describe('client: SocksAgent for http and https', function () {
   this.timeout(15000);
-  let dir: string;
   let ca: Buffer;
-  let caFile: string;
   let web: Origin;
   let secure: Origin;
   let proxy: Awaited<ReturnType<typeof startServer>>;
   const tunnels = () => proxy.server.stats().tunnels;
 
-  before(async function () {
-    requireProgram(this, 'openssl');
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sockskit-agent-'));
-    const certs = makeCerts(dir);
-    caFile = certs.ca;
+  before(async () => {
+    const certs = fixtureCerts();
     ca = readFileSync(certs.ca);
     web = await httpOrigin();
     secure = await httpsOrigin(certs.leaf);
@@ -57,7 +48,6 @@ describe('client: SocksAgent for http and https', function () {
     await web?.close();
     await secure?.close();
     await proxy?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('one agent serves http.get and https.get (URL strings and option objects)', async () => {
@@ -119,21 +109,4 @@ describe('client: SocksAgent for http and https', function () {
     wrongName.destroy();
   });
 
-  it('without `ca`, the default trust store with NODE_EXTRA_CA_CERTS is used', async () => {
-    const script = path.join(dir, 'extra-ca.mjs');
-    const agentUrl = new URL(`file://${path.join(DIST, 'lib', 'client', 'agent.js')}`).href;
-    writeFileSync(script, [
-      `import https from 'node:https';`,
-      `import { SocksAgent } from ${JSON.stringify(agentUrl)};`,
-      `const agent = new SocksAgent({ proxy: 'socks5h://127.0.0.1:${proxy.port}' });`,
-      `https.get('${secure.url}/extra', { agent }, (res) => { let b = ''; res.on('data', (c) => b += c); res.on('end', () => { console.log(b); agent.destroy(); }); })`,
-      `  .on('error', (e) => { console.log('error ' + e.code); agent.destroy(); });`,
-    ].join('\n'));
-    const run = (env: NodeJS.ProcessEnv) => new Promise<string>((resolve) => {
-      // Asynchronous: this process hosts the proxy and the origin.
-      execFile(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, timeout: 10000 }, (_e, stdout) => resolve(stdout.trim()));
-    });
-    expect(await run({ NODE_EXTRA_CA_CERTS: caFile })).to.equal('GET /extra');
-    expect(await run({})).to.match(/^error (UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER)/);
-  });
 });

@@ -7,29 +7,27 @@ import net from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
 import dgram from 'node:dgram';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { connect, parseProxy, bind, ConnectResult } from '../../lib/client/connect.js';
 import { udpAssociate } from '../../lib/client/udp.js';
 import { SocksAgent } from '../../lib/client/agent.js';
-import { createServer, SocksServer, SocksServerOptions } from '../../lib/server/server.js';
-import { bindHandler } from '../../lib/server/bind.js';
-import { udpHandler } from '../../lib/server/udp-relay.js';
+import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
+import { bindHandler } from '../../lib/server/commands/bind.js';
+import { udpHandler } from '../../lib/server/commands/udp.js';
 import { LocalProtocolError, AuthError, ReplyError } from '../../lib/protocol/errors.js';
 import { Method } from '../../lib/protocol/constants.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import type { AuthMethod, AuthStep, Encapsulation } from '../../lib/protocol/method.js';
 import type { ByteQueue } from '../../lib/protocol/codec/byte-queue.js';
-import { parseCli, describeError } from '../../examples/connect.js';
-import { echoServer, tempDir, which } from '../support/interop.js';
+import { echoServer } from '../support/interop.js';
+import { fixtureCerts } from '../support/certs.js';
 import type { Duplex } from 'node:stream';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
-async function listen(options: SocksServerOptions): Promise<{ server: SocksServer; port: number }> {
-  const server = createServer(options);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as net.AddressInfo).port };
+function listen(options: SocksServerOptions): Promise<StartedServer> {
+  return startSocksServer(options);
 }
 
 function readAll(socket: Duplex, head: Buffer, ms = 3000): Promise<Buffer> {
@@ -267,76 +265,32 @@ describe('client', function () {
       }
     });
 
-    it('https: TLS over the tunnel with SNI', async function () {
-      if (!which('openssl')) {
-        console.log('      (skipped: openssl not found to make a test certificate)');
-        this.skip();
-      }
-      const tmp = tempDir();
+    it('https: TLS over the tunnel with SNI', async () => {
+      const certs = fixtureCerts();
+      const ca = readFileSync(certs.ca);
+      let sni: string | undefined;
+      const web = https.createServer(certs.leaf, (req, res) => {
+        sni = (req.socket as unknown as { servername?: string }).servername;
+        res.end('secure hello');
+      });
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      const port = (web.address() as net.AddressInfo).port;
+      const agent = new SocksAgent({ proxy: `socks5h://127.0.0.1:${open.port}`, protocol: 'https:', tls: { ca } });
       try {
-        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-          '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-          '-keyout', `${tmp.dir}/key.pem`, '-out', `${tmp.dir}/cert.pem`], { stdio: 'ignore' });
-        const cert = readFileSync(`${tmp.dir}/cert.pem`);
-        let sni: string | undefined;
-        const web = https.createServer({ key: readFileSync(`${tmp.dir}/key.pem`), cert }, (req, res) => {
-          sni = (req.socket as unknown as { servername?: string }).servername;
-          res.end('secure hello');
+        const body = await new Promise<string>((resolve, reject) => {
+          https.get({ host: 'localhost', port, path: '/', agent }, (res) => {
+            let b = '';
+            res.on('data', (c) => { b += c; });
+            res.on('end', () => resolve(b));
+          }).on('error', reject);
         });
-        await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
-        const port = (web.address() as net.AddressInfo).port;
-        const agent = new SocksAgent({ proxy: `socks5h://127.0.0.1:${open.port}`, protocol: 'https:', tls: { ca: cert } });
-        try {
-          const body = await new Promise<string>((resolve, reject) => {
-            https.get({ host: 'localhost', port, path: '/', agent }, (res) => {
-              let b = '';
-              res.on('data', (c) => { b += c; });
-              res.on('end', () => resolve(b));
-            }).on('error', reject);
-          });
-          expect(body).to.equal('secure hello');
-          expect(sni).to.equal('localhost');
-        } finally {
-          agent.destroy();
-          web.close();
-          web.closeAllConnections();
-        }
+        expect(body).to.equal('secure hello');
+        expect(sni).to.equal('localhost');
       } finally {
-        tmp.cleanup();
+        agent.destroy();
+        web.close();
+        web.closeAllConnections();
       }
-    });
-  });
-
-  describe('sockskit-connect arguments', () => {
-    it('HOST PORT with defaults', () => {
-      const p = parseCli(['example.org', '443']);
-      expect(p.kind).to.equal('run');
-      if (p.kind !== 'run') return;
-      expect(p.options).to.deep.include({ host: 'example.org', port: 443, proxies: ['socks5h://127.0.0.1:1080'], timeout: 10000, listen: undefined });
-      expect(p.options.methods.map((m) => m.name)).to.deep.equal(['none']);
-    });
-    it('repeated --proxy keeps the order; -L with and without BIND; --timeout', () => {
-      const p = parseCli(['--proxy', 'socks4://127.0.0.1:1', '--proxy', 'socks5h://u:p@127.0.0.1:2', '-L', '8080', '--timeout', '500', 'h', '1']);
-      if (p.kind !== 'run') throw new Error('expected run');
-      expect(p.options.proxies).to.deep.equal(['socks4://127.0.0.1:1', 'socks5h://u:p@127.0.0.1:2']);
-      expect(p.options.listen).to.deep.equal({ host: '127.0.0.1', port: 8080 });
-      expect(p.options.timeout).to.equal(500);
-      const q = parseCli(['-L', '[::1]:9000', 'h', '1']);
-      if (q.kind !== 'run') throw new Error('expected run');
-      expect(q.options.listen).to.deep.equal({ host: '::1', port: 9000 });
-    });
-    it('help, version, and usage errors', () => {
-      expect(parseCli(['--help']).kind).to.equal('help');
-      expect(parseCli(['-V']).kind).to.equal('version');
-      expect(() => parseCli(['onlyhost'])).to.throw(/expected HOST PORT/);
-      expect(() => parseCli(['h', '99999'])).to.throw(/invalid port/);
-      expect(() => parseCli(['--bogus', 'h', '1'])).to.throw(/bogus/);
-      expect(() => parseCli(['--proxy', 'http://u:pw@x', 'h', '1'])).to.throw(/u:\*\*\*@/);
-    });
-    it('describeError: one line naming the failure', () => {
-      expect(describeError(new ReplyError(5), [])).to.equal('proxy refused the request: connection refused (05)');
-      const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' });
-      expect(describeError(refused, ['socks5h://u:pw@127.0.0.1:1'])).to.equal('cannot reach proxy socks5h://u:***@127.0.0.1:1: ECONNREFUSED');
     });
   });
 });

@@ -14,7 +14,7 @@ import { basicPassword, checkBasicAuth, basicAuthGuard } from '../../lib/electru
 import { electrumConnect, electrumCall, LineReader, ElectrumSession, ElectrumRpcError, rawAuthSequence, ElectrumVia } from '../../lib/electrum/client.js';
 import { SocksServer } from '../../lib/server/server.js';
 import { relay } from '../../lib/transport/relay.js';
-import { electrumTokenAuth } from '../../methods/electrum-token.js';
+import { electrumTokenAuth } from '../../lib/electrum/gate.js';
 import { AuthError, TimeoutError } from '../../lib/protocol/errors.js';
 import { toHex } from '../support/helpers.js';
 import { TOKEN, startStandIn, StandIn, paddedVersionRequest } from '../support/electrum.js';

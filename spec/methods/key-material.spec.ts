@@ -1,18 +1,17 @@
 /**
  * Key files hold key material, not passwords, and are written safely:
  * the GSS-API PSK needs ≥ 32 bytes of key (hex, or raw binary), never a
- * passphrase (the server's proof allows offline guessing); `sockskit-keys
- * psk` makes one; writing with --force replaces a symlink instead of writing
- * through it and chmodding its target.
+ * passphrase (the server's proof allows offline guessing); writing with
+ * --force replaces a symlink instead of writing through it and chmodding its
+ * target. sockskit-keys, which writes them: spec/programs/keys-files.spec.ts.
  */
 import { expect } from 'chai';
 import { lstatSync, readFileSync, statSync, symlinkSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { parsePskKey, loadPskKey } from '../../methods/gssapi/index.js';
+import { parsePskKey } from '../../methods/gssapi/index.js';
 import { writeKeyFile } from '../../methods/binauth/keyfile.js';
-import { PROGRAM } from '../support/paths.js';
-import { runProgram, tempDir } from '../support/interop.js';
+import { tempDir } from '../support/interop.js';
 
 describe('key material for GSS-API PSK and key files', function () {
   this.timeout(20000);
@@ -44,35 +43,5 @@ describe('key material for GSS-API PSK and key files', function () {
     const dangling = path.join(tmp.dir, 'dangling.key');
     symlinkSync(path.join(tmp.dir, 'nowhere'), dangling);
     expect(() => writeKeyFile(dangling, randomBytes(32))).to.throw(/already exists/);
-  });
-
-  it('sockskit-keys psk FILE writes 32 bytes of hex with mode 0600 that loadPskKey accepts; --force does not write through a symlink', async () => {
-    const file = path.join(tmp.dir, 'gss.key');
-    const r = await runProgram(process.execPath, [PROGRAM.keys, 'psk', file], { timeout: 10000 });
-    expect(r.code, r.stderr).to.equal(0);
-    expect(statSync(file).mode & 0o777).to.equal(0o600);
-    expect(readFileSync(file, 'utf8')).to.match(/^[0-9a-f]{64}\n$/);
-    expect(loadPskKey(file)).to.have.length(32);
-    const again = await runProgram(process.execPath, [PROGRAM.keys, 'psk', file], { timeout: 10000 });
-    expect(again.code).to.equal(1);
-    expect(again.stderr).to.match(/already exists/);
-    const target = tmp.write('other', 'keep\n');
-    const link = path.join(tmp.dir, 'gss-link.key');
-    symlinkSync(target, link);
-    const forced = await runProgram(process.execPath, [PROGRAM.keys, 'psk', link, '--force'], { timeout: 10000 });
-    expect(forced.code, forced.stderr).to.equal(0);
-    expect(readFileSync(target, 'utf8')).to.equal('keep\n');
-    expect(lstatSync(link).isSymbolicLink()).to.equal(false);
-  });
-
-  it('sockskit-keys generate --force through a symlink leaves the target alone', async () => {
-    const target = tmp.write('precious2', 'do not touch\n');
-    chmodSync(target, 0o644);
-    const link = path.join(tmp.dir, 'id.key');
-    symlinkSync(target, link);
-    const r = await runProgram(process.execPath, [PROGRAM.keys, 'generate', link, '--force'], { timeout: 10000 });
-    expect(r.code, r.stderr).to.equal(0);
-    expect(readFileSync(target, 'utf8')).to.equal('do not touch\n');
-    expect(statSync(target).mode & 0o777).to.equal(0o644);
   });
 });

@@ -2,13 +2,15 @@
  * The layers of docs/architecture.md, enforced on the sources (type-only
  * imports included, which the compiler erases):
  *
- *   protocol ← methods ← transport ← server, client ← electrum ← index ← examples
+ *   protocol ← methods ← transport ← server, client ← electrum ← service, index ← examples
  *
  * A module imports only its own layer or the ones to its left; server and
- * client never import each other; nothing in lib/ or methods/ imports the
- * public index; programs import only the public index (and their shared CLI
- * module). No import cycle anywhere. Each layer also has a list of the Node
- * built-ins it may use, and the sans-I/O core starts no timer.
+ * client never import each other, nor do service and index; nothing in lib/
+ * or methods/ imports the public index; programs import only the package's
+ * public entry points (the `exports` of package.json: lib/index.ts,
+ * lib/service/index.ts, methods/*) and one shared helper of their own
+ * (examples/cli.ts). No import cycle anywhere. Each layer also has a list of
+ * the Node built-ins it may use, and the sans-I/O core starts no timer.
  */
 import { expect } from 'chai';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -17,29 +19,44 @@ import { ROOT } from '../support/paths.js';
 
 type Layer = 'protocol' | 'methods' | 'transport' | 'server' | 'client' | 'electrum' | 'service' | 'index' | 'examples';
 
-const RANK: Record<Layer, number> = { protocol: 0, methods: 1, transport: 2, server: 3, client: 3, electrum: 4, service: 4.5, index: 5, examples: 6 };
+const RANK: Record<Layer, number> = { protocol: 0, methods: 1, transport: 2, server: 3, client: 3, electrum: 4, service: 5, index: 5, examples: 6 };
 
 /** Node built-ins each layer may import (type-only imports of node:stream/node:events count too). */
 const BUILTINS: Record<Layer, readonly string[]> = {
   protocol: ['crypto', 'buffer', 'util', 'stream'],
-  methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path'],
+  // child_process: the auth-helper pool (methods/squid-helper/) runs helper programs; module: the optional Kerberos binding.
+  methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path', 'module', 'child_process'],
   transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
-  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs', 'child_process'],
-  client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module'],
+  server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs'],
+  // crypto: the agent's TLS pool key hashes key material (tls-pool-key.ts).
+  client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module', 'crypto'],
   electrum: ['net', 'dns', 'events', 'stream', 'http', 'tls', 'fs', 'crypto', 'buffer', 'util', 'path'],
-  // lib/service/: what the programs share (yaml-subset.ts so far; no built-in needed yet).
-  service: [],
+  service: ['crypto', 'fs', 'http', 'net', 'stream', 'tls', 'url', 'util', 'path', 'os', 'events', 'cluster', 'buffer'],
   index: [],
   examples: ['crypto', 'fs', 'http', 'net', 'stream', 'tls', 'url', 'util', 'path', 'os', 'events', 'cluster', 'child_process', 'readline', 'dns', 'process', 'buffer'],
 };
 
+/** npm packages a layer may import besides its own dependencies' layers. */
+const PACKAGES: Partial<Record<Layer, readonly string[]>> = { service: ['debug'], examples: ['debug'] };
+/** The config file is parsed by lib/service/yaml-subset.ts; the `yaml` package is a devDependency (the specs compare against it). */
+const YAML_HOME = 'lib/service/config-file.ts';
+
+/** The package's public entry points, from package.json `exports` (types paths, as sources). */
+export const PUBLIC_ENTRIES: ReadonlySet<string> = new Set(
+  Object.values(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).exports as Record<string, string | { import?: { types?: string } }>)
+    .map((e) => (typeof e === 'object' ? e.import?.types : undefined))
+    .flatMap((t) => (t && !t.includes('*') ? [t.replace(/^\.\/dist\//, '').replace(/\.d\.ts$/, '.ts')] : [])),
+);
+/** The one helper module the programs share. */
+const PROGRAM_HELPER = 'examples/cli.ts';
+
 /** Files of the sans-I/O core: no I/O module at all, no timer. */
-const PURE_FILES = /^(lib\/protocol\/|methods\/(none|userpass|electrum-token)\.ts$|methods\/binauth\/(core|method)\.ts$|methods\/gssapi\/(frame|method)\.ts$)/;
+const PURE_FILES = /^(lib\/protocol\/|methods\/(none|userpass)\.ts$|lib\/electrum\/gate\.ts$|methods\/binauth\/(core|method)\.ts$|methods\/gssapi\/(frame|method)\.ts$)/;
 const IO_MODULES = new Set(['net', 'dns', 'dgram', 'tls', 'http', 'https', 'fs', 'child_process', 'timers']);
 const TIMERS = /\b(setTimeout|setInterval|setImmediate)\s*\(/;
 
 export function layerOf(file: string): Layer | undefined {
-  // The entry points (package.json exports): lib/index.ts, and lib/undici.ts for sockskit/undici.
+  // The entry points: lib/index.ts, and lib/undici.ts (sockskit/undici: its declarations name undici's types).
   if (file === 'lib/index.ts' || file === 'lib/undici.ts') return 'index';
   const m = /^lib\/(protocol|transport|server|client|electrum|service)\//.exec(file);
   if (m) return m[1] as Layer;
@@ -78,18 +95,22 @@ export function violations(edges: readonly Edge[]): string[] {
       const builtin = e.to.startsWith('node:') || ['net', 'dns', 'dgram', 'tls', 'http', 'https', 'fs', 'child_process', 'crypto', 'stream', 'events'].includes(name);
       if (builtin && !BUILTINS[from].includes(name)) bad.push(`${e.from}: ${from} may not import node:${name}`);
       if (builtin && PURE_FILES.test(e.from) && IO_MODULES.has(name)) bad.push(`${e.from}: sans-I/O code imports node:${name}`);
-      if (from === 'examples' && !builtin && e.to !== 'debug' && e.to !== 'yaml') bad.push(`${e.from}: a program imports ${e.to} (public API only)`);
+      if (!builtin && e.to === 'yaml') bad.push(`${e.from} imports yaml: a devDependency; ${YAML_HOME} parses the config file with yaml-subset.ts`);
+      else if ((from === 'examples' || from === 'service') && !builtin && !PACKAGES[from]!.includes(e.to)) bad.push(`${e.from}: a ${from === 'examples' ? 'program' : 'service module'} imports ${e.to}`);
       continue;
     }
     const to = layerOf(e.to);
     if (!to) { bad.push(`${e.from} imports ${e.to}, outside the layers`); continue; }
     if (from === 'examples') {
-      if (e.to !== 'lib/index.ts' && to !== 'examples') bad.push(`${e.from} imports ${e.to}: programs use only the public API (lib/index.ts)`);
+      if (to === 'examples' ? e.to !== PROGRAM_HELPER || e.from === PROGRAM_HELPER : !PUBLIC_ENTRIES.has(e.to)) {
+        bad.push(`${e.from} imports ${e.to}: programs use only the public entry points (package.json exports) and ${PROGRAM_HELPER}`);
+      }
       continue;
     }
     if (to === 'examples') { bad.push(`${e.from} imports the program ${e.to}`); continue; }
+    if (to === 'index' && from !== 'index') { bad.push(`${e.from} imports the public index`); continue; }
     if (RANK[to] > RANK[from]) bad.push(`${e.from} (${from}) imports ${e.to} (${to}): upward`);
-    else if (RANK[to] === RANK[from] && to !== from) bad.push(`${e.from} (${from}) imports ${e.to} (${to}): server and client never import each other`);
+    else if (RANK[to] === RANK[from] && to !== from) bad.push(`${e.from} (${from}) imports ${e.to} (${to}): side-by-side layers never import each other`);
   }
   return bad;
 }
@@ -163,6 +184,26 @@ describe('layering', () => {
         ...importsOf('lib/protocol/codec/request.ts', "import net from 'node:net';"),
       ];
       expect(violations(planted)).to.have.length(5);
+    });
+    it('a program reaching into lib/server, a program importing another program, a service module importing a program', () => {
+      expect(violations(importsOf('examples/proxy.ts', "import { SocksServer } from '../lib/server/server.js';"))).to.deep.equal([
+        'examples/proxy.ts imports lib/server/server.ts: programs use only the public entry points (package.json exports) and examples/cli.ts',
+      ]);
+      expect(violations(importsOf('examples/custom-proxy.ts', "import { main } from './proxy.js';"))).to.have.length(1);
+      expect(violations(importsOf('lib/service/run.ts', "import { runMain } from '../../examples/cli.js';"))).to.deep.equal(['lib/service/run.ts imports the program examples/cli.ts']);
+    });
+    it('the index importing service (and the reverse), yaml anywhere (even in the config file\'s home), a program importing yaml', () => {
+      const planted = [
+        ...importsOf('lib/index.ts', "export { runService } from './service/index.js';"),
+        ...importsOf('lib/service/run.ts', "import { SocksServer } from '../index.js';"),
+        ...importsOf('lib/service/settings.ts', "import { parse } from 'yaml';"),
+        ...importsOf(YAML_HOME, "import { parse } from 'yaml';"),
+        ...importsOf('examples/proxy.ts', "import { parse } from 'yaml';"),
+      ];
+      expect(violations(planted)).to.have.length(5);
+    });
+    it('the public entry points come from package.json exports', () => {
+      expect([...PUBLIC_ENTRIES]).to.include.members(['lib/index.ts', 'lib/service/index.ts', 'methods/none.ts', 'methods/binauth/index.ts', 'lib/protocol/method.ts']);
     });
     it('a cycle', () => {
       const planted = [

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
+import type { SocksServerOptions } from '../../lib/server/server.js';
 import { connect } from '../../lib/client/connect.js';
 import { AuthError } from '../../lib/protocol/errors.js';
 import { none } from '../../methods/none.js';
@@ -19,14 +19,12 @@ import type { AuthMethod } from '../../lib/protocol/method.js';
 import { echoServer, requireProgram, tempDir, stopChild, freePort, spawnDaemon, stopAll, runProgram, RunResult } from '../support/interop.js';
 import { hex } from '../support/helpers.js';
 import { PROGRAM } from '../support/paths.js';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
 const KEY = Buffer.from('5f1e0a7c3b2d49e8a6c4b1f0d9e8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0', 'hex');
 
-async function startServer(opts: SocksServerOptions): Promise<{ server: SocksServer; port: number; close(): Promise<void> }> {
-  const server = new SocksServer({ handshakeTimeout: 5000, ...opts });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  return { server, port, close: () => new Promise<void>((r) => { server.close(() => r()); setTimeout(r, 1000).unref(); }) };
+function startServer(opts: SocksServerOptions): Promise<StartedServer> {
+  return startSocksServer({ handshakeTimeout: 5000, ...opts });
 }
 
 /** Reads from `s` until `n` bytes arrived (or end / 5 s). */

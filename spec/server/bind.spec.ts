@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { hex, toHex, waitFor } from '../support/helpers.js';
 import { startServer, Conn, portHex } from '../support/udp-bind.js';
-import { bindHandler } from '../../lib/server/bind.js';
+import { bindHandler } from '../../lib/server/commands/bind.js';
 import type { SocksServerOptions } from '../../lib/server/server.js';
 
 /** Connects a peer to the BIND listener from `from` (any 127/8 address is loopback). */

@@ -10,10 +10,10 @@ import { startServer, Conn, portHex } from '../support/udp-bind.js';
 import { startTarget, echo, waitFor } from '../support/server.js';
 import { tripwireEachTest, settle } from '../support/tripwire.js';
 import { none } from '../../methods/none.js';
-import { bindHandler } from '../../lib/server/bind.js';
-import { udpHandler } from '../../lib/server/udp-relay.js';
+import { bindHandler } from '../../lib/server/commands/bind.js';
+import { udpHandler } from '../../lib/server/commands/udp.js';
 import type { SocksServerOptions } from '../../lib/server/server.js';
-import type { RequestContext } from '../../lib/protocol/request-hook.js';
+import type { RequestContext } from '../../lib/server/request-context.js';
 import type { AuthMethod } from '../../lib/protocol/method.js';
 
 type Lookup = NonNullable<SocksServerOptions['lookup']>;

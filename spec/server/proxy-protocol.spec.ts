@@ -5,7 +5,6 @@
  * over a Duplex fed at every split; and a real HAProxy (send-proxy,
  * send-proxy-v2) in front of sockskit-proxy, reached by curl.
  */
-import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { expect } from 'chai';
 import {
@@ -24,6 +23,7 @@ import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import { hex, toHex, splits } from '../support/helpers.js';
 import { RawClient, waitFor, startTarget, echo, Target } from '../support/server.js';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
 const LOCAL = '127.0.0.1';
 const SIG = toHex(PROXY_V2_SIGNATURE);
@@ -297,13 +297,8 @@ describe('SocksServer proxyProtocol', () => {
     targets = [];
   });
 
-  async function startServer(options: SocksServerOptions): Promise<{ server: SocksServer; port: number; errors: SocksError[] }> {
-    const server = new SocksServer(options);
-    const errors: SocksError[] = [];
-    server.on('clientError', (e: SocksError) => errors.push(e));
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, LOCAL, () => r()));
-    return { server, port: (server.address() as net.AddressInfo).port, errors };
+  function startServer(options: SocksServerOptions): Promise<StartedServer> {
+    return startSocksServer(options, LOCAL, servers);
   }
 
   async function client(port: number): Promise<RawClient> {

@@ -25,7 +25,7 @@ describe('relay: half-open tunnels are freed after lingerTimeout', () => {
     d.resume(); // reads the FIN, never answers, never ends
     const t0 = Date.now();
     c.end();
-    await waitFor(() => server.connections === 0 && server['upstreams'].size === 0, 4000, `the half-open tunnel to be freed (open: ${server.connections})`);
+    await waitFor(() => server.connections === 0 && server.registry['upstreams'].size === 0, 4000, `the half-open tunnel to be freed (open: ${server.connections})`);
     expect(Date.now() - t0, 'not before the linger').to.be.at.least(250);
   });
 

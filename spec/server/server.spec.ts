@@ -14,6 +14,7 @@ import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import { hex, toHex, prng } from '../support/helpers.js';
 import { RawClient, waitFor, startTarget, echo, closedPort, fullBacklog, Target } from '../support/server.js';
+import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
 const LOCAL = '127.0.0.1';
 const fail5 = (rep: number) => `05 ${rep.toString(16).padStart(2, '0')} 00 01 00 00 00 00 00 00`;
@@ -40,13 +41,8 @@ let targets: Target[] = [];
 let clients: RawClient[] = [];
 let cleanups: (() => void)[] = [];
 
-async function startServer(options: SocksServerOptions = {}): Promise<{ server: SocksServer; port: number; errors: SocksError[] }> {
-  const server = new SocksServer(options);
-  const errors: SocksError[] = [];
-  server.on('clientError', (e: SocksError) => errors.push(e));
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, LOCAL, () => r()));
-  return { server, port: (server.address() as net.AddressInfo).port, errors };
+function startServer(options: SocksServerOptions = {}): Promise<StartedServer> {
+  return startSocksServer(options, LOCAL, servers);
 }
 
 async function client(port: number): Promise<RawClient> {
@@ -63,7 +59,7 @@ async function target(onConnection: (s: net.Socket) => void, host = LOCAL): Prom
 
 /** Nothing left open: client connections and tunnel upstreams. */
 async function drained(server: SocksServer, timeout = 3000): Promise<void> {
-  await waitFor(() => server.connections === 0 && server['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server['upstreams'].size})`);
+  await waitFor(() => server.connections === 0 && server.registry['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server.registry['upstreams'].size})`);
 }
 
 /** Greeting with no auth, then `request`; returns the reply bytes (length n). */
@@ -478,8 +474,8 @@ describe('SocksServer: tunnels', () => {
       }
     }
     expect(sent, 'the client could write without limit: the server buffers everything').to.be.below(CAP);
-    const clientSide = [...server['open']][0] as net.Socket;
-    const upstream = [...server['upstreams']][0] as net.Socket;
+    const clientSide = [...server.registry.open][0] as net.Socket;
+    const upstream = [...server.registry['upstreams']][0] as net.Socket;
     // What the server holds in user space: its write queue to the target and
     // its read buffer from the client. Both stay near one chunk + high-water mark.
     expect(upstream.writableLength, 'server → target write queue').to.be.at.most(256 * 1024);

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import { expect } from 'chai';
 import { SocksServerOptions } from '../../lib/server/server.js';
 import { encodeRequest, encodeUdpDatagram, makeAddress } from '../../lib/protocol/codec/index.js';
-import { udpHandler } from '../../lib/server/udp-relay.js';
+import { udpHandler } from '../../lib/server/commands/udp.js';
 import { RawClient } from '../support/server.js';
 import { hex, toHex, waitFor, sleep } from '../support/helpers.js';
 import { LOCAL, startServer, client, drained, cleanup, extra } from '../support/harness.js';

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import dgram from 'node:dgram';
 import { hex, toHex, waitFor } from '../support/helpers.js';
 import { startServer, Conn, Udp, udpEcho, portHex } from '../support/udp-bind.js';
-import { udpHandler } from '../../lib/server/udp-relay.js';
+import { udpHandler } from '../../lib/server/commands/udp.js';
 import { parseCidr } from '../../lib/server/rules.js';
 import type { SocksServerOptions } from '../../lib/server/server.js';
 import type { AuthMethod, Encapsulation } from '../../lib/protocol/method.js';

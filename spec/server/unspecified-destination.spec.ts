@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { hex, toHex } from '../support/helpers.js';
 import { startServer, Conn, udpEcho, portHex, openAssociation } from '../support/udp-bind.js';
 import { startTarget, echo } from '../support/server.js';
-import { parseCidr, isUnspecified } from '../../lib/server/rules.js';
+import { parseCidr } from '../../lib/server/rules.js';
+import { isUnspecified } from '../../lib/protocol/codec/address.js';
 import type { SocksServerOptions } from '../../lib/server/server.js';
 
 /** A lookup that knows two names, both unspecified; anything else fails. */

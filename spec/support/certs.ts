@@ -1,7 +1,8 @@
-/** Throwaway TLS material for specs, made with the openssl CLI at test time. */
+/** TLS material for specs: made with the openssl CLI at test time (makeCerts), or the fixed test set in spec/fixtures/tls (fixtureCerts). */
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ROOT } from './paths.js';
 
 /** A CA, and leaf certificates it signs (EC P-256, one day), all made with the openssl CLI in `dir`. */
 export function makeCerts(dir: string): { ca: string; leaf: { key: Buffer; cert: Buffer }; otherName: { key: Buffer; cert: Buffer } } {
@@ -16,4 +17,15 @@ export function makeCerts(dir: string): { ca: string; leaf: { key: Buffer; cert:
     return { key: readFileSync(f(`${name}.key`)), cert: readFileSync(f(`${name}.pem`)) };
   };
   return { ca: f('ca.pem'), leaf: leaf('localhost', 'DNS:localhost,IP:127.0.0.1'), otherName: leaf('other', 'DNS:other.invalid') };
+}
+
+/**
+ * The same shape from spec/fixtures/tls: a CA and two leaves made once with
+ * the commands in spec/fixtures/README.md, valid until 2126, so that unit
+ * specs need no openssl and spawn nothing. Test keys only: they protect nothing.
+ */
+export function fixtureCerts(): { ca: string; leaf: { key: Buffer; cert: Buffer }; otherName: { key: Buffer; cert: Buffer } } {
+  const f = (name: string) => path.join(ROOT, 'spec', 'fixtures', 'tls', name);
+  const pair = (name: string) => ({ key: readFileSync(f(`${name}.key`)), cert: readFileSync(f(`${name}.pem`)) });
+  return { ca: f('ca.pem'), leaf: pair('localhost'), otherName: pair('other') };
 }

@@ -13,8 +13,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync
 import { ROOT } from './paths.js';
 import { runProgram, cleanEnv, tempDir, type RunResult } from './interop.js';
 
-export const npm = (args: string[], cwd: string, timeout = 180_000): Promise<RunResult> =>
-  runProgram('sh', ['-c', 'cd "$0" && exec npm "$@"', cwd, ...args], { timeout, env: cleanEnv({ npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }) });
+export const npm = (args: string[], cwd: string, timeout = 180_000, extra: NodeJS.ProcessEnv = {}): Promise<RunResult> =>
+  runProgram('sh', ['-c', 'cd "$0" && exec npm "$@"', cwd, ...args], { timeout, env: cleanEnv({ npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', ...extra }) });
 
 export interface Packed {
   /** The .tgz path. */
@@ -63,6 +63,8 @@ export interface ProjectOptions {
   link?: string[];
   /** An undici directory to put at node_modules/undici (from undiciMajor()). */
   undici?: string;
+  /** Let the package's install script try the Kerberos addon build (default: skipped, SOCKSKIT_SKIP_KERBEROS_BUILD=1). */
+  kerberos?: boolean;
 }
 
 /** A fresh project with the packed tarball installed offline. */
@@ -72,7 +74,7 @@ export async function project(name: string, o: ProjectOptions = {}): Promise<str
   mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, private: true, type: o.type ?? 'module' }));
   for (const d of await runtimeDeps()) cpSync(path.join(ROOT, 'node_modules', d), path.join(dir, 'node_modules', d), { recursive: true });
-  const install = await npm(['install', '--offline', '--no-audit', '--no-fund', '--no-save', packed.tarball], dir);
+  const install = await npm(['install', '--offline', '--no-audit', '--no-fund', '--no-save', packed.tarball], dir, 180_000, o.kerberos ? {} : { SOCKSKIT_SKIP_KERBEROS_BUILD: '1' });
   if (install.code !== 0) throw new Error(`npm install of the tarball in ${name}:\n${install.stderr}`);
   // After the install: npm would prune a package the project's package.json does not name.
   if (o.undici) cpSync(o.undici, path.join(dir, 'node_modules', 'undici'), { recursive: true });

@@ -11,6 +11,7 @@ import { encodeRequest } from '../../lib/protocol/codec/index.js';
 import { RawClient, startTarget, Target } from './server.js';
 import { waitFor } from './helpers.js';
 import type { Rogue } from './rogue.js';
+import { startSocksServer, type StartedServer } from './socks-server.js';
 
 export const LOCAL = '127.0.0.1';
 
@@ -21,12 +22,8 @@ export let clients: RawClient[] = [];
 export let extra: (() => void)[] = [];
 export let rogues: Rogue[] = [];
 
-export async function startServer(options: SocksServerOptions = {}): Promise<{ server: SocksServer; port: number }> {
-  const server = new SocksServer(options);
-  server.on('clientError', () => {});
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, LOCAL, () => r()));
-  return { server, port: (server.address() as net.AddressInfo).port };
+export function startServer(options: SocksServerOptions = {}): Promise<StartedServer> {
+  return startSocksServer(options, LOCAL, servers);
 }
 
 export async function target(onConnection: (s: net.Socket) => void): Promise<Target> {
@@ -42,7 +39,7 @@ export async function client(port: number): Promise<RawClient> {
 }
 
 export async function drained(server: SocksServer, timeout = 5000): Promise<void> {
-  await waitFor(() => server.connections === 0 && server['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server['upstreams'].size})`);
+  await waitFor(() => server.connections === 0 && server.registry['upstreams'].size === 0, timeout, `connections 0 (have ${server.connections}, upstreams ${server.registry['upstreams'].size})`);
 }
 
 /** Uncaught exceptions and unhandled rejections seen while `f` runs (mocha's own handler is bypassed). */

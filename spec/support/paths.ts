@@ -15,6 +15,7 @@ export const PROGRAM = {
   electrumGateway: path.join(DIST, 'examples', 'electrum-gateway.js'),
   electrumConnect: path.join(DIST, 'examples', 'electrum-connect.js'),
   embed: path.join(DIST, 'examples', 'embed.js'),
+  customProxy: path.join(DIST, 'examples', 'custom-proxy.js'),
 } as const;
 
 /** A file under spec/fixtures (read from the sources, not dist). */

@@ -10,6 +10,7 @@ import { gssapiPsk } from '../../methods/gssapi/index.js';
 import { readerTuning, readBuffersInUse } from '../../lib/transport/socket-reader.js';
 import { hex, sleep } from './helpers.js';
 import { waitFor, startTarget, Target } from './server.js';
+import { startSocksServer, type StartedServer } from './socks-server.js';
 
 export const LOCAL = '127.0.0.1';
 export const KEY = Buffer.from('5f1e0a7c3b2d49e8a6c4b1f0d9e8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0', 'hex');
@@ -18,12 +19,8 @@ export let servers: SocksServer[] = [];
 export let targets: Target[] = [];
 export let sockets: Duplex[] = [];
 
-export async function startServer(options: SocksServerOptions = {}): Promise<{ server: SocksServer; port: number }> {
-  const server = new SocksServer(options);
-  server.on('clientError', () => {});
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, LOCAL, () => r()));
-  return { server, port: (server.address() as net.AddressInfo).port };
+export function startServer(options: SocksServerOptions = {}): Promise<StartedServer> {
+  return startSocksServer(options, LOCAL, servers);
 }
 
 export async function cleanup(): Promise<void> {

@@ -1,16 +1,11 @@
 /** Raw-socket helpers for the BIND and UDP ASSOCIATE specs: every wait is bounded. */
 import net from 'node:net';
 import dgram from 'node:dgram';
-import { SocksServer, SocksServerOptions } from '../../lib/server/server.js';
+import type { SocksServerOptions } from '../../lib/server/server.js';
+import { startSocksServer, type StartedServer } from './socks-server.js';
 
-export async function startServer(options: SocksServerOptions = {}, host = '127.0.0.1'): Promise<{ server: SocksServer; port: number; close(): Promise<void> }> {
-  const server = new SocksServer(options);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  return { server, port, close: () => new Promise<void>((r) => server.close(() => r())) };
+export function startServer(options: SocksServerOptions = {}, host = '127.0.0.1'): Promise<StartedServer> {
+  return startSocksServer(options, host);
 }
 
 /** A TCP connection whose bytes are read by exact counts with deadlines. */

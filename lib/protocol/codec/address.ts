@@ -221,3 +221,25 @@ export function isZeroAddress(a: SocksAddress): boolean {
 export function hex(n: number): string {
   return n.toString(16).padStart(2, '0');
 }
+
+/**
+ * True for an unspecified address: 0.0.0.0/8 ("this network", RFC 1122
+ * §3.2.1.3), `::`, and their IPv4-mapped form ::ffff:0.0.0.0/104. Linux
+ * delivers a connect or datagram to them on the local host, so they are
+ * never a destination: the server refuses them before any rule is consulted.
+ */
+export function isUnspecified(ip: string): boolean {
+  // IPv4 (every connection passes here): the first octet, without a parser.
+  if (!ip.includes(':')) return isIPv4(ip) && ip.charCodeAt(0) === 0x30 && ip.charCodeAt(1) === 0x2e;
+  if (!isIPv6(ip)) return false;
+  let b: Buffer;
+  try {
+    b = ipv6Bytes(ip);
+  } catch {
+    return false;
+  }
+  // Ten zero bytes, then either two more zeros (`::`, all sixteen zero) or ffff and a zero (::ffff:0.0.0.0/104).
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  if (b[10] === 0 && b[11] === 0) return b.readUInt32BE(12) === 0;
+  return b[10] === 0xff && b[11] === 0xff && b[12] === 0;
+}

@@ -21,11 +21,16 @@ export interface Socks5Request {
 }
 
 export function encodeRequest(command: number, destination: SocksAddress): Buffer {
-  const out = Buffer.allocUnsafe(3 + addressLength(destination));
+  return encodeMessage(command, destination);
+}
+
+/** Requests and replies share one layout: VER, CMD or REP, RSV, then an address. */
+function encodeMessage(code: number, address: SocksAddress): Buffer {
+  const out = Buffer.allocUnsafe(3 + addressLength(address));
   out[0] = SOCKS5_VERSION;
-  out[1] = command;
+  out[1] = code;
   out[2] = 0x00;
-  writeAddress(out, 3, destination);
+  writeAddress(out, 3, address);
   return out;
 }
 
@@ -45,12 +50,7 @@ export function decodeRequest(buf: Buffer): { request: Socks5Request; length: nu
 }
 
 export function encodeReply(reply: number, bound: SocksAddress = ANY_IPV4): Buffer {
-  const out = Buffer.allocUnsafe(3 + addressLength(bound));
-  out[0] = SOCKS5_VERSION;
-  out[1] = reply;
-  out[2] = 0x00;
-  writeAddress(out, 3, bound);
-  return out;
+  return encodeMessage(reply, bound);
 }
 
 /** A reply is parsed by its ATYP, never assumed to be 10 bytes. */

@@ -1,0 +1,100 @@
+/**
+ * The ledger of one connection: what its 'connectionEnd' record (the access
+ * log and the metrics) is built from, filled in as the connection goes. It is
+ * also the relay's byte counter, so a tunnel costs no second object.
+ */
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { formatAddress, type SocksAddress } from '../protocol/codec/address.js';
+import type { SocksRequest } from '../protocol/server-handshake.js';
+import type { RelayCounter } from '../transport/relay.js';
+import { AuthError, type SocksError } from '../protocol/errors.js';
+import type { AuthMethod } from '../protocol/method.js';
+import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
+
+/** What the record reads from the connection when it is built. */
+export interface RecordSource {
+  readonly request: SocksRequest | undefined;
+  readonly source: SocksAddress;
+  readonly local: SocksAddress;
+  readonly socket: Duplex;
+}
+
+export class Ledger implements RelayCounter {
+  readonly t0 = Date.now();
+  handshakeMs: number | undefined;
+  /** The address CONNECT dialled. */
+  dialled: string | undefined;
+  /** The reply code sent (0: success). */
+  reply: number | undefined;
+  how: EndReason | undefined;
+  error: ErrorClass | undefined;
+  /** The request hook threw (the error class is then `hook`). */
+  hookFailed = false;
+  /** The method named by an authentication failure before any request. */
+  authMethod: string | undefined;
+  /** The server relays a tunnel and counts its bytes here (RelayCounter). */
+  relayed = false;
+  up = 0;
+  down = 0;
+  end: RelayCounter['end'];
+  /** After a hand-off: the socket's counters at that moment. */
+  private mark: { read: number; written: number } | undefined;
+
+  /** The error the connection ends with: how it ended and its class, first cause wins. */
+  failed(err: SocksError, how: EndReason, methods: readonly AuthMethod<unknown>[]): void {
+    this.how ??= how;
+    if (err instanceof AuthError && err.method !== undefined) this.authMethod = methods.find((m) => m.code === err.method)?.name ?? `0x${err.method.toString(16)}`;
+    this.error ??= errorClass(err, this.hookFailed);
+  }
+
+  handshakeOver(): void {
+    this.handshakeMs ??= Date.now() - this.t0;
+  }
+
+  /** A hand-off: from here the socket's own counters (plus the head already read) give the bytes. */
+  handedOff(socket: Duplex, headLength: number): void {
+    const raw = socket as Partial<net.Socket>;
+    if (typeof raw.bytesRead === 'number') this.mark = { read: raw.bytesRead - headLength, written: raw.bytesWritten ?? 0 };
+  }
+
+  /** Bytes each way: the relay's count, or the socket's since a hand-off. */
+  bytes(socket: Duplex): { up: number; down: number } | undefined {
+    if (this.relayed) return this;
+    const m = this.mark;
+    if (!m) return undefined;
+    const raw = socket as net.Socket;
+    return { up: raw.bytesRead - m.read, down: (raw.bytesWritten ?? 0) - m.written };
+  }
+
+  /** The record, built when the connection closes and only if someone listens for 'connectionEnd'. */
+  record(c: RecordSource, closing: boolean, redactDestination: boolean | undefined): ConnectionRecord {
+    const req = c.request;
+    const b = this.bytes(c.socket);
+    const method = req ? (req.version === 4 ? 'socks4' : req.method?.name) : this.authMethod;
+    return {
+      time: new Date().toISOString(),
+      listener: formatAddress(c.local),
+      client: formatAddress(c.source),
+      method,
+      identity: req ? identityOf(method, req.identity) : undefined,
+      command: req?.command,
+      destination: req && !redactDestination ? formatAddress(req.destination) : undefined,
+      dialled: this.dialled,
+      reply: this.reply,
+      bytesUp: b?.up ?? 0,
+      bytesDown: b?.down ?? 0,
+      durationMs: Date.now() - this.t0,
+      handshakeMs: this.handshakeMs,
+      end: this.endReason(closing),
+      error: this.error,
+    };
+  }
+
+  private endReason(closing: boolean): EndReason {
+    if (this.how) return this.how;
+    if (closing) return 'shutdown';
+    if (!this.relayed) return 'client-left';
+    return this.end === 'idle' ? 'idle' : this.end === 'reset' ? 'reset' : 'closed';
+  }
+}
