@@ -15,7 +15,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import createDebug from 'debug';
 import { basicAuthGuard } from '../lib/index.js';
-import { gatewayProgram, hostPortText, packageVersion, runService, type GatewayConfig, type GatewayStats } from '../lib/service/index.js';
+import { gatewayProgram, gatewayStatus, hostPortText, packageVersion, runService, type GatewayConfig, type ServiceCounters } from '../lib/service/index.js';
 import { runMain } from './cli.js';
 
 const PROG = 'sockskit-electrum-gateway';
@@ -29,26 +29,25 @@ function checkBackend(cfg: GatewayConfig): void {
   sock.once('secureConnect', () => sock.destroy());
 }
 
-/** GET / (or /status): the counters as JSON, behind HTTP Basic with the token as password. */
-function serveStatus(cfg: GatewayConfig, stats: GatewayStats, fatal: (err: Error) => void): void {
+/**
+ * GET / (or /status): the counters as JSON, behind HTTP Basic with the token
+ * in force (it may rotate on SIGHUP) as password. Served where the counters
+ * are whole: the one process, or the primary with --workers (summed).
+ */
+function serveStatus(current: () => GatewayConfig, counters: () => Promise<ServiceCounters>, fatal: (err: Error) => void): void {
+  const cfg = current();
   const httpAt = cfg.httpAt!;
   const web = http.createServer(
-    basicAuthGuard(cfg.token, (req, res) => {
+    basicAuthGuard(() => current().token, (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' || (path !== '/' && path !== '/status')) {
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
         return;
       }
-      const body = {
-        program: PROG,
-        version: packageVersion(),
-        backend: cfg.backendLabel,
-        connections: { open: stats.open, total: stats.total },
-        authFailures: stats.authFailures,
-        authFailuresByReason: stats.failuresByReason,
-        backendErrors: stats.backendErrors,
-      };
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body) + '\n');
+      counters().then(
+        ({ extra }) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ program: PROG, version: packageVersion(), ...gatewayStatus(current(), extra) }) + '\n'),
+        () => res.writeHead(500).end(),
+      );
     }, { onFailure: () => debug('HTTP request without a valid token') }),
   );
   web.on('error', fatal);
@@ -61,15 +60,20 @@ function serveStatus(cfg: GatewayConfig, stats: GatewayStats, fatal: (err: Error
 runMain(PROG, () => {
   const gateway = gatewayProgram();
   let fatal: (err: Error) => void = () => {};
+  let inForce: GatewayConfig | undefined;
   const failed = new Promise<never>((_, reject) => (fatal = reject));
   const running = runService({
     ...gateway,
     before: (cfg) => {
       if (cfg.printToken && cluster.isPrimary) process.stdout.write(`${cfg.token}\n`);
     },
-    onStarted: (cfg) => {
-      checkBackend(cfg);
-      if (cfg.httpAt) serveStatus(cfg, gateway.stats, fatal);
+    onStarted: (cfg) => checkBackend(cfg),
+    onServing: (cfg, counters) => {
+      inForce = cfg;
+      if (cfg.httpAt) serveStatus(() => inForce!, counters, fatal);
+    },
+    onReloaded: (cfg) => {
+      inForce = cfg;
     },
   });
   return Promise.race([running, failed]);

@@ -4,7 +4,7 @@
  *
  *   sockskit-keys generate FILE [--force]   new private key (hex seed, mode 0600); prints the public key
  *   sockskit-keys public FILE               prints the public key of FILE
- *   sockskit-keys hash                      reads a password on stdin, prints its scrypt hash
+ *   sockskit-keys hash                      asks for a password (twice, echo off; or reads stdin), prints its scrypt hash
  *   sockskit-keys psk FILE [--force]        new GSS-API PSK (32 random bytes as hex, mode 0600)
  *
  * The public key (64 hex digits) is what goes into the proxy's
@@ -20,7 +20,7 @@ const PROG = 'sockskit-keys';
 
 const HELP = `Usage: ${PROG} generate FILE [--force]
        ${PROG} public FILE
-       ${PROG} hash < PASSWORD
+       ${PROG} hash              (or: ${PROG} hash < PASSWORD)
        ${PROG} psk FILE [--force]
 
 Key files for binauth, the Ed25519 challenge/token SOCKS5 method (0x80).
@@ -29,7 +29,8 @@ Commands
   generate FILE   write a new private key to FILE (64 hex digits, mode 0600)
                   and print its public key on stdout
   public FILE     print the public key of the private key in FILE
-  hash            read a password from stdin (first line) and print its scrypt
+  hash            read a password (on a terminal: asked twice, not echoed;
+                  otherwise the first line of stdin) and print its scrypt
                   hash for a sockskit-proxy --users file: NAME:$scrypt$...
                   (the password never appears in the process list)
   psk FILE        write a new GSS-API pre-shared key to FILE (32 random bytes
@@ -64,11 +65,52 @@ function readStdinLine(): Promise<string> {
   });
 }
 
+/**
+ * One line typed on the terminal with echo off (raw mode: nothing is shown),
+ * after `prompt` on stderr. Backspace edits; Ctrl-C and Ctrl-D give up.
+ */
+function readHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const finish = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(text);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003' || ch === '\u0004') return finish(new Error('no password given'));
+        if (ch === '\u007f' || ch === '\b') text = [...text].slice(0, -1).join('');
+        else text += ch;
+      }
+    };
+    stdin.setEncoding('utf8');
+    stdin.setRawMode(true);
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+}
+
+/** On a terminal: asked twice with echo off; otherwise the first line of stdin. */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) return readStdinLine();
+  const first = await readHidden('Password: ');
+  const again = await readHidden('Again: ');
+  if (first !== again) throw new Error('the passwords do not match; nothing written');
+  return first;
+}
+
 async function hash(file: string | undefined, force: boolean | undefined): Promise<void> {
   if (file !== undefined) throw new UsageError('hash reads the password from stdin, not from the command line');
   if (force) throw new UsageError('--force only applies to generate and psk');
-  const pw = await readStdinLine();
-  if (pw === '') throw new UsageError('hash: empty password on stdin');
+  const pw = await readPassword();
+  if (pw === '') throw new UsageError('hash: empty password');
   process.stdout.write(`${await hashPassword(pw)}\n`);
 }
 

@@ -118,23 +118,27 @@ export {
   parseDestinationPattern, compileRules, formatText, formatJson, escapeField, errorClass,
   ERROR_CLASSES, connectHandler, bindHandler, udpHandler, STAT_KEYS, SERVER_DEFAULTS, ServerMetrics,
   mergeSnapshots, renderMetrics, checkDescriptorLimit, descriptorLimit, connectionLimit,
+  processFigures, STAT_SERIES, Exposition, ConnectionLimits, TokenBucket, parseRate,
+  evaluatePartial, RuleBlock, logFields, LOG_FIELDS,
 } from './server/index.js';
 export type {
   SocksServerOptions, SocksServerStats, RequestContext, CommandHandler, ConnectionControl,
   LookupFunction, SocksServerEvents, Cidr, Ruleset, Rule, RuleInput, RuleVerdict,
   DestinationPattern, Policy, ConnectionRecord, EndReason, ErrorClass, BindOptions, UdpOptions,
   StatKey, MetricsSnapshot, DescriptorLimit, RaiseResult,
+  ProcessFigures, SeriesDef, SeriesValue, ExtraSeries, ConnectionLimitsOptions,
+  Upstream, UpstreamDialOptions, Via, Route, ParseRulesOptions, Known,
 } from './server/index.js';
 
 // Client.
 export {
   connect, connectChain, bind, parseProxy, checkConnectOptions, hopUrl, udpAssociate, SocksUdpSocket, SocksAgent,
-  proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES,
+  proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES, proxyUpstream,
 } from './client/index.js';
 export type {
   ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup,
   SocketOptionsForProxy, UdpAssociateOptions, UdpRemoteInfo, SocksUdpSocketEvents,
-  SocksAgentOptions, SocksAgentRequestOptions, Hop, ProxyEnv,
+  SocksAgentOptions, SocksAgentRequestOptions, Hop, ProxyEnv, ProxyUpstream,
 } from './client/index.js';
 // socksDispatcher() is 'sockskit/undici' (lib/undici.ts): its declarations name undici's types.
 

@@ -222,9 +222,9 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> & {
   // Plain-text users with no throttle and no queue answer at once, in the engine.
   const direct = users && !hashed && !queue && !throttle ? check : undefined;
   const guarded = check && !direct ? guardedCheck(check, queue, throttle, counts) : undefined;
-  const failed = (why: string): AuthStep => {
+  const failed = (why: string, user?: string): AuthStep => {
     debug('authentication failed: %s', why);
-    return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword), write: FAILURE };
+    return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword, { user }), write: FAILURE };
   };
 
   const serverSession = (ctx: ServerAuthContext): ServerAuthSession => {
@@ -244,15 +244,15 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> & {
             return { kind: 'done', identity: username, write: SUCCESS };
           }
           counts.failures++;
-          return failed(`user ${JSON.stringify(username)}`);
+          return failed(`user ${JSON.stringify(username)}`, username);
         }
-        if (!guarded) return failed('no users configured');
+        if (!guarded) return failed('no users configured', username);
         return { kind: 'verify', check: () => guarded(username, password, ctx) };
       },
       verified(result: VerifyResult): AuthStep {
-        if (!result.ok) return failed(`check failed: ${(result.error as Error)?.message}`);
+        if (!result.ok) return failed(`check failed: ${(result.error as Error)?.message}`, username);
         const v = result.value;
-        if (!accepted(v)) return failed(`user ${JSON.stringify(username)}`);
+        if (!accepted(v)) return failed(`user ${JSON.stringify(username)}`, username);
         return { kind: 'done', identity: v === true ? username : v, write: SUCCESS };
       },
     };
@@ -283,5 +283,7 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> & {
     server: check ? serverSession : undefined,
     client: options.username !== undefined ? clientSession : undefined,
     stats: () => ({ ...counts }),
+    // Static users: a reload that removes one ends that user's UDP associations.
+    knows: users ? (identity) => typeof identity === 'string' && users.has(identity) : undefined,
   };
 }

@@ -9,7 +9,8 @@ Generated from the options tables in \`lib/service/\` (\`node scripts/options-do
 after a build; \`spec/service/options.spec.ts\` fails when this page is stale).
 Each option is a flag, a key of the \`--config\` file (the long flag name) and a
 \`SOCKSKIT_*\` environment variable; flags win over the environment, which wins
-over the file (docs/operations.md).
+over the file (docs/operations.md). An \`MS\` value above 2147483647 (2^31-1,
+about 24.8 days: what a Node timer holds) is refused.
 
 ## sockskit-proxy
 

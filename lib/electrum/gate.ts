@@ -55,6 +55,8 @@ export interface ElectrumConnection {
   identity: ElectrumTokenIdentity;
   request: SocksRequest;
   source: SocksAddress;
+  /** Reports that serving it failed (its backend connection): the access log and error counters show a failure, not a success. */
+  failed(error: unknown): void;
 }
 
 export interface ElectrumTokenOptions {
@@ -93,6 +95,8 @@ export function checkToken(token: unknown): asserts token is string {
 }
 
 const PASSWORD_IDENTITY = Symbol('electrum-token-password');
+/** The SOCKS username of the password path: never an identity the access log shows (it may be the token). */
+const USERNAME = Symbol('electrum-token-username');
 const USERPASS_OK = Buffer.from([USERPASS_VERSION, UserPassStatus.Success]);
 const USERPASS_FAIL = Buffer.from([USERPASS_VERSION, UserPassStatus.Failure]);
 
@@ -144,21 +148,22 @@ class ElectrumTokenGate {
     if (!msg) return { kind: 'more' };
     input.skip(msg.length);
     if (safeEqual(msg.password, this.token)) {
-      return { kind: 'done', identity: { [PASSWORD_IDENTITY]: true, username: msg.username }, write: USERPASS_OK };
+      // The name is kept under a symbol, out of the access log's sight: clients paste the token in both fields.
+      return { kind: 'done', identity: { [PASSWORD_IDENTITY]: true, [USERNAME]: msg.username }, write: USERPASS_OK };
     }
     this.failed('password', ctx.source);
     return { kind: 'fail', error: new AuthError('wrong Electrum token (password)', Method.UsernamePassword), write: USERPASS_FAIL };
   }
 
   readonly authorize = (request: SocksRequest, source?: SocksAddress): ElectrumDecision => {
-    const id = request.identity as { [PASSWORD_IDENTITY]?: boolean; username?: string } | null;
+    const id = request.identity as { [PASSWORD_IDENTITY]?: boolean; [USERNAME]?: string } | null;
     if (request.version !== 5 || request.command !== 'connect') {
       this.failed('command', source);
       return { ok: false, reply: Reply.CommandNotSupported, reason: 'command' };
     }
     if (id && id[PASSWORD_IDENTITY] === true) {
       // Already authenticated: the destination is a placeholder (any type, any port).
-      return { ok: true, identity: { path: 'password', username: id.username ?? '' } };
+      return { ok: true, identity: { path: 'password', username: id[USERNAME] ?? '' } };
     }
     const dest = request.destination;
     // Compare even for non-domain destinations so a miss costs the same; the
@@ -184,7 +189,7 @@ class ElectrumTokenGate {
       return;
     }
     try {
-      onConnection({ socket, head, identity: decision.identity, request: ctx.request, source: ctx.source });
+      onConnection({ socket, head, identity: decision.identity, request: ctx.request, source: ctx.source, failed: (err) => ctx.failed(err) });
     } catch (err) {
       debug('onConnection threw: %s', (err as Error)?.message);
       socket.destroy();

@@ -30,16 +30,17 @@ export function checkBasicAuth(header: string | undefined, token: string): boole
 
 /**
  * Wraps a request handler: it runs only for requests with the right token;
- * others get 401 and `WWW-Authenticate: Basic realm="…"`.
+ * others get 401 and `WWW-Authenticate: Basic realm="…"`. A function as
+ * `token` is asked on every request (a token that rotates on reload).
  */
 export function basicAuthGuard(
-  token: string,
+  token: string | (() => string),
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   options: { realm?: string; onFailure?: (req: IncomingMessage) => void } = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const realm = (options.realm ?? DEFAULT_REALM).replace(/["\\]/g, '');
   return (req, res) => {
-    if (checkBasicAuth(req.headers.authorization, token)) return handler(req, res);
+    if (checkBasicAuth(req.headers.authorization, typeof token === 'function' ? token() : token)) return handler(req, res);
     options.onFailure?.(req);
     res.writeHead(401, { 'WWW-Authenticate': `Basic realm="${realm}"`, 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('401 Unauthorized: use HTTP Basic with the access token as the password\n');

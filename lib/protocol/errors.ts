@@ -33,6 +33,8 @@ export type SocksErrorCode =
   | 'ERR_SOCKS_ENCAPSULATION'
   | 'ERR_SOCKS_DENIED'
   | 'ERR_SOCKS_KERBEROS_UNAVAILABLE'
+  /** A SOCKS4/4a request to a server where SOCKS4 is off (it carries no password: off when authentication is required). */
+  | 'ERR_SOCKS_SOCKS4_OFF'
   | 'ERR_SOCKS_PROXY_UNREACHABLE';
 
 /** Codes that one subclass alone carries (so a `switch` on `code` narrows to it). */
@@ -78,12 +80,14 @@ export class LocalProtocolError extends SocksError<'ERR_SOCKS_USAGE'> {
   }
 }
 
-/** Authentication failed. `method` is the method code negotiated. */
+/** Authentication failed. `method` is the method code negotiated; `user` the name the client tried, if it sent one (never a password). */
 export class AuthError extends SocksError<'ERR_SOCKS_AUTH_FAILED'> {
   readonly method: number | undefined;
-  constructor(message: string, method?: number, options?: { cause?: unknown }) {
-    super('ERR_SOCKS_AUTH_FAILED', message, undefined, options);
+  readonly user: string | undefined;
+  constructor(message: string, method?: number, options?: { cause?: unknown; user?: string }) {
+    super('ERR_SOCKS_AUTH_FAILED', message, undefined, options?.cause === undefined ? undefined : { cause: options.cause });
     this.method = method;
+    this.user = options?.user;
   }
 }
 

@@ -121,4 +121,11 @@ export interface AuthMethod<Id = unknown> {
   client?(ctx: ClientAuthContext): ClientAuthSession;
   /** Counters of the method's own (attempts, failures, ...), summed into the server's stats().auth. */
   stats?(): object;
+  /**
+   * Whether an identity this method established is still one it would
+   * accept (a user still listed, a key still authorized). Asked after a
+   * server reconfigure about the identities of open UDP associations: false
+   * ends the association. Absent: the method cannot tell, and they go on.
+   */
+  knows?(identity: unknown): boolean;
 }

@@ -33,9 +33,13 @@ export interface SocksRequest {
   destination: SocksAddress;
   /** The negotiated method (SOCKS5) or undefined (SOCKS4). */
   method?: AuthMethod<unknown>;
-  /** What the method (or the SOCKS4 identify policy) established. */
+  /**
+   * What the method (or the SOCKS4 identify policy) verified. SOCKS4 without
+   * an identify policy: null — the USERID is a claim nobody checked (see
+   * `userId`), and rules and logs trust only verified identities.
+   */
   identity: unknown;
-  /** SOCKS4 USERID as sent. */
+  /** SOCKS4 USERID as sent (unverified unless `identity` says otherwise). */
   userId?: string;
 }
 
@@ -55,7 +59,11 @@ export type ServerAction =
 /** Returns the method to use among those offered, or undefined for 05 FF. */
 export type MethodSelector = (offered: readonly number[], methods: readonly AuthMethod<unknown>[], ctx: ServerAuthContext) => AuthMethod<unknown> | undefined;
 
-/** SOCKS4 identity policy: the identity itself, or a check that resolves to it (rejects with a SocksError carrying 5B/5C/5D). */
+/**
+ * SOCKS4 identity policy: the identity itself, or a check that resolves to
+ * it (rejects with a SocksError carrying 5B/5C/5D). Whatever it returns is
+ * trusted as verified: return `{ identity: null }` for "unknown".
+ */
 export type Socks4Identify = (request: Socks4Request, ctx: ServerAuthContext) => { identity: unknown } | { check: () => unknown };
 
 export interface ServerHandshakeOptions {
@@ -65,7 +73,7 @@ export interface ServerHandshakeOptions {
   selectMethod?: MethodSelector;
   /** Accept SOCKS4/4a on the same connection (default true). */
   socks4?: boolean;
-  /** SOCKS4 identity policy; default: USERID taken as claimed. */
+  /** SOCKS4 identity policy; default: no identity (null), the USERID kept as `userId` only. */
   socks4Identify?: Socks4Identify;
   /** Addresses of this connection, passed to methods and policies. */
   context?: ServerAuthContext;
@@ -260,14 +268,14 @@ export class ServerHandshake extends HandshakeEngine<ServerPhase, ServerAction> 
     const r = decodeSocks4Request(this.queue.peek());
     if (!r) return this.needMoreWithin(Limits.request4);
     this.queue.skip(r.length);
-    if (this.opts.socks4 === false) throw new RemoteProtocolError('SOCKS4 is disabled', { code: 'ERR_SOCKS_BAD_VERSION', reply: Socks4Reply.Rejected });
+    if (this.opts.socks4 === false) throw new RemoteProtocolError('SOCKS4 is disabled', { code: 'ERR_SOCKS_SOCKS4_OFF', reply: Socks4Reply.Rejected });
     const command = commandName(r.request.command);
     if (!command || command === 'udp') {
       throw new RemoteProtocolError(`unsupported SOCKS4 command 0x${hex(r.request.command)}`, { code: 'ERR_SOCKS_BAD_COMMAND', reply: Socks4Reply.Rejected });
     }
     this.s4request = r.request;
     const identify = this.opts.socks4Identify;
-    const id = identify ? identify(r.request, this.ctx) : { identity: r.request.userId };
+    const id = identify ? identify(r.request, this.ctx) : { identity: null };
     if ('check' in id) {
       this.state = 'identify';
       out.push({ type: 'verify', check: id.check });

@@ -8,23 +8,27 @@
  */
 import { Reply } from '../protocol/constants.js';
 import { SocksError, AuthError, TimeoutError } from '../protocol/errors.js';
+import { RuleBlock } from './policy.js';
 
 /**
  * Why a connection counted as failed, one class per operator question:
  * refused (05), unreachable (03/04: no route), not-found (04: the name does not
- * resolve), timeout (06 and deadlines), ruleset (02), hook (the request hook
- * threw: 01), auth, protocol (bytes that break SOCKS), command (07),
- * limit (refused at --max-connections), other.
+ * resolve), timeout (06 and deadlines), ruleset (a rule's block, whatever
+ * reply it sends; and 02), hook (the request hook threw: 01), auth, socks4
+ * (a SOCKS4 request where SOCKS4 is off: authentication is required),
+ * protocol (bytes that break SOCKS), command (07), limit (refused at
+ * --max-connections), other.
  */
-export type ErrorClass = 'refused' | 'unreachable' | 'not-found' | 'timeout' | 'ruleset' | 'hook' | 'auth' | 'protocol' | 'command' | 'limit' | 'other';
+export type ErrorClass = 'refused' | 'unreachable' | 'not-found' | 'timeout' | 'ruleset' | 'hook' | 'auth' | 'socks4' | 'protocol' | 'command' | 'limit' | 'other';
 
-export const ERROR_CLASSES: readonly ErrorClass[] = ['refused', 'unreachable', 'not-found', 'timeout', 'ruleset', 'hook', 'auth', 'protocol', 'command', 'limit', 'other'];
+export const ERROR_CLASSES: readonly ErrorClass[] = ['refused', 'unreachable', 'not-found', 'timeout', 'ruleset', 'hook', 'auth', 'socks4', 'protocol', 'command', 'limit', 'other'];
 
 const NOT_FOUND = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA', 'EAI_AGAIN', 'EAI_FAIL']);
 
 /** The class of an error a connection ended with. `hook`: it came from the request hook. */
 export function errorClass(err: unknown, hook = false): ErrorClass {
   if (hook) return 'hook';
+  if (err instanceof RuleBlock) return 'ruleset';
   if (err instanceof AuthError) return 'auth';
   if (err instanceof TimeoutError) return 'timeout';
   const e = err as (SocksError & { cause?: unknown }) | undefined;
@@ -34,6 +38,7 @@ export function errorClass(err: unknown, hook = false): ErrorClass {
   if (errno === 'ERR_SOCKS_TIMEOUT' || errno === 'ETIMEDOUT') return 'timeout';
   if (errno === 'ERR_SOCKS_NO_METHOD') return 'auth';
   if (errno === 'ERR_SOCKS_LIMIT') return 'limit';
+  if (errno === 'ERR_SOCKS_SOCKS4_OFF') return 'socks4';
   switch (e?.reply) {
     case Reply.ConnectionRefused: return 'refused';
     case Reply.NetworkUnreachable:
@@ -54,7 +59,7 @@ export function errorClass(err: unknown, hook = false): ErrorClass {
  * timeout), reset (an error on either side of a tunnel), client-left (closed
  * during the handshake), shutdown (server closed).
  */
-export type EndReason = 'closed' | 'denied' | 'handoff' | 'auth' | 'protocol' | 'timeout' | 'idle' | 'reset' | 'client-left' | 'shutdown' | 'refused';
+export type EndReason = 'closed' | 'denied' | 'handoff' | 'auth' | 'protocol' | 'timeout' | 'idle' | 'reset' | 'client-left' | 'shutdown' | 'refused' | 'healthcheck';
 
 /** One finished connection. Never holds a password, token or secret hostname (see `secretDestination`). */
 export interface ConnectionRecord {
@@ -62,17 +67,25 @@ export interface ConnectionRecord {
   time: string;
   /** The local address the client reached (after the PROXY protocol: the address it asked the balancer for). */
   listener: string;
-  /** The client's address (after the PROXY protocol: the real client). */
-  client: string;
+  /** The client's address (after the PROXY protocol: the real client); undefined when the client reset before it could be read. */
+  client: string | undefined;
   /** Negotiated method name (none, userpass, binauth, gssapi, ...), `socks4`, or undefined before one was chosen. */
   method: string | undefined;
-  /** Who: the username, `key:<hex public key>` for binauth, or undefined. */
+  /** Who, as a method verified it: the username, `key:<hex public key>` for binauth, or undefined. */
   identity: string | undefined;
+  /** The user name a failed authentication tried (never the password). */
+  user?: string;
+  /** The SOCKS4 USERID as sent: a claim nobody checked unless `identity` says so. */
+  userid?: string;
+  /** The rule that decided: its id, or its index in the list; `none` when no rule matched and the list blocked. */
+  rule?: string;
   command: string | undefined;
   /** The destination as the client requested it (a name stays a name). */
   destination: string | undefined;
   /** The address actually dialled (CONNECT), when there was one. */
   dialled: string | undefined;
+  /** The upstream proxy (or chain) CONNECT went through, without credentials; absent when direct. */
+  via?: string;
   /** The SOCKS5 reply code sent (0 success), or undefined when none was sent. */
   reply: number | undefined;
   /** Bytes client → destination, and destination → client (tunnels relayed by the server). */
@@ -91,6 +104,7 @@ export interface ConnectionRecord {
 
 /** Escapes a peer-supplied string for the text format: printable ASCII other than space, quote and backslash stays; the rest is \xHH. */
 export function escapeField(s: string): string {
+  if (isPlain(s)) return s;
   let out = '';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -101,24 +115,68 @@ export function escapeField(s: string): string {
   return out;
 }
 
-const TEXT_FIELDS: readonly (keyof ConnectionRecord)[] = ['listener', 'client', 'method', 'identity', 'command', 'destination', 'dialled', 'reply', 'bytesUp', 'bytesDown', 'durationMs', 'end', 'error', 'worker'];
-const TEXT_NAMES: Partial<Record<keyof ConnectionRecord, string>> = { bytesUp: 'up', bytesDown: 'down', durationMs: 'ms' };
+/**
+ * The log's fields, in order, with the same names in the text and the JSON
+ * format (the record's own names). `time` comes first in both; `via` and
+ * `worker` only when set.
+ */
+export const LOG_FIELDS = ['time', 'listener', 'client', 'method', 'identity', 'user', 'userid', 'command', 'destination', 'dialled', 'via', 'rule', 'reply', 'bytesUp', 'bytesDown', 'durationMs', 'handshakeMs', 'end', 'error', 'worker'] as const satisfies readonly (keyof ConnectionRecord)[];
 
-/** `TIME key=value ...`, one line, absent fields as `-`, empty ones as `""`, peer strings escaped. */
-export function formatText(r: ConnectionRecord): string {
-  const parts = [r.time];
-  for (const k of TEXT_FIELDS) {
-    const v = r[k];
-    if (k === 'worker' && v === undefined) continue;
-    // Absent is '-', empty is "" (a quote in a value is always escaped, so neither can be forged).
-    parts.push(`${TEXT_NAMES[k] ?? k}=${v === undefined ? '-' : v === '' ? '""' : escapeField(String(v))}`);
-  }
-  return parts.join(' ') + '\n';
+/** Fields written only when set (a direct tunnel has no hop; one process has no worker). */
+function optional(k: string): boolean {
+  return k === 'worker' || k === 'via';
 }
 
-/** One JSON object per line (JSON.stringify escapes control characters). */
+/** The record's fields as written, in LOG_FIELDS order. Both formats write these. */
+export function logFields(r: ConnectionRecord): [string, string | number | undefined][] {
+  const out: [string, string | number | undefined][] = [];
+  for (const k of LOG_FIELDS) {
+    const v = r[k];
+    if (optional(k) && v === undefined) continue;
+    out.push([k, v]);
+  }
+  return out;
+}
+
+/** The common case, every character printable ASCII other than space, quote and backslash: nothing to escape. */
+function isPlain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** ` key=` for each field, built once. */
+const TEXT_LABELS = LOG_FIELDS.map((k) => ` ${k}=`);
+
+/**
+ * `TIME key=value ...`, one line, absent fields as `-`, empty ones as `""`, peer strings escaped.
+ * `worker` (default: the record's) is the writer's, so a worker need not copy the record to add it.
+ * Built by concatenation (one string per line, no array or template per field): it runs for every connection.
+ */
+export function formatText(r: ConnectionRecord, worker: number | string | undefined = r.worker): string {
+  let line = r.time;
+  // The same fields as logFields(), without its array: this runs for every connection.
+  for (let i = 1; i < LOG_FIELDS.length; i++) {
+    const k = LOG_FIELDS[i]!;
+    const v = k === 'worker' ? worker : r[k];
+    if (optional(k) && v === undefined) continue;
+    // Absent is '-', empty is "" (a quote in a value is always escaped, so neither can be forged).
+    line += TEXT_LABELS[i]! + (v === undefined ? '-' : v === '' ? '""' : typeof v === 'number' ? String(v) : escapeField(String(v)));
+  }
+  return line + '\n';
+}
+
+/**
+ * One JSON object per line, absent fields left out. JSON.stringify escapes
+ * control characters but not U+2028/U+2029, which end a line for older
+ * JavaScript parsers and some log tools: escaped here.
+ */
 export function formatJson(r: ConnectionRecord): string {
-  return JSON.stringify(r) + '\n';
+  const o: Record<string, string | number> = {};
+  for (const [k, v] of logFields(r)) if (v !== undefined) o[k] = v;
+  return JSON.stringify(o).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029')) + '\n';
 }
 
 /** The identity as logged: a string identity (username), binauth's key, an object's `username`; never anything else. */

@@ -11,7 +11,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
-import { SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
+import { AuthError, SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
 import { printable } from '../protocol/printable.js';
 import { SocksAddress, fromNodeAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
 import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
@@ -21,16 +21,17 @@ import { relay } from '../transport/relay.js';
 import { endSoon } from '../transport/end-soon.js';
 import type { AnyLookup, Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
-import type { EndReason } from './access-log.js';
+import { identityOf, type EndReason } from './access-log.js';
 import { dispatch, type Dispatchable } from './commands/index.js';
 import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
 import { runHook, type Decider } from './request-context.js';
 import { AuthContext } from './auth-context.js';
-import { allowedAddresses, ruleInput, type RuleSubject } from './resolve.js';
+import { allowedAddresses, routeFor, ruleInput, type RuleSubject } from './resolve.js';
 import { Ledger } from './ledger.js';
+import { stillKnown } from './revalidate.js';
 import { DEFAULTS } from './defaults.js';
-import type { ConnectionHost, ConnInfo, SocksServerOptions } from './types.js';
+import type { ConnectionHost, ConnInfo, Route, SocksServerOptions, Upstream } from './types.js';
 
 const debug = createDebug('sockskit:server');
 
@@ -41,8 +42,6 @@ const DONE_ENGINE = new ServerHandshake({ methods: [] });
 export class Connection implements Dispatchable, Decider, RuleSubject {
   request!: SocksRequest;
   readonly options: Readonly<SocksServerOptions>;
-  /** The rules this connection started with (a reload does not change them). */
-  readonly policy: Policy;
   readonly ledger = new Ledger();
   /** When the handshake deadline fires (Date.now() value). */
   deadline = 0;
@@ -64,10 +63,25 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private pendingEnc: Encapsulation | undefined;
   /** PROXY protocol: the header's bytes so far, until it is read. */
   private headerBuf: Buffer | undefined;
+  /** The client address came from a PROXY header. */
+  private viaHeader = false;
+  /** The server's configuration generation when the handshake began. */
+  private generation = 0;
 
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
-    this.policy = server.policy;
+  }
+
+  /**
+   * The rules in force now: a reload applies to every decision still to come
+   * (a request, each new UDP destination); open TCP tunnels go on.
+   */
+  get policy(): Policy {
+    return this.server.policy;
+  }
+  /** False when the client reset before its address could be read. */
+  get clientKnown(): boolean {
+    return this.viaHeader || this.info.remoteAddress !== undefined;
   }
 
   // Read lazily: each is a system call (getpeername/getsockname) most connections never need.
@@ -81,12 +95,14 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return this.engine?.protection;
   }
 
-  start(): void {
+  /** `inheritedKeepAlive`: the keepalive the socket already has from the listening socket (then not set again). */
+  start(inheritedKeepAlive?: number | false): void {
     const { socket, options: o } = this;
     this.server.registry.track(socket);
     // The record needs both addresses, and a closed socket no longer has them.
     if (this.server.listenerCount('connectionEnd') > 0) void (this.source, this.local);
-    if (o.keepAlive !== false) (socket as net.Socket).setKeepAlive?.(true, o.keepAlive ?? DEFAULTS.keepAlive);
+    const ka = o.keepAlive === false ? false : (o.keepAlive ?? DEFAULTS.keepAlive);
+    if (ka !== false && ka !== inheritedKeepAlive) (socket as net.Socket).setKeepAlive?.(true, ka);
     const ms = o.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     this.deadline = Date.now() + ms;
     this.timer = setTimeout(this.onDeadline, ms);
@@ -96,14 +112,23 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     // A PROXY header decides source/local, which methods(ctx) read: the engine starts after it.
     socket.on('data', this.onData);
     if (!o.proxyProtocol) return this.begin();
+    // Until a real client shows, a balancer's health check (docs/operations.md).
+    this.ledger.quiet = true;
+    // Reset before its address could be read: a health check that connected and
+    // closed at once (HAProxy's check-send-proxy), not an untrusted sender.
+    if (this.info.remoteAddress === undefined) return void this.socket.destroy();
     const refusal = untrustedSender(o.proxyProtocolFrom, this.source);
     if (refusal) return this.refuse(refusal);
     this.headerBuf = EMPTY;
   }
 
-  /** Creates the engine and feeds it the socket's data. */
+  /** Creates the engine and feeds it the socket's data; first, the rules the client address alone decides. */
   private begin(): void {
     const { server, options: o } = this;
+    this.generation = server.generation;
+    // A client the rules refuse whatever it asks is closed before any byte is answered (no method list, no password check).
+    const block = this.policy.active && this.clientKnown ? this.policy.client(this.source.host) : undefined;
+    if (block) return this.refuse(block);
     const ctx = (this.auth = new AuthContext(this));
     try {
       this.methods = server.methodsFor(ctx);
@@ -120,10 +145,18 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const r = readProxyHeader((this.headerBuf = this.headerBuf!.length === 0 ? chunk : Buffer.concat([this.headerBuf!, chunk])), this.options.proxyProtocol || 'any');
     if (r.state === 'more') return;
     this.headerBuf = undefined;
-    if (r.state === 'bad') return this.refuse(r.error);
+    if (r.state === 'bad') {
+      this.ledger.quiet = false;
+      return this.refuse(r.error);
+    }
+    // A header with addresses is a client; LOCAL (a health check) stays quiet until SOCKS bytes follow.
+    if (r.header.source || r.rest.length > 0) this.ledger.quiet = false;
     const real = this.source;
     // LOCAL and UNKNOWN keep the socket's own addresses.
-    if (r.header.source) [this.src, this.loc] = [r.header.source, r.header.destination];
+    if (r.header.source) {
+      [this.src, this.loc] = [r.header.source, r.header.destination];
+      this.viaHeader = true;
+    }
     if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', r.header.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
     this.begin();
     if (!this.finished && r.rest.length > 0) this.onData(r.rest);
@@ -131,6 +164,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   /** Closes a connection whose PROXY header is missing, bad or untrusted (or whose methods() failed), without writing. */
   private refuse(err: SocksError): void {
+    this.ledger.quiet = false;
     this.finished = true;
     this.clearTimer();
     this.failed(err, err.code === 'ERR_SOCKS_DENIED' ? 'refused' : 'protocol');
@@ -145,8 +179,9 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   }
 
   private onData = (chunk: Buffer): void => {
-    if (this.headerBuf) this.onHeader(chunk);
-    else this.run(this.engine.receive(chunk));
+    if (this.headerBuf) return this.onHeader(chunk);
+    this.ledger.quiet = false;
+    this.run(this.engine.receive(chunk));
   };
 
   private onError = (err: Error): void => {
@@ -222,7 +257,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
           this.socket.pause();
           this.request = a.request;
           this.decided = true;
-          this.server.registry.handshakeOver(this.socket);
+          this.server.limits.handshakeOver(this.socket);
           if (this.options.onRequest) runHook(this.options.onRequest, this);
           else void this.accept();
           break;
@@ -247,7 +282,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private finish(): void {
     this.finished = true;
     this.ledger.handshakeOver();
-    this.server.registry.handshakeOver(this.socket);
+    this.server.limits.handshakeOver(this.socket);
     this.clearTimer();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEarlyEnd);
@@ -277,7 +312,27 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
   accept(): Promise<void> {
     this.clearTimer();
-    return this.finished ? Promise.resolve() : dispatch(this);
+    if (this.finished) return Promise.resolve();
+    // Reconfigured while this client authenticated (a slow password check): the user must still be accepted.
+    if (this.server.generation !== this.generation && !this.stillAuthorized()) {
+      this.deny(Reply.NotAllowedByRuleset, new AuthError('the user is no longer accepted (the server was reconfigured)', this.request.method?.code));
+      return Promise.resolve();
+    }
+    const user = this.verifiedUser();
+    const max = this.options.maxConnectionsPerUser;
+    if (user !== undefined && !this.server.limits.admitUser(this.socket, user, max)) {
+      // 02 (SOCKS4 5B): refused by policy, for this user only; the class is `limit`.
+      this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
+      return Promise.resolve();
+    }
+    return dispatch(this);
+  }
+
+  /** The identity a method verified (never SOCKS4's USERID): what per-user limits count. */
+  private verifiedUser(): string | undefined {
+    const req = this.request;
+    if (req.version === 4 || !req.method) return undefined;
+    return identityOf(req.method.name, req.identity);
   }
 
   /** @internal */
@@ -290,7 +345,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (this.socket.destroyed || this.finished) return;
     this.ledger.reply = reply;
     // No descriptor for the outbound socket (or a BIND/UDP one): counted and logged; the reply is 01.
-    if (isDescriptorExhaustion(error)) this.server.noDescriptor('connect', error);
+    if (isDescriptorExhaustion(error)) this.server.noDescriptor(this.request?.command ?? 'connect', error);
     const err = error instanceof SocksError || !error ? error : new SocksError('ERR_SOCKS_DENIED', (error as Error).message ?? String(error), reply, { cause: error });
     this.run(this.engine.deny(reply, err as SocksError | undefined));
   }
@@ -314,6 +369,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return { socket, head };
   }
 
+  handoffFailed(error: unknown): void {
+    this.ledger.handoffFailed(error);
+  }
+
   /** After established/handoff: the client stream (encapsulated if needed) and the head. */
   private takeStream(): { established: true; head: Buffer; socket: Duplex } {
     const head = this.pendingHead ?? EMPTY;
@@ -325,12 +384,40 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return { established: true, head, socket };
   }
 
+  watchReconfigure(f: () => void): () => void {
+    return this.server.registry.watchReconfigure(f);
+  }
+
+  stillAuthorized(): boolean {
+    try {
+      return stillKnown(this.server.methodsFor(this.auth!), this.request);
+    } catch {
+      // methods(ctx) failed: nothing vouches for the identity any more.
+      return false;
+    }
+  }
+
   addressBlock(dest: SocksAddress, address: string): SocksError | undefined {
     return this.policy.active ? this.policy.address(ruleInput(this, dest, address)) : undefined;
   }
 
-  dialled(address: SocksAddress): void {
-    this.ledger.dialled = formatAddress(address);
+  holdDescriptors(n: number): boolean {
+    return this.server.limits.charge(this.socket, n, this.options.maxConnections === undefined);
+  }
+
+  dialled(address: SocksAddress | undefined, via?: Upstream): void {
+    if (address) this.ledger.dialled = formatAddress(address);
+    if (via) this.ledger.via = via.name;
+    // The rule that let it through, for the access log (only when someone reads the record).
+    if (this.policy.active && this.server.listenerCount('connectionEnd') > 0) this.ledger.rule = this.policy.decidedBy(ruleInput(this, this.request.destination, address?.host));
+  }
+
+  get routed(): boolean {
+    return this.options.upstream !== undefined || this.policy.routes;
+  }
+
+  route(dest: SocksAddress, signal?: AbortSignal): Promise<Route> {
+    return routeFor(this, this.options.lookup as AnyLookup | undefined, dest, this.options.upstream, signal);
   }
 
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
@@ -350,7 +437,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   relay(client: Duplex, other: Duplex, head: Buffer): void {
     this.ledger.relayed = true;
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger });
+    const rate = this.options.ratePerUser;
+    const user = rate ? this.verifiedUser() : undefined;
+    const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
     this.server.tunnelOpened(this, other);
   }
 }

@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import { formatAddress, type SocksAddress } from '../protocol/codec/address.js';
 import type { SocksRequest } from '../protocol/server-handshake.js';
 import type { RelayCounter } from '../transport/relay.js';
-import { AuthError, type SocksError } from '../protocol/errors.js';
+import { AuthError, SocksError, replyFromErrno } from '../protocol/errors.js';
+import { RuleBlock } from './policy.js';
 import type { AuthMethod } from '../protocol/method.js';
 import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
 
@@ -18,6 +19,8 @@ export interface RecordSource {
   readonly source: SocksAddress;
   readonly local: SocksAddress;
   readonly socket: Duplex;
+  /** False when the client's address could not be read (it reset before accept): `source` is then a placeholder. */
+  readonly clientKnown: boolean;
 }
 
 export class Ledger implements RelayCounter {
@@ -25,6 +28,8 @@ export class Ledger implements RelayCounter {
   handshakeMs: number | undefined;
   /** The address CONNECT dialled. */
   dialled: string | undefined;
+  /** The upstream proxy that carried CONNECT (its name, no credentials). */
+  via: string | undefined;
   /** The reply code sent (0: success). */
   reply: number | undefined;
   how: EndReason | undefined;
@@ -33,6 +38,15 @@ export class Ledger implements RelayCounter {
   hookFailed = false;
   /** The method named by an authentication failure before any request. */
   authMethod: string | undefined;
+  /**
+   * Behind a PROXY listener, until a real client shows: nothing received, or
+   * only a PROXY v2 LOCAL header (what balancers' health checks send).
+   */
+  quiet = false;
+  /** The user name a failed authentication tried. */
+  authUser: string | undefined;
+  /** The rule that decided a block (RuleBlock.rule). */
+  rule: string | undefined;
   /** The server relays a tunnel and counts its bytes here (RelayCounter). */
   relayed = false;
   up = 0;
@@ -44,8 +58,18 @@ export class Ledger implements RelayCounter {
   /** The error the connection ends with: how it ended and its class, first cause wins. */
   failed(err: SocksError, how: EndReason, methods: readonly AuthMethod<unknown>[]): void {
     this.how ??= how;
-    if (err instanceof AuthError && err.method !== undefined) this.authMethod = methods.find((m) => m.code === err.method)?.name ?? `0x${err.method.toString(16)}`;
+    if (err instanceof AuthError) {
+      if (err.method !== undefined) this.authMethod = methods.find((m) => m.code === err.method)?.name ?? `0x${err.method.toString(16)}`;
+      this.authUser = err.user;
+    }
+    if (err instanceof RuleBlock) this.rule ??= err.rule;
     this.error ??= errorClass(err, this.hookFailed);
+  }
+
+  /** After a hand-off, the application's own work failed (a backend that does not answer): its class, as a failure reply's would be. */
+  handoffFailed(err: unknown): void {
+    const as = err instanceof SocksError ? err : new SocksError('ERR_SOCKS_DENIED', String((err as Error)?.message ?? err), replyFromErrno(err), { cause: err });
+    this.error ??= errorClass(as);
   }
 
   handshakeOver(): void {
@@ -75,12 +99,16 @@ export class Ledger implements RelayCounter {
     return {
       time: new Date().toISOString(),
       listener: formatAddress(c.local),
-      client: formatAddress(c.source),
+      client: c.clientKnown ? formatAddress(c.source) : undefined,
       method,
       identity: req ? identityOf(method, req.identity) : undefined,
+      user: this.authUser,
+      userid: req?.version === 4 ? req.userId : undefined,
       command: req?.command,
       destination: req && !redactDestination ? formatAddress(req.destination) : undefined,
       dialled: this.dialled,
+      ...(this.via !== undefined ? { via: this.via } : {}),
+      rule: this.rule,
       reply: this.reply,
       bytesUp: b?.up ?? 0,
       bytesDown: b?.down ?? 0,
@@ -91,8 +119,14 @@ export class Ledger implements RelayCounter {
     };
   }
 
+  /** A balancer's health check: it closed while quiet, before any error or request. */
+  get healthCheck(): boolean {
+    return this.quiet && this.how === undefined && this.error === undefined;
+  }
+
   private endReason(closing: boolean): EndReason {
     if (this.how) return this.how;
+    if (this.quiet) return 'healthcheck';
     if (closing) return 'shutdown';
     if (!this.relayed) return 'client-left';
     return this.end === 'idle' ? 'idle' : this.end === 'reset' ? 'reset' : 'closed';

@@ -49,7 +49,7 @@ export function descriptorLimit(): DescriptorLimit | undefined {
 }
 
 /** Descriptors this process has open now (/proc/self/fd); undefined where there is no /proc. */
-function descriptorsInUse(): number | undefined {
+export function descriptorsInUse(): number | undefined {
   try {
     // The listing itself holds one descriptor while it runs.
     return readdirSync('/proc/self/fd').length - 1;
@@ -73,13 +73,25 @@ export function checkDescriptorLimit(limit: DescriptorLimit | undefined = descri
 
 /**
  * The connection limit the descriptors allow: two per tunnel, after the
- * descriptors already open and a headroom; at least 1, at most
+ * descriptors already open, a headroom and `reserve` (what else the process
+ * may open: the metrics endpoint's connections); at least 1, at most
  * MAX_CONNECTIONS_CAP. Without /proc: MAX_CONNECTIONS_CAP.
  */
-export function connectionLimit(limit: DescriptorLimit | undefined = descriptorLimit(), inUse: number | undefined = descriptorsInUse()): number {
-  if (!limit) return MAX_CONNECTIONS_CAP;
-  const free = limit.soft - (inUse ?? 0) - DESCRIPTOR_HEADROOM;
-  return Math.max(1, Math.min(MAX_CONNECTIONS_CAP, Math.floor(free / 2)));
+export function connectionLimit(limit: DescriptorLimit | undefined = descriptorLimit(), inUse: number | undefined = descriptorsInUse(), reserve = 0): number {
+  const free = descriptorBudget(limit, inUse, reserve);
+  return free === undefined ? MAX_CONNECTIONS_CAP : Math.max(1, Math.min(MAX_CONNECTIONS_CAP, Math.floor(free / DESCRIPTORS_PER_CONNECTION)));
+}
+
+/** What one client connection is budgeted: itself and its destination (a UDP association and BIND add theirs: DESCRIPTORS_EXTRA). */
+export const DESCRIPTORS_PER_CONNECTION = 2;
+
+/**
+ * Descriptors connections may use: the soft limit less those open, the
+ * headroom and `reserve`; undefined without /proc (no budget then).
+ */
+export function descriptorBudget(limit: DescriptorLimit | undefined = descriptorLimit(), inUse: number | undefined = descriptorsInUse(), reserve = 0): number | undefined {
+  if (!limit) return undefined;
+  return Math.max(DESCRIPTORS_PER_CONNECTION, limit.soft - (inUse ?? 0) - DESCRIPTOR_HEADROOM - reserve);
 }
 
 /** Errors that mean "no descriptor could be had" (per process, or system-wide). */

@@ -1,19 +1,22 @@
 /**
- * What a server holds of its connections: the open ones (what maxConnections
- * counts), those still in their handshake (the eviction order), the count per
- * source address, the tunnels' outbound streams, and the counters behind
- * stats() and the metrics. STAT_KEYS is the one list of the plain counters.
+ * What a server holds of its connections: the open ones, the tunnels'
+ * outbound streams, and the counters behind stats() and the metrics.
+ * STAT_KEYS is the one list of the plain counters. What the limits count
+ * (open connections, per source, the eviction order, descriptors) is in
+ * ConnectionLimits, which the listeners of a process share.
  */
 import type { Duplex } from 'node:stream';
 import { ERROR_CLASSES, type ErrorClass } from './access-log.js';
 
 /** The plain counters of SocksServerStats, in order: what stats(), the metrics and their sums go through. */
-export const STAT_KEYS = ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor'] as const;
+export const STAT_KEYS = ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor', 'healthChecks'] as const;
 export type StatKey = (typeof STAT_KEYS)[number];
 
 export interface SocksServerStats extends Record<StatKey, number> {
   /** Accepts and outbound sockets that failed for want of a descriptor (EMFILE/ENFILE). */
   noDescriptor: number;
+  /** Balancer health checks behind a PROXY listener (a LOCAL header or nothing, then a close): not errors. */
+  healthChecks: number;
   errors: Record<string, number>;
   errorClasses: Record<ErrorClass, number>;
   /**
@@ -31,14 +34,12 @@ export function zeroStats(): Record<StatKey, number> {
 }
 
 export class ConnectionRegistry {
-  /** Client connections (what maxConnections counts). */
+  /** This server's client connections (drain and close() wait for and destroy them). */
   readonly open = new Set<Duplex>();
-  /** Connections that have not sent their request yet, oldest first (the eviction order). */
-  private readonly handshaking = new Set<Duplex>();
-  /** Open connections by TCP peer address, when maxConnectionsPerSource is set. */
-  private readonly perSource = new Map<string, number>();
   /** Outbound streams of tunnels, destroyed on close(). */
   private readonly upstreams = new Set<Duplex>();
+  /** Called after each reconfigure (open UDP associations re-check their identity). */
+  private readonly reconfigureWatchers = new Set<() => void>();
   /** The counters; `open` is read from the set. */
   readonly counts: Record<StatKey, number> = zeroStats();
   private readonly errorCodes: Record<string, number> = {};
@@ -50,21 +51,8 @@ export class ConnectionRegistry {
     return out;
   }
 
-  /** Open connections from `host` (with a per-source limit set). */
-  fromSource(host: string): number {
-    return this.perSource.get(host) ?? 0;
-  }
-
-  /** An accepted connection; with `perSource`, counted for its host until it closes. */
-  accepted(socket: Duplex, host: string, perSource: boolean): void {
+  accepted(): void {
     this.counts.accepted++;
-    if (!perSource) return;
-    this.perSource.set(host, this.fromSource(host) + 1);
-    socket.once('close', () => {
-      const n = (this.perSource.get(host) ?? 1) - 1;
-      if (n > 0) this.perSource.set(host, n);
-      else this.perSource.delete(host);
-    });
   }
 
   /** A connection refused at a limit. */
@@ -73,26 +61,11 @@ export class ConnectionRegistry {
     this.errorClasses.limit++;
   }
 
-  /** Takes the connection longest in its handshake out of the sets (the caller closes it); undefined when none is. */
-  evictOldest(): Duplex | undefined {
-    const oldest = this.handshaking.values().next().value as Duplex | undefined;
-    if (!oldest) return undefined;
-    this.handshaking.delete(oldest);
-    this.open.delete(oldest);
-    return oldest;
-  }
-
   track(s: Duplex): void {
     this.open.add(s);
-    this.handshaking.add(s);
   }
   untrack(s: Duplex): void {
     this.open.delete(s);
-    this.handshaking.delete(s);
-  }
-  /** The connection has sent its request (or ended): no longer evictable. */
-  handshakeOver(s: Duplex): void {
-    this.handshaking.delete(s);
   }
   /** An outbound stream that close() must also destroy. */
   trackUpstream(s: Duplex): void {
@@ -105,6 +78,16 @@ export class ConnectionRegistry {
     for (const s of this.upstreams) s.destroy();
   }
 
+  /** Calls `f` after each reconfigure until the returned function is called. */
+  watchReconfigure(f: () => void): () => void {
+    this.reconfigureWatchers.add(f);
+    return () => this.reconfigureWatchers.delete(f);
+  }
+  /** The server was reconfigured: every watcher is told. */
+  reconfigured(): void {
+    for (const f of [...this.reconfigureWatchers]) f();
+  }
+
   tunnel(): void {
     this.counts.tunnels++;
     this.counts.tunnelsOpen++;
@@ -115,8 +98,12 @@ export class ConnectionRegistry {
   errorCode(code: string): void {
     this.errorCodes[code] = (this.errorCodes[code] ?? 0) + 1;
   }
-  /** A connection closed: its bytes, whether it was a tunnel the server relayed, its error class. */
-  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined): void {
+  /** A connection closed: its bytes, whether it was a tunnel the server relayed, its error class (none for a health check). */
+  ended(bytes: { up: number; down: number } | undefined, tunnel: boolean, error: ErrorClass | undefined, healthCheck = false): void {
+    if (healthCheck) {
+      this.counts.healthChecks++;
+      return;
+    }
     if (bytes) {
       this.counts.bytesUp += bytes.up;
       this.counts.bytesDown += bytes.down;

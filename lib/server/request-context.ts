@@ -24,6 +24,12 @@ export interface RequestContext {
   handoff(options?: { reply?: number; bound?: SocksAddress }): { socket: Duplex; head: Buffer };
   /** Answer success and relay to a stream the application opened itself. */
   relay(upstream: Duplex, bound?: SocksAddress): void;
+  /**
+   * After handoff(): the application's own work for this connection failed
+   * (its backend did not answer): the connection's record (the access log,
+   * the error counters) shows the error's class instead of a success.
+   */
+  failed(error: unknown): void;
 }
 
 /** What a context drives: the connection's own decisions. */
@@ -35,6 +41,8 @@ export interface Decider {
   deny(reply: number, error?: unknown): void;
   handoff(options?: { reply?: number; bound?: SocksAddress }): { socket: Duplex; head: Buffer };
   relayTo(upstream: Duplex, bound: SocksAddress | undefined): void;
+  /** After a hand-off: the application reports its own failure for the record. */
+  handoffFailed(error: unknown): void;
   readonly socket: Duplex;
   /** The hook threw or rejected: deny if it had not decided (`settled`), count it either way. */
   hookFailed(settled: boolean, err: unknown): void;
@@ -101,6 +109,9 @@ class HookContext implements RequestContext {
   relay(upstream: Duplex, bound?: SocksAddress): void {
     this.decide('relay()');
     this.conn.relayTo(upstream, bound);
+  }
+  failed(error: unknown): void {
+    this.conn.handoffFailed(error);
   }
 
   private decide(what: string): void {

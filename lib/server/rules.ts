@@ -14,6 +14,7 @@
 import { Address4, Address6 } from 'ip-address';
 import { Reply, type CommandName } from '../protocol/constants.js';
 import { LocalProtocolError } from '../protocol/errors.js';
+import type { Upstream, Via } from './upstream.js';
 
 export interface Cidr {
   readonly text: string;
@@ -79,6 +80,8 @@ export type DestinationPattern = { cidr: Cidr } | { name: string } | { suffix: s
 
 export interface Rule {
   action: 'pass' | 'block';
+  /** How the access log names the rule (`rule=`); default its index in the list. */
+  id?: string;
   /** Reply for block (default 02, not allowed by ruleset). */
   reply?: number;
   client?: readonly Cidr[];
@@ -90,13 +93,19 @@ export interface Rule {
   /** Inclusive port ranges. */
   port?: readonly (readonly [number, number])[];
   command?: readonly CommandName[];
+  /** Pass rules: the way out for what they pass (an upstream, or `direct`); default: the server's `upstream`. */
+  via?: Via;
 }
 
 /** What a rule is matched against. */
 export interface RuleInput {
   /** The client's address (after the PROXY protocol). */
   client: string;
-  /** The method's name and identity (a username; binauth: the hex key). */
+  /**
+   * The method's name and the identity it verified (a username; binauth: the
+   * hex key). Never a claim nobody checked: the SOCKS4 USERID is not an
+   * identity unless a check (ident) verified it.
+   */
   method?: string;
   identity?: unknown;
   command: CommandName;
@@ -113,55 +122,125 @@ export interface RuleVerdict {
   reply: number;
   /** Index of the matching rule; -1 when none matched. */
   index: number;
+  /** The matching pass rule's `via`, when it has one. */
+  via?: Via;
 }
 
 /**
- * The verdict before the name is resolved: undefined when a rule with a CIDR
- * destination is reached that could match once the address is known. A block
- * decided here needs no DNS query (a blocked name is never looked up).
+ * What is known when a rule list is asked early: the client always; the
+ * request (command, method, identity) once it has arrived; the destination
+ * (name, port) once the request names one — UDP ASSOCIATE's DST is the
+ * client's own address and names none; the dialled address once resolved
+ * (`input.address`, or a requested IP).
  */
-export function evaluateBeforeLookup(rules: readonly Rule[], input: RuleInput): RuleVerdict | undefined {
+export interface Known {
+  request: boolean;
+  destination: boolean;
+}
+
+/** A rule's match when some facts are unknown: no, yes, or maybe (an unknown fact decides). */
+const enum Tri { No, Yes, Maybe }
+
+/**
+ * The verdict the list gives whatever the unknown facts turn out to be, or
+ * undefined when they could change it. Rules that cannot match are passed
+ * by; a rule that may match only adds its action to the possible outcomes;
+ * the first rule that surely matches decides when every possible outcome
+ * before it has its action (so earlier block rules that may match never
+ * force a lookup for a later block). Only a pass or a block is certain here;
+ * the full evaluation, once everything is known, names the rule that matched.
+ */
+export function evaluatePartial(rules: readonly Rule[], input: RuleInput, known: Known): RuleVerdict | undefined {
+  let maybeBlock = false;
+  let maybePass = false;
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i]!;
-    const cidrs = r.to?.some((d) => 'cidr' in d);
-    if (!cidrs) {
-      if (ruleMatches(r, input)) return verdict(r, i);
+    const m = matchKnown(r, input, known);
+    if (m === Tri.No) continue;
+    if (m === Tri.Maybe) {
+      if (r.action === 'pass') maybePass = true;
+      else maybeBlock = true;
       continue;
     }
-    // Everything but the destination matches, and no name pattern does: the address decides.
-    if (ruleMatches({ ...r, to: undefined }, input)) {
-      if (r.to!.some((d) => !('cidr' in d) && destinationMatches(d, input))) return verdict(r, i);
-      return undefined;
-    }
+    return (r.action === 'pass' ? maybeBlock : maybePass) ? undefined : verdict(r, i);
   }
-  return { action: 'block', reply: Reply.NotAllowedByRuleset, index: -1 };
+  return maybePass ? undefined : NO_MATCH;
+}
+
+const NO_MATCH: RuleVerdict = { action: 'block', reply: Reply.NotAllowedByRuleset, index: -1 };
+
+/**
+ * The verdict before the name is resolved: undefined when a rule whose CIDR
+ * needs the address could change it. A block decided here needs no DNS query
+ * (a blocked name is never looked up).
+ */
+export function evaluateBeforeLookup(rules: readonly Rule[], input: RuleInput): RuleVerdict | undefined {
+  return evaluatePartial(rules, { ...input, address: undefined }, { request: true, destination: true });
 }
 
 function verdict(r: Rule, index: number): RuleVerdict {
-  return { action: r.action, reply: r.action === 'pass' ? Reply.Succeeded : (r.reply ?? Reply.NotAllowedByRuleset), index };
+  const v: RuleVerdict = { action: r.action, reply: r.action === 'pass' ? Reply.Succeeded : (r.reply ?? Reply.NotAllowedByRuleset), index };
+  if (r.via !== undefined) v.via = r.via;
+  return v;
 }
 
-function destinationMatches(d: DestinationPattern, input: RuleInput): boolean {
+/** One destination pattern: a CIDR is unknown until the address is. */
+function destinationTri(d: DestinationPattern, input: RuleInput): Tri {
   if ('cidr' in d) {
     const a = input.address ?? (input.hostType === 'domain' ? undefined : input.host);
-    return a !== undefined && d.cidr.contains(a);
+    return a === undefined ? Tri.Maybe : d.cidr.contains(a) ? Tri.Yes : Tri.No;
   }
-  if (input.hostType !== 'domain') return false;
+  if (input.hostType !== 'domain') return Tri.No;
   const h = input.host.toLowerCase().replace(/\.$/, '');
-  if ('name' in d) return h === d.name;
-  return h.endsWith(d.suffix) || h === d.suffix.slice(1);
+  if ('name' in d) return h === d.name ? Tri.Yes : Tri.No;
+  return h.endsWith(d.suffix) || h === d.suffix.slice(1) ? Tri.Yes : Tri.No;
 }
 
+/** True when the rule's user or key field names the identity (a verified one: see RuleInput.identity). */
+function identityMatches(r: Rule, input: RuleInput): boolean {
+  if (r.user) {
+    const id = input.identity;
+    const name = typeof id === 'string' ? (input.method !== 'binauth' ? id : undefined) : (id as { username?: unknown } | null)?.username;
+    if (!(typeof name === 'string' && r.user.includes(name))) return false;
+  }
+  if (r.key && !(input.method === 'binauth' && typeof input.identity === 'string' && r.key.includes(input.identity.toLowerCase()))) return false;
+  return true;
+}
+
+function matchKnown(r: Rule, input: RuleInput, known: Known): Tri {
+  if (r.client && !r.client.some((c) => c.contains(input.client))) return Tri.No;
+  let maybe = false;
+  if (r.command || r.user || r.key) {
+    if (!known.request) maybe = true;
+    else if ((r.command && !r.command.includes(input.command)) || !identityMatches(r, input)) return Tri.No;
+  }
+  if (r.port || r.to) {
+    if (!known.destination) return Tri.Maybe;
+    if (r.port && !r.port.some(([lo, hi]) => input.port >= lo && input.port <= hi)) return Tri.No;
+    if (r.to) {
+      let to = Tri.No;
+      for (const d of r.to) {
+        const t = destinationTri(d, input);
+        if (t === Tri.Yes) {
+          to = Tri.Yes;
+          break;
+        }
+        if (t === Tri.Maybe) to = Tri.Maybe;
+      }
+      if (to === Tri.No) return Tri.No;
+      if (to === Tri.Maybe) maybe = true;
+    }
+  }
+  return maybe ? Tri.Maybe : Tri.Yes;
+}
+
+/** Everything known: a CIDR pattern with no address yet does not match. */
 function ruleMatches(r: Rule, input: RuleInput): boolean {
   if (r.client && !r.client.some((c) => c.contains(input.client))) return false;
   if (r.command && !r.command.includes(input.command)) return false;
   if (r.port && !r.port.some(([lo, hi]) => input.port >= lo && input.port <= hi)) return false;
-  if (r.user && !(input.method !== 'binauth' && typeof input.identity === 'string' ? r.user.includes(input.identity) : false)) {
-    const u = (input.identity as { username?: unknown } | null)?.username;
-    if (!(typeof u === 'string' && r.user.includes(u))) return false;
-  }
-  if (r.key && !(input.method === 'binauth' && typeof input.identity === 'string' && r.key.includes(input.identity.toLowerCase()))) return false;
-  if (r.to && !r.to.some((d) => destinationMatches(d, input))) return false;
+  if (!identityMatches(r, input)) return false;
+  if (r.to && !r.to.some((d) => destinationTri(d, input) === Tri.Yes)) return false;
   return true;
 }
 
@@ -171,11 +250,25 @@ export function evaluateRules(rules: readonly Rule[], input: RuleInput): RuleVer
     const r = rules[i]!;
     if (ruleMatches(r, input)) return verdict(r, i);
   }
-  return { action: 'block', reply: Reply.NotAllowedByRuleset, index: -1 };
+  return NO_MATCH;
 }
 
 const COMMANDS: readonly CommandName[] = ['connect', 'bind', 'udp'];
-const RULE_KEYS = new Set(['action', 'reply', 'client', 'user', 'key', 'to', 'port', 'command']);
+const RULE_KEYS = new Set(['action', 'id', 'reply', 'client', 'user', 'key', 'to', 'port', 'command', 'via']);
+
+export interface ParseRulesOptions {
+  /** Builds the upstream a rule's `via:` names (a proxy URL or a list: a chain); without it `via:` other than `direct` is refused. */
+  upstream?: (urls: string[]) => Upstream;
+}
+
+function parseVia(v: unknown, o: ParseRulesOptions): Via {
+  const urls = list(v).map(String);
+  if (urls.length === 1 && urls[0] === 'direct') return 'direct';
+  if (urls.length === 0) throw new Error('expected direct, a proxy URL or a list of them (a chain)');
+  if (urls.includes('direct')) throw new Error('direct cannot be part of a chain');
+  if (!o.upstream) throw new Error('upstream proxies are not available here');
+  return o.upstream(urls);
+}
 
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : [v];
@@ -205,11 +298,11 @@ function parsePorts(v: unknown): [number, number][] {
 
 /**
  * A rule list from plain data (a parsed config file): each entry an object
- * `{ action: pass|block, reply?, client?, user?, key?, to?, port?, command? }`,
+ * `{ action: pass|block, id?, reply?, client?, user?, key?, to?, port?, command?, via? }`,
  * list fields as arrays or comma-separated strings, ports as `443` or
  * `8000-8100`. Errors name the entry and key: `rules[2].port: ...`.
  */
-export function parseRules(data: unknown, where = 'rules'): Rule[] {
+export function parseRules(data: unknown, where = 'rules', options: ParseRulesOptions = {}): Rule[] {
   if (!Array.isArray(data)) throw new LocalProtocolError(`${where}: expected a list of rules`);
   return data.map((entry, i) => {
     const at = `${where}[${i}]`;
@@ -227,6 +320,12 @@ export function parseRules(data: unknown, where = 'rules'): Rule[] {
     if (e.action !== 'pass' && e.action !== 'block') throw new LocalProtocolError(`${at}.action: expected pass or block, got ${JSON.stringify(e.action)}`);
     const rule: Rule = {
       action: e.action,
+      id: field('id', (v) => {
+        if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`expected a name, got ${JSON.stringify(v)}`);
+        const s = String(v);
+        if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(s)) throw new Error(`expected 1 to 64 letters, digits or _ . : -, got ${JSON.stringify(s)}`);
+        return s;
+      }),
       reply: field('reply', (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`expected a SOCKS5 failure reply code 1..8, got ${JSON.stringify(v)}`);
@@ -249,8 +348,11 @@ export function parseRules(data: unknown, where = 'rules'): Rule[] {
           return c as CommandName;
         }),
       ),
+      via: field('via', (v) => parseVia(v, options)),
     };
     if (rule.reply !== undefined && rule.action === 'pass') throw new LocalProtocolError(`${at}.reply: only a block rule has a reply`);
+    if (rule.via !== undefined && rule.action === 'block') throw new LocalProtocolError(`${at}.via: only a pass rule has a way out`);
+    if (rule.via === undefined) delete rule.via;
     return rule;
   });
 }

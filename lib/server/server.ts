@@ -19,7 +19,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { SocksError } from '../protocol/errors.js';
-import { SocksAddress, fromNodeAddress } from '../protocol/codec/address.js';
+import { SocksAddress, fromNodeAddress, isUnspecified } from '../protocol/codec/address.js';
 import type { AuthMethod, ServerAuthContext } from '../protocol/method.js';
 import { none } from '../../methods/none.js';
 import type { SocksServerOptions, CommandHandler, ConnectionControl, ConnectionHost, ConnInfo, EndedConnection, LookupFunction } from './types.js';
@@ -28,7 +28,8 @@ import type { RequestContext } from './request-context.js';
 import { Connection } from './connection.js';
 import { TypedEventEmitter } from '../transport/typed-events.js';
 import type { SocksServerEvents } from './events.js';
-import { connectionLimit, isDescriptorExhaustion } from './limits.js';
+import { isDescriptorExhaustion } from './limits.js';
+import { ConnectionLimits } from './connection-limits.js';
 import { ConnectionRegistry, type SocksServerStats } from './registry.js';
 import { compileRules, type Policy } from './policy.js';
 import { DEFAULTS } from './defaults.js';
@@ -46,16 +47,24 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   policy!: Policy;
   private staticMethods: readonly AuthMethod<unknown>[] | undefined;
   private socks4Default = false;
-  /** The default connection limit: what the descriptors allow (two per tunnel), read once and only when no maxConnections is given. */
-  private defaultMaxConnections: number | undefined;
+  /** The limits this server counts against: options.limits (shared by a process's listeners), or its own. */
+  limits!: ConnectionLimits;
+  private ownLimits: ConnectionLimits | undefined;
   private noDescriptorWarned = 0;
+  /** @internal Counts reconfigures (connections compare it with the one they began under). */
+  generation = 0;
   private noDescriptorSince = 0;
   closing = false;
+  /** The listening socket has TCP_NODELAY, and the keepalive it passes on to accepted sockets (undefined: none set). */
+  private listenerNoDelay = false;
+  private listenerKeepAlive: number | false | undefined;
+  /** The listening address when it is not a wildcard one. */
+  private listenerLocal: { address: string; port: number } | undefined;
 
   constructor(options: SocksServerOptions = {}) {
     super();
     this.reconfigure(options);
-    this.netServer = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.handle(s));
+    this.netServer = net.createServer({ allowHalfOpen: true }, (s) => this.accepted(s));
     this.netServer.on('error', (err) => {
       // accept() out of descriptors: that client is lost (the kernel keeps it
       // queued or libuv closes it), the server keeps listening.
@@ -64,7 +73,37 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
         this.noDescriptor('accept', err);
       } else this.emit('error', err);
     });
-    this.netServer.on('listening', () => this.emit('listening'));
+    this.netServer.on('listening', () => {
+      const a = this.netServer.address();
+      // Bound to one address, every accepted socket has it as its local address (no getsockname per connection).
+      this.listenerLocal = a && typeof a === 'object' && !isUnspecified(a.address) ? { address: a.address, port: a.port } : undefined;
+      this.tuneListener();
+      this.emit('listening');
+    });
+  }
+
+  /**
+   * Sets TCP_NODELAY and the keepalive options on the listening socket
+   * itself: Linux copies them to every socket it accepts, which saves five
+   * setsockopt calls per connection. Where the handle cannot (a pipe, a
+   * cluster worker whose primary accepts), each socket gets them instead.
+   */
+  private tuneListener(): void {
+    const h = (this.netServer as unknown as { _handle?: ListenHandle | null })._handle;
+    const ka = this.options.keepAlive === false ? false : (this.options.keepAlive ?? DEFAULTS.keepAlive);
+    this.listenerNoDelay = false;
+    this.listenerKeepAlive = undefined;
+    if (process.platform !== 'linux' || !h || typeof h.setNoDelay !== 'function' || typeof h.setKeepAlive !== 'function') return;
+    // A non-zero return is an errno (the handle is not a TCP socket after all): per socket, then.
+    if (h.setNoDelay(true) !== 0) return;
+    this.listenerNoDelay = true;
+    if (h.setKeepAlive(ka !== false, ka === false ? 0 : Math.floor(ka / 1000)) === 0) this.listenerKeepAlive = ka;
+  }
+
+  /** A socket from our own listener: what the listening socket did not pass on, set here. */
+  private accepted(s: net.Socket): void {
+    if (!this.listenerNoDelay) s.setNoDelay(true);
+    this.handle(s, acceptInfo(s, this.listenerLocal), this.listenerKeepAlive);
   }
 
   get options(): Readonly<SocksServerOptions> {
@@ -73,14 +112,24 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
 
   /**
    * Replaces the options (methods, users, rules, timeouts...) for connections
-   * accepted from now on; open connections and tunnels keep the options (and
-   * rules) they started with. This is what a configuration reload calls.
+   * accepted from now on. The new rules also judge every decision still to
+   * come on open connections (a request not yet decided, each new UDP
+   * destination), and an open UDP association whose user is no longer
+   * accepted ends; open TCP tunnels go on. This is what a configuration
+   * reload calls.
    */
   reconfigure(options: SocksServerOptions): void {
+    const first = this.#options === undefined;
     this.#options = options;
+    this.limits = options.limits ?? (this.ownLimits ??= new ConnectionLimits());
     this.policy = compileRules(options.rules);
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
+    // A reload may change keepAlive: the listening socket passes the new value on from now on.
+    if (this.netServer?.listening) this.tuneListener();
+    if (first) return;
+    this.generation++;
+    this.registry.reconfigured();
   }
 
   /** Same arguments as net.Server#listen. */
@@ -140,7 +189,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * @internal Counts a socket that could not be had for want of a descriptor,
    * and emits 'warning' (a line for the log) at most once per 10 s.
    */
-  noDescriptor(where: 'accept' | 'connect', err: unknown): void {
+  noDescriptor(where: 'accept' | 'connect' | 'bind' | 'udp', err: unknown): void {
     const total = ++this.registry.counts.noDescriptor;
     this.noDescriptorSince++;
     const now = Date.now();
@@ -156,7 +205,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** @internal A connection closed: count its bytes and error class, emit 'connectionEnd' with its record. */
   ended(conn: EndedConnection): void {
     const { ledger } = conn;
-    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error);
+    this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error, ledger.healthCheck);
     if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', ledger.record(conn, this.closing, conn.options.redactDestination));
   }
   /** @internal A tunnel the server relays: counted, its outbound stream closed by close(), 'tunnel' emitted. */
@@ -204,22 +253,23 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * Serves one connection: a net.Socket, or any Duplex (then pass `info`
    * for the addresses policies and BND replies need).
    */
-  handle(socket: Duplex, info?: ConnInfo): void {
+  handle(socket: Duplex, info?: ConnInfo, inheritedKeepAlive?: number | false): void {
     const o = this.options;
-    const reg = this.registry;
+    const limits = this.limits;
     const src = info ?? acceptInfo(socket as net.Socket);
     const host = src.remoteAddress ?? '';
     const perSource = o.maxConnectionsPerSource ?? 0;
-    if (perSource > 0 && reg.fromSource(host) >= perSource) {
+    if (perSource > 0 && limits.fromSource(host) >= perSource) {
       this.refuse(socket, src, 'per-source connection limit reached');
       return;
     }
-    if (reg.open.size >= (o.maxConnections ?? (this.defaultMaxConnections ??= connectionLimit())) && !this.evictOldestHandshake()) {
+    if (limits.full(o.maxConnections) && !this.evictOldestHandshake()) {
       this.refuse(socket, src, 'connection limit reached');
       return;
     }
-    reg.accepted(socket, host, perSource > 0);
-    new Connection(this, socket, src).start();
+    this.registry.accepted();
+    limits.admit(socket, host, perSource > 0);
+    new Connection(this, socket, src).start(inheritedKeepAlive);
   }
 
   private refuse(socket: Duplex, src: ConnInfo, why: string): void {
@@ -236,7 +286,7 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
    * slot until their deadline. Tunnels and decided requests are never closed.
    */
   private evictOldestHandshake(): boolean {
-    const oldest = this.registry.evictOldest();
+    const oldest = this.limits.evictOldest();
     if (!oldest) return false;
     debug('connection limit reached: closing the connection longest in its handshake');
     this.clientError(new SocksError('ERR_SOCKS_TIMEOUT', 'closed at the connection limit: longest in its handshake'), undefined);
@@ -268,9 +318,10 @@ export function createServer(options?: SocksServerOptions): SocksServer {
  * and the connection would be logged and reported as 0.0.0.0:0. The local
  * address stays lazy (a system call most connections never need).
  */
-function acceptInfo(s: net.Socket): ConnInfo {
+function acceptInfo(s: net.Socket, local?: { address: string; port: number }): ConnInfo {
   const remoteAddress = s.remoteAddress;
   const remotePort = s.remotePort;
+  if (local) return { remoteAddress, remotePort, localAddress: local.address, localPort: local.port };
   return {
     remoteAddress,
     remotePort,
@@ -284,3 +335,9 @@ function acceptInfo(s: net.Socket): ConnInfo {
 }
 
 function noop(): void {}
+
+/** The listening TCP handle's setters (libuv's uv_tcp_nodelay/uv_tcp_keepalive; 0 or an errno). */
+interface ListenHandle {
+  setNoDelay?: (on: boolean) => number;
+  setKeepAlive?: (on: boolean, delaySeconds: number) => number;
+}

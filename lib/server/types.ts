@@ -14,10 +14,14 @@ import type { RequestContext } from './request-context.js';
 import type { Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
 import type { ConnectionRegistry } from './registry.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import type { Ledger, RecordSource } from './ledger.js';
 import type { Ruleset, Cidr, Rule } from './rules.js';
 import type { SocksServerEvents } from './events.js';
 import type { TypedEmitter } from '../transport/typed-events.js';
+import type { Upstream } from './upstream.js';
+
+export type { Upstream, UpstreamDialOptions, Via } from './upstream.js';
 
 export type { RequestContext };
 
@@ -31,7 +35,7 @@ export interface SocksServerOptions {
   selectMethod?: MethodSelector;
   /** Accept SOCKS4/4a. Default: only when the `none` method (0x00) is configured, since SOCKS4 carries no password. */
   socks4?: boolean;
-  /** SOCKS4 identity policy (e.g. ident); default: USERID as claimed. */
+  /** SOCKS4 identity policy (e.g. ident verify); default: no identity, the USERID kept as an unverified `userId`. */
   socks4Identify?: Socks4Identify;
   /** The request hook: decide with ctx.accept(), ctx.deny(reply), ctx.handoff() or ctx.relay(stream). Returning without deciding accepts. */
   onRequest?: (ctx: RequestContext) => void | Promise<void>;
@@ -64,6 +68,26 @@ export interface SocksServerOptions {
   maxConnections?: number;
   /** Client connections open at once from one address (the TCP peer, not a PROXY header's claim); default 0: no limit. */
   maxConnectionsPerSource?: number;
+  /**
+   * The limits to count against, shared by servers that should share them
+   * (sockskit-proxy gives one to all its listeners); default: the server's own.
+   * maxConnections and maxConnectionsPerSource stay per server options; the
+   * counts and the descriptor budget are the shared object's.
+   */
+  limits?: ConnectionLimits;
+  /**
+   * Requests open at once per verified user (a userpass name, a binauth key,
+   * a GSS-API principal; SOCKS4's USERID is not verified and is not
+   * limited); past it the request is refused with REP 02 (SOCKS4 5B).
+   * Default: no limit.
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Bytes per second per verified user and direction: a token bucket shared
+   * by the user's CONNECT and BIND tunnels, up and down counted separately.
+   * UDP datagrams are not limited. Default: no limit.
+   */
+  ratePerUser?: number;
   /** The handler for CONNECT (lib/server/commands/connect.ts). Default: connectHandler(); false: refused (07). */
   connect?: CommandHandler | false;
   /** Handlers for BIND and UDP ASSOCIATE (lib/server/commands/bind.ts, udp.ts). Default: bindHandler()/udpHandler(); false: refused (07). */
@@ -87,7 +111,16 @@ export interface SocksServerOptions {
   redactDestination?: boolean;
   /** With proxyProtocol: senders trusted to send the header (the balancers); others are closed. Default: any. */
   proxyProtocolFrom?: readonly Cidr[];
+  /**
+   * CONNECT's way out when no rule names one (`via` in a Rule): an upstream
+   * proxy (or chain), or direct (the default). BIND and UDP ASSOCIATE routed
+   * to an upstream are refused with 07 (docs/operations.md).
+   */
+  upstream?: Upstream;
 }
+
+/** Where a CONNECT goes: the addresses to race directly, or an upstream and what to ask it for. */
+export type Route = { via: 'direct'; candidates: Candidate[] } | { via: Upstream; destination: SocksAddress };
 
 /** What the default accept() runs for a command; resolves when the command has been answered. */
 export type CommandHandler = (conn: ConnectionControl) => Promise<void> | void;
@@ -108,10 +141,14 @@ export interface ConnectionControl {
   resolve(dest: SocksAddress): Promise<{ address: string; family: number }>;
   /** Every address of the destination that the rules allow, interleaved by family (RFC 8305 §4); rejects with the block when none is. */
   resolveAll(dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]>;
+  /** Whether CONNECT may leave through an upstream (a server upstream, or a rule with `via:`): then route() decides. */
+  readonly routed: boolean;
+  /** Where CONNECT to `dest` goes (the rules' `via`, else `options.upstream`, else direct); rejects with the block. */
+  route(dest: SocksAddress, signal?: AbortSignal): Promise<Route>;
   /** The rules' block for `address` as `dest` of this request (a BIND peer), or undefined when it may pass. */
   addressBlock(dest: SocksAddress, address: string): SocksError | undefined;
-  /** Notes the address actually dialled, for the connection's record. */
-  dialled(address: SocksAddress): void;
+  /** Notes the address actually dialled (or the upstream that carries the tunnel), for the connection's record. */
+  dialled(address: SocksAddress | undefined, via?: Upstream): void;
   /** Called on close of the client connection. */
   onClose(f: () => void): void;
   /** Forgets a close callback that is no longer needed (keeps idle tunnels small). */
@@ -120,6 +157,17 @@ export interface ConnectionControl {
   relay(client: Duplex, other: Duplex, head: Buffer): void;
   /** The negotiated method's protection (e.g. GSS-API), for UDP datagrams. */
   readonly encapsulation?: Encapsulation;
+  /**
+   * The command holds `n` descriptors beyond the two every connection is
+   * budgeted (a UDP association's outbound sockets). False when the
+   * descriptor budget has no room (only without an explicit maxConnections):
+   * answer REP 01 then.
+   */
+  holdDescriptors?(n: number): boolean;
+  /** Calls `f` after each reconfigure of the server, until the returned function is called. */
+  watchReconfigure(f: () => void): () => void;
+  /** False when, after a reconfigure, the identity this connection authenticated is no longer accepted (a user removed). */
+  stillAuthorized(): boolean;
 }
 
 /** The socket addresses known at accept (read once, so an early reset still has them). */
@@ -144,6 +192,8 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly registry: ConnectionRegistry;
   /** True once close() has started destroying connections. */
   readonly closing: boolean;
+  /** Counts reconfigures: a connection that began under another generation re-checks its user. */
+  readonly generation: number;
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;
@@ -151,5 +201,7 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   ended(conn: EndedConnection): void;
   /** A tunnel the server relays, with its outbound stream. */
   tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void;
-  noDescriptor(where: 'accept' | 'connect', err: unknown): void;
+  noDescriptor(where: 'accept' | 'connect' | 'bind' | 'udp', err: unknown): void;
+  /** The limits the connection was admitted under. */
+  readonly limits: ConnectionLimits;
 }

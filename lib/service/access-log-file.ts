@@ -1,5 +1,5 @@
 /** The access log: stderr, a file (reopened on SIGHUP, for logrotate), or off. */
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, lstatSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { formatJson, formatText, type ConnectionRecord } from '../server/index.js';
 import { UsageError } from './errors.js';
@@ -7,8 +7,24 @@ import { describeFsError } from './values.js';
 
 type AccessLogFormat = 'text' | 'json';
 
+/** Logs with lines not yet written: written at exit too (a crash of the worker included). */
+const unflushed = new Set<AccessLogFile>();
+let exitHook = false;
+function flushAll(): void {
+  for (const log of unflushed) log.flush();
+}
+
+/**
+ * Lines are batched: the lines of every connection that ends in one turn of
+ * the event loop go out in one write (setImmediate), not one system call
+ * each. They are flushed before a reopen, on close() and at process exit
+ * (also an exit on an uncaught exception), so no line is lost short of a
+ * SIGKILL in the same turn.
+ */
 export class AccessLogFile {
   private fd: number | undefined;
+  private pending = '';
+  private scheduled: NodeJS.Immediate | undefined;
   /** `target`: '-' (the `stderr` stream), 'off', or a file opened for appending. */
   constructor(private target: string, private format: AccessLogFormat, private readonly worker?: number, private readonly stderr: { write(s: string): unknown } = process.stderr) {
     this.open();
@@ -17,14 +33,17 @@ export class AccessLogFile {
   private open(): void {
     if (this.target === '-' || this.target === 'off') return;
     try {
-      this.fd = openSync(this.target, 'a', 0o640);
+      // O_NOFOLLOW: a link planted where the log goes would have a root proxy append to any file.
+      this.fd = openSync(this.target, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o640);
     } catch (err) {
-      throw new UsageError(`cannot open --access-log file ${this.target}: ${describeFsError(err)}`);
+      throw accessLogError(this.target, err);
     }
   }
 
   /** Reopens (same or new target): the new file is opened before the old one is closed, so a failure keeps the old. */
   reopen(target: string, format: AccessLogFormat): void {
+    // The lines so far belong to the old target.
+    this.flush();
     const old = this.fd;
     const prev = this.target;
     this.target = target;
@@ -42,20 +61,39 @@ export class AccessLogFile {
 
   write(r: ConnectionRecord): void {
     if (this.target === 'off') return;
-    const rec = this.worker === undefined ? r : { ...r, worker: this.worker };
-    const line = this.format === 'json' ? formatJson(rec) : formatText(rec);
-    if (this.fd === undefined) {
-      this.stderr.write(line);
-      return;
-    }
-    try {
-      writeSync(this.fd, line);
-    } catch {
-      // A full disk must not take the proxy down; the line is lost.
+    const w = this.worker;
+    this.pending += this.format === 'json' ? formatJson(w === undefined ? r : { ...r, worker: w }) : formatText(r, w ?? r.worker);
+    if (this.scheduled) return;
+    this.scheduled = setImmediate(this.flush);
+    unflushed.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', flushAll);
     }
   }
 
+  /** Writes the pending lines now (one write). */
+  readonly flush = (): void => {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    unflushed.delete(this);
+    const text = this.pending;
+    if (text === '') return;
+    this.pending = '';
+    if (this.fd === undefined) {
+      this.stderr.write(text);
+      return;
+    }
+    try {
+      const b = Buffer.from(text);
+      for (let off = 0; off < b.length; ) off += writeSync(this.fd, b, off);
+    } catch {
+      // A full disk must not take the proxy down; the lines are lost.
+    }
+  };
+
   close(): void {
+    this.flush();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
@@ -65,8 +103,14 @@ export class AccessLogFile {
 export function checkAccessLogWritable(target: string): void {
   if (target === '-' || target === 'off') return;
   try {
+    if (lstatSync(target, { throwIfNoEntry: false })?.isSymbolicLink()) throw Object.assign(new Error('symbolic link'), { code: 'ELOOP' });
     accessSync(existsSync(target) ? target : path.dirname(path.resolve(target)), fsConstants.W_OK);
   } catch (err) {
-    throw new UsageError(`cannot open --access-log file ${target}: ${describeFsError(err)}`);
+    throw accessLogError(target, err);
   }
+}
+
+function accessLogError(target: string, err: unknown): UsageError {
+  if ((err as NodeJS.ErrnoException).code === 'ELOOP') return new UsageError(`--access-log file ${target} is a symbolic link: refused (give the file itself)`);
+  return new UsageError(`cannot open --access-log file ${target}: ${describeFsError(err)}`);
 }

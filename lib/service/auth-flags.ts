@@ -3,8 +3,8 @@
  * --gssapi-keytab / --gssapi-kerberos and --gssapi-service with
  * --gssapi-protection (proxy and connect), --user/--users (the proxy).
  */
-import { readFileSync } from 'node:fs';
-import { gssapiPsk, loadPskKey, type GssProtection } from '../../methods/gssapi/index.js';
+import { readInput } from './inputs.js';
+import { gssapiPsk, parsePskKey, type GssProtection } from '../../methods/gssapi/index.js';
 import { isPasswordHash, parsePasswordHash } from '../../methods/userpass.js';
 import type { AuthMethod } from '../protocol/method.js';
 import { UsageError } from './errors.js';
@@ -47,7 +47,7 @@ export function gssapiFromFlags(v: Record<string, unknown>, fallback: GssProtect
   if (file === undefined) return undefined;
   let key: Buffer;
   try {
-    key = loadPskKey(file);
+    key = parsePskKey(readInput(file));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new UsageError(`--gssapi-psk: ${e.syscall ? `cannot read the key file (${e.code})` : e.message}`);
@@ -90,7 +90,7 @@ export function usersFromFlags(v: Record<string, unknown>, warn: (w: string) => 
   if (file === undefined) return users;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInput(file).toString('utf8');
   } catch (err) {
     throw new UsageError(`cannot read --users file ${file}: ${describeFsError(err)}`);
   }

@@ -2,20 +2,39 @@
  * --workers N: the primary forks N workers, restarts one that dies, serves
  * /metrics and answers USR1 with the sum of the workers' counters (IPC), and
  * passes HUP and TERM on; each worker runs the servers and writes its own
- * access-log lines (one write(2) each, O_APPEND).
+ * access-log lines (O_APPEND, whole lines per write(2): they never interleave
+ * within a line).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { mergeSnapshots, renderMetrics, type MetricsSnapshot } from '../server/index.js';
-import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
+import { mergeSnapshots, processFigures, renderMetrics, type MetricsSnapshot, type SeriesValue } from '../server/index.js';
+import { WORKERS_SERIES, serveMetrics, statsLine, sumExtras } from './metrics-endpoint.js';
 import { startNode, type ServiceNode } from './node.js';
 import type { ServiceConfig, ServiceIo, ServiceProgram } from './types.js';
+import { WORKER_SLOT_ENV, workerLimitsLine, workerOptions } from './worker-limits.js';
+import { pinInputs, recordInputs, type Inputs } from './inputs.js';
 
-type Ipc = { type: 'snapshot'; id: number } | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, number> } | { type: 'reload' } | { type: 'drain' };
+type Ipc =
+  | { type: 'snapshot'; id: number }
+  | { type: 'snapshot-reply'; id: number; snapshot: MetricsSnapshot; extra: Record<string, SeriesValue> }
+  // The files of the configuration in force, as the primary read them (inputs.ts): a new worker starts on them, a reload moves to them.
+  | { type: 'inputs' }
+  | { type: 'start'; inputs: Inputs }
+  | { type: 'reload'; inputs: Inputs }
+  | { type: 'drain' }
+  | { type: 'cut' };
 
-/** A worker: builds its own configuration, serves, answers the primary. */
-export function runWorker<C extends ServiceConfig>(p: ServiceProgram<C>, io: ServiceIo): Promise<number> {
+/**
+ * A worker: waits for the files of the configuration in force, builds from
+ * them (not from the disk) with its share of the limits, serves, answers the primary.
+ */
+export function runWorker<C extends ServiceConfig>(prog: ServiceProgram<C>, io: ServiceIo): Promise<number> {
   const id = cluster.worker!.id;
-  const cfg = p.build();
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  // Every build (the first and each reload) gets this worker's share of the limits.
+  const p: ServiceProgram<C> = { ...prog, build: () => {
+    const c = prog.build();
+    return c.help || c.version ? c : { ...c, options: workerOptions(c.options, c.workers, slot) };
+  } };
   return new Promise<number>((resolve, reject) => {
     let node: ServiceNode<C> | undefined;
     const done = () => resolve(0);
@@ -24,13 +43,32 @@ export function runWorker<C extends ServiceConfig>(p: ServiceProgram<C>, io: Ser
     for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGINT']) io.signals.on(sig, () => {});
     io.signals.on('SIGTERM', () => (node ? node.drain(done) : done()));
     process.on('message', (m: Ipc) => {
+      if (m.type === 'start' && !node) return start(m.inputs);
       if (m.type === 'drain' && !node) return done();
       if (!node) return;
       if (m.type === 'snapshot') process.send!({ type: 'snapshot-reply', id: m.id, snapshot: node.metrics.snapshot(), extra: p.extraStats?.() ?? {} } satisfies Ipc);
-      else if (m.type === 'reload') node.reload(true);
+      else if (m.type === 'reload') {
+        pinInputs(m.inputs);
+        node.reload(true);
+      }
       else if (m.type === 'drain') node.drain(done);
+      else if (m.type === 'cut') node.cut();
     });
-    startNode(p, cfg, id, io).then((n) => (node = n), reject);
+    let starting = false;
+    const start = (inputs: Inputs) => {
+      if (starting) return;
+      starting = true;
+      pinInputs(inputs);
+      let cfg: C;
+      try {
+        cfg = p.build();
+      } catch (err) {
+        return reject(err);
+      }
+      startNode(p, cfg, id, io).then((n) => (node = n), reject);
+    };
+    // Asked once the listener is in place: a message sent before it would be lost.
+    process.send!({ type: 'inputs' } satisfies Ipc);
   });
 }
 
@@ -38,22 +76,27 @@ function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected());
 }
 
-/** Asks every worker for its counters (at most 1 s) and sums them. */
-function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<string, number> }> {
+/** The primary's own share of the sums: its process figures. */
+function primarySnapshot(): MetricsSnapshot {
+  return { ...mergeSnapshots([]), process: processFigures() };
+}
+
+/** Asks every worker for its counters (at most 1 s) and sums them, with the primary's process figures. */
+function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<string, SeriesValue> }> {
   const workers = liveWorkers();
   return new Promise((resolve) => {
-    const got: MetricsSnapshot[] = [];
-    const extra: Record<string, number> = {};
+    const got: MetricsSnapshot[] = [primarySnapshot()];
+    const extra: Record<string, SeriesValue> = {};
     const finish = () => {
       clearTimeout(t);
       for (const w of workers) w.removeListener('message', onMsg);
-      resolve({ snap: mergeSnapshots(got), extra: { ...extra, workers: workers.length } });
+      resolve({ snap: mergeSnapshots(got), extra: { ...extra, workers: got.length - 1 } });
     };
     const onMsg = (m: Ipc) => {
       if (m.type !== 'snapshot-reply' || m.id !== id) return;
       got.push(m.snapshot);
-      for (const [k, n] of Object.entries(m.extra)) extra[k] = (extra[k] ?? 0) + n;
-      if (got.length === workers.length) finish();
+      sumExtras(extra, m.extra);
+      if (got.length === workers.length + 1) finish();
     };
     const t = setTimeout(finish, 1000);
     for (const w of workers) {
@@ -65,7 +108,7 @@ function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<stri
 }
 
 /** Forks a new worker for one that died; one that dies at once (a config it cannot load) must not spin: at most 5 per 10 s. */
-function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void): void {
+function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone: () => void, fork: (slot: number) => void, slots: Map<number, number>): void {
   const restarts: number[] = [];
   cluster.on('exit', (w, code, signal) => {
     if (stopping()) {
@@ -76,38 +119,63 @@ function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone
     const now = Date.now();
     while (restarts.length && now - restarts[0]! > 10000) restarts.shift();
     restarts.push(now);
-    setTimeout(() => cluster.fork(), restarts.length > 5 ? 2000 : 0);
+    const slot = slots.get(w.id) ?? 0;
+    slots.delete(w.id);
+    setTimeout(() => fork(slot), restarts.length > 5 ? 2000 : 0);
   });
 }
 
 /** The primary: forks, supervises, sums the workers' counters, passes signals on. */
-export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: C, io: ServiceIo): Promise<number> {
+export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: { value: C; inputs: Inputs }, io: ServiceIo): Promise<number> {
   const say = (line: string) => io.stderr.write(`${p.prog}: ${line}\n`);
-  let cfg = first;
+  let cfg = first.value;
+  let inputs = first.inputs;
+  // Each worker keeps a slot: its share of the limits (worker-limits.ts), kept by its replacement.
+  const slots = new Map<number, number>();
+  const fork = (slot: number) => {
+    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
+    slots.set(w.id, slot);
+    w.on('message', (m: Ipc) => {
+      if (m.type === 'inputs') w.send({ type: 'start', inputs } satisfies Ipc);
+    });
+  };
   let stopping = false;
   let seq = 0;
+  let code = 0;
   return new Promise<number>((resolve, reject) => {
-    supervise(p.prog, io, () => stopping, () => resolve(0));
+    supervise(p.prog, io, () => stopping, () => resolve(code), fork, slots);
+    // Workers accept from the shared listening socket themselves (SCHED_NONE):
+    // with Node's round-robin default the primary accepts every connection and
+    // passes it over IPC, which doubled the CPU per connection (docs/performance.md).
+    // NODE_CLUSTER_SCHED_POLICY=rr brings round-robin back.
+    if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
     say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
-    for (let i = 0; i < cfg.workers; i++) cluster.fork();
+    const limits = workerLimitsLine(cfg.options, cfg.workers);
+    if (limits) say(limits);
+    for (let i = 0; i < cfg.workers; i++) fork(i);
+    p.onServing?.(cfg, async () => {
+      const { snap, extra } = await gather(++seq);
+      return { snapshot: snap, extra };
+    });
     const metrics = cfg.metrics && serveMetrics(cfg.metrics, async () => {
       const { snap, extra } = await gather(++seq);
-      return renderMetrics(snap, metricNames(extra));
+      return renderMetrics(snap, { defs: { ...p.extraSeries, ...WORKERS_SERIES }, values: extra });
     }, { listening: (where) => say(`metrics on http://${where}/metrics`), error: (err) => { stop(); reject(err); } });
     io.signals.on('SIGUSR1', () => void gather(++seq).then(({ snap, extra }) => say(`stats ${statsLine(snap, extra)}`)));
     io.signals.on('SIGHUP', () => {
       // Check the new configuration here first: a broken one is reported once and never reaches the workers.
       try {
-        cfg = p.build();
+        ({ value: cfg, inputs } = recordInputs(() => p.build()));
       } catch (err) {
         say(`reload failed, keeping the running configuration: ${(err as Error).message}`);
         return;
       }
       for (const n of cfg.notices) say(`warning: ${n}`);
-      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload' } satisfies Ipc);
+      p.onReloaded?.(cfg);
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload', inputs } satisfies Ipc);
     });
     const stop = (sig?: string) => {
-      if (stopping) return;
+      if (stopping) return void (sig && cut());
       stopping = true;
       if (sig) say(`${sig}: draining ${Object.keys(cluster.workers ?? {}).length} workers (up to ${cfg.drainTimeout} ms)`);
       if (metrics) metrics.close();
@@ -115,11 +183,21 @@ export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first:
       // A worker that does not finish in time is killed.
       setTimeout(() => {
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-        resolve(0);
+        resolve(code);
       }, cfg.drainTimeout + 2000).unref();
-      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(code);
     };
-    io.signals.once('SIGINT', () => stop('SIGINT'));
-    io.signals.once('SIGTERM', () => stop('SIGTERM'));
+    // A second INT or TERM cuts the workers' open connections (logged); exit 130. A third meets Node's default.
+    const cut = () => {
+      say('second signal: closing the open connections now');
+      code = 130;
+      io.signals.removeListener('SIGINT', onInt);
+      io.signals.removeListener('SIGTERM', onTerm);
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'cut' } satisfies Ipc);
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    io.signals.on('SIGINT', onInt);
+    io.signals.on('SIGTERM', onTerm);
   });
 }

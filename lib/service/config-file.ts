@@ -5,7 +5,7 @@
  * The YAML is the subset our files use, read without a dependency
  * (yaml-subset.ts: what it accepts it reads as the `yaml` package does).
  */
-import { readFileSync } from 'node:fs';
+import { readInput } from './inputs.js';
 import { parseYamlSubset, YamlSubsetError, type YamlDocument } from './yaml-subset.js';
 import { ConfigFileError, UsageError } from './errors.js';
 import { describeFsError } from './values.js';
@@ -22,7 +22,7 @@ export interface ConfigEntry {
 export function loadConfigFile(file: string): ConfigEntry[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInput(file).toString('utf8');
   } catch (err) {
     throw new UsageError(`cannot read --config file ${file}: ${describeFsError(err)}`);
   }

@@ -11,6 +11,7 @@ import type { AuthMethod } from '../protocol/method.js';
 import { gssapiFromFlags } from './auth-flags.js';
 import { UsageError } from './errors.js';
 import { parseArgsOptions, renderOptions, type OptionTable } from './options.js';
+import { checkMilliseconds } from './settings.js';
 import { parseHostPort, parseNumber, type HostPort } from './values.js';
 
 const PROG = 'sockskit-connect';
@@ -118,6 +119,7 @@ export function parseConnectArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const v = parsed.values as Flags;
   if (v.help) return { kind: 'help' };
+  checkMilliseconds(CONNECT_OPTIONS, v, (key) => `--${key}`);
   if (v.version) return { kind: 'version' };
   if (parsed.positionals.length !== 2) throw new UsageError(`expected HOST PORT, got ${parsed.positionals.length} argument(s)`);
   const [host, portText] = parsed.positionals as [string, string];

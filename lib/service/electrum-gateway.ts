@@ -5,21 +5,23 @@
  * bytes that came with the handshake first.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInput } from './inputs.js';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import createDebug from 'debug';
 import { electrumTokenAuth, type ElectrumAuthFailure } from '../electrum/gate.js';
-import { resolveToken } from '../electrum/index.js';
+import { readTokenFile, resolveToken } from '../electrum/index.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { relay } from '../transport/relay.js';
+import type { SeriesDef, SeriesValue } from '../server/index.js';
 import { UsageError } from './errors.js';
 import { GATEWAY_DEFAULT_LISTEN, GATEWAY_INTRO, GATEWAY_OPTIONS, GATEWAY_OUTRO } from './electrum-gateway-options.js';
 import { parseServiceOptions, serviceHelp } from './service-options.js';
 import { loadSettings, type Values } from './settings.js';
 import type { ServiceConfig, ServiceProgram } from './types.js';
-import { isLoopback, parseHostPort, parseNumber, permissionWarning, readSecretFile, type HostPort } from './values.js';
+import { isLoopback, parseHostPort, parseNumber, describeFsError, type HostPort } from './values.js';
 
 const PROG = 'sockskit-electrum-gateway';
 const debug = createDebug('sockskit:electrum-gateway');
@@ -49,7 +51,7 @@ export function hostPortText(h: HostPort): string {
 function loadCa(file: string): string[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInput(file).toString('utf8');
   } catch (err) {
     throw new Error(`cannot read --backend-ca file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -129,15 +131,23 @@ function backendDialer(v: Values, keepAlive: number | false, stats: GatewayStats
   return { label, dial };
 }
 
+/** --auth-token-file, refused as a cookie file is: a symbolic link, another owner, group/other access, a weak token. */
+function tokenFile(file: string): string {
+  try {
+    return readTokenFile(file);
+  } catch (err) {
+    if (err instanceof LocalProtocolError) throw new UsageError(`--auth-token-file: ${err.message}`);
+    throw new UsageError(`cannot read --auth-token-file file ${file}: ${describeFsError(err)}`);
+  }
+}
+
 /** The token from exactly one of --auth-token, --auth-token-file, --auth-cookie; --check creates no cookie. */
 function tokenFromSettings(v: Values, notices: string[], say: (line: string) => void): string {
   if (v['auth-token-file'] !== undefined && (v['auth-token'] !== undefined || v['auth-cookie'] !== undefined)) throw new UsageError('give exactly one of --auth-token, --auth-token-file or --auth-cookie');
   let authToken = v['auth-token'] as string | undefined;
   const cookie = v['auth-cookie'] as string | undefined;
   if (v['auth-token-file'] !== undefined) {
-    authToken = readSecretFile('auth-token-file', v['auth-token-file'] as string);
-    const w = permissionWarning(v['auth-token-file'] as string, 'token file');
-    if (w) notices.push(w);
+    authToken = tokenFile(v['auth-token-file'] as string);
   }
   try {
     // --check creates nothing: a missing cookie file is what the real start would create.
@@ -163,13 +173,16 @@ function gatewayServerOptions(token: string, dial: () => Duplex, stats: GatewayS
       stats.authFailures++;
       stats.failuresByReason[reason]++;
     },
-    onConnection: ({ socket, head, identity }) => {
+    onConnection: ({ socket, head, identity, failed }) => {
       stats.total++;
       stats.open++;
       debug('authenticated (%s path), %d open', identity.path, stats.open);
       socket.once('close', () => stats.open--);
+      const backend = dial();
+      // A backend that refuses, times out or resets: the access log line says so (end=handoff error=refused...).
+      backend.once('error', failed);
       // Writes before the TLS/TCP connect completes are queued, so the pipelined first request goes out first.
-      relay(socket, dial(), head);
+      relay(socket, backend, head);
     },
   });
 }
@@ -211,6 +224,27 @@ export function buildGatewayConfig(argv: readonly string[], ctx: GatewayContext,
   };
 }
 
+/** The gateway's own /metrics series (keys of its extraStats). */
+export const GATEWAY_SERIES: Record<string, SeriesDef> = {
+  authFailuresByReason: { name: 'sockskit_gateway_auth_failures_total', type: 'counter', help: 'Token checks that failed, by reason.', label: 'reason' },
+  backendErrors: { name: 'sockskit_gateway_backend_errors_total', type: 'counter', help: 'Connections to the backend that failed.' },
+  gatewayOpen: { name: 'sockskit_gateway_backend_connections_open', type: 'gauge', help: 'Authenticated connections relayed to the backend, open.' },
+  gatewayTotal: { name: 'sockskit_gateway_backend_connections_total', type: 'counter', help: 'Authenticated connections relayed to the backend.' },
+};
+
+/** The status page's body from the (summed) counters. */
+export function gatewayStatus(cfg: GatewayConfig, extra: Record<string, SeriesValue>): Record<string, unknown> {
+  const n = (k: string) => (typeof extra[k] === 'number' ? (extra[k] as number) : 0);
+  return {
+    backend: cfg.backendLabel,
+    connections: { open: n('gatewayOpen'), total: n('gatewayTotal') },
+    authFailures: n('authFailures'),
+    authFailuresByReason: extra.authFailuresByReason ?? {},
+    backendErrors: n('backendErrors'),
+    ...(typeof extra.workers === 'number' ? { workers: extra.workers } : {}),
+  };
+}
+
 /** sockskit-electrum-gateway as a ServiceProgram; `stats` are its counters (for a status page). */
 export function gatewayProgram(argv: readonly string[] = process.argv.slice(2)): ServiceProgram<GatewayConfig> & { stats: GatewayStats } {
   const say = (l: string) => process.stderr.write(`${PROG}: ${l}\n`);
@@ -221,6 +255,7 @@ export function gatewayProgram(argv: readonly string[] = process.argv.slice(2)):
     help: serviceHelp(GATEWAY_INTRO, GATEWAY_OPTIONS, GATEWAY_OUTRO),
     stats,
     build: () => buildGatewayConfig(argv, ctx),
-    extraStats: () => ({ authFailures: stats.authFailures, backendErrors: stats.backendErrors }),
+    extraStats: () => ({ authFailures: stats.authFailures, authFailuresByReason: { ...stats.failuresByReason }, backendErrors: stats.backendErrors, gatewayOpen: stats.open, gatewayTotal: stats.total }),
+    extraSeries: GATEWAY_SERIES,
   };
 }

@@ -2,9 +2,9 @@
  * One serving process: the listeners, the access log, the counters, reload
  * and drain. Run alone (one process) or by each worker.
  */
-import { ServerMetrics, SocksServer, type ConnectionRecord } from '../server/index.js';
+import { ConnectionLimits, ServerMetrics, SocksServer, type ConnectionRecord } from '../server/index.js';
 import { AccessLogFile } from './access-log-file.js';
-import { addressText } from './metrics-endpoint.js';
+import { METRICS_MAX_CONNECTIONS, addressText } from './metrics-endpoint.js';
 import type { ServiceConfig, ServiceIo, ServiceProgram } from './types.js';
 
 export interface ServiceNode<C extends ServiceConfig> {
@@ -12,6 +12,8 @@ export interface ServiceNode<C extends ServiceConfig> {
   readonly cfg: C;
   /** Builds the configuration again and applies it; a failure keeps the running one (and says so). */
   reload(quiet: boolean): void;
+  /** During a drain: destroys every open connection now (their access-log lines are still written); the drain then ends. */
+  cut(): void;
   drain(done: () => void): void;
 }
 
@@ -19,11 +21,11 @@ function listenError(err: NodeJS.ErrnoException): Error {
   return new Error(`cannot listen: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
 }
 
-function listenOne<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, at: { host: string; port: number }, tag: string, io: ServiceIo, setup: (s: SocksServer) => void): Promise<SocksServer> {
+function listenOne<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, at: { host: string; port: number }, tag: string, io: ServiceIo, setup: (s: SocksServer) => SocksServer['options']): Promise<SocksServer> {
   const say = (line: string) => io.stderr.write(`${p.prog}: ${line}\n`);
   return new Promise<SocksServer>((resolve, reject) => {
     const s = new SocksServer(cfg.options);
-    setup(s);
+    s.reconfigure(setup(s));
     p.onServer?.(s);
     s.once('error', reject);
     s.listen(at.port, at.host, () => {
@@ -51,9 +53,14 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
   const metrics = new ServerMetrics();
   const tag = worker === undefined ? '' : ` (worker ${worker}, pid ${process.pid})`;
   for (const n of cfg.notices) say(`warning: ${n}`);
+  // One set of limits for every listener: --max-connections counts the process, not each address.
+  // The metrics endpoint of a single process shares its descriptors (with workers it is the primary's).
+  const limits = new ConnectionLimits({ reserve: worker === undefined && cfg.metrics ? METRICS_MAX_CONNECTIONS : 0 });
   const setup = (s: SocksServer) => {
-    s.on('connectionEnd', (r: ConnectionRecord) => log.write(r));
+    // Health checks are counted, and logged only when asked (cfg is the running configuration).
+    s.on('connectionEnd', (r: ConnectionRecord) => (r.end !== 'healthcheck' || cfg.logHealthChecks) && log.write(r));
     metrics.observe(s);
+    return { ...cfg.options, limits };
   };
   const settled = await Promise.allSettled(cfg.listen.map((at) => listenOne(p, cfg, at, tag, io, setup)));
   const servers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -74,9 +81,10 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
       return;
     }
     if (!sameListen(next.listen, cfg.listen)) say('warning: listen addresses change only on restart');
-    for (const s of servers) s.reconfigure(next.options);
+    for (const s of servers) s.reconfigure({ ...next.options, limits });
     if (!quiet) for (const n of next.notices) say(`warning: ${n}`);
     cfg = next;
+    p.onReloaded?.(cfg);
     say(`configuration reloaded (${cfg.describe})${tag}`);
   };
   const drain = (done: () => void): void => {
@@ -89,5 +97,8 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
     if (left === 0) return one();
     for (const s of servers) s.drain(cfg.drainTimeout, one);
   };
-  return { metrics, get cfg() { return cfg; }, reload, drain };
+  const cut = (): void => {
+    for (const s of servers) s.close();
+  };
+  return { metrics, get cfg() { return cfg; }, reload, drain, cut };
 }

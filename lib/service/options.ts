@@ -9,7 +9,10 @@ export interface OptionDef {
   /** Repeatable: a list on the command line, in the file and in the environment. */
   multiple?: boolean;
   short?: string;
-  /** The value's placeholder in --help (HOST:PORT). */
+  /**
+   * The value's placeholder in --help (HOST:PORT). `MS` marks milliseconds:
+   * every program refuses more than a Node timer holds (MAX_MS).
+   */
   arg?: string;
   /** The --help text, lines already wrapped. */
   help: string;
@@ -26,6 +29,14 @@ export interface OptionGroup {
 }
 
 export type OptionTable = readonly OptionGroup[];
+
+/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days); past it Node fires after 1 ms. */
+export const MAX_MS = 2 ** 31 - 1;
+
+/** The options of `table` whose value is in milliseconds. */
+export function millisecondOptions(table: OptionTable): string[] {
+  return Object.entries(optionsOf(table)).filter(([, d]) => d.arg === 'MS').map(([k]) => k);
+}
 
 /** Every option of a table by name (later groups win, so a program may override a shared entry). */
 export function optionsOf(table: OptionTable): Record<string, OptionDef> {

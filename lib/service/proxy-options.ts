@@ -9,6 +9,7 @@ export const PROXY_OPTIONS: OptionTable = [
       listen: { type: 'string', multiple: true, arg: 'HOST:PORT', help: 'address to listen on (repeatable; default 127.0.0.1:1080;\nIPv6 as [::1]:1080)' },
       'proxy-protocol': { type: 'string', arg: 'v1|v2|any', help: 'behind a load balancer (HAProxy send-proxy, AWS NLB): each\nconnection starts with a PROXY protocol header, and the\nclient address comes from it; without one it is closed' },
       'proxy-protocol-from': { type: 'string', multiple: true, arg: 'CIDR', help: 'accept PROXY headers only from these senders (repeatable)' },
+      'log-health-checks': { type: 'boolean', help: "with --proxy-protocol: write the balancer's health checks\n(a PROXY v2 LOCAL header or nothing, then a close) to the\naccess log as end=healthcheck; by default they are only\ncounted (sockskit_health_checks_total)" },
     },
   },
   {
@@ -66,6 +67,7 @@ export const PROXY_OPTIONS: OptionTable = [
     options: {
       keepalive: KEEPALIVE_OPTION,
       'outbound-address': { type: 'string', arg: 'IP', help: "source address for CONNECT's outbound connections" },
+      upstream: { type: 'string', multiple: true, arg: 'URL', help: "send CONNECT through this SOCKS proxy (socks5://, socks5h://,\nsocks4://, socks4a://, user:pass@); repeat for a chain, first\none dialled first; a rule's via: overrides it (via: direct);\nBIND and UDP ASSOCIATE routed upstream are refused (07)" },
     },
   },
   {
@@ -74,8 +76,10 @@ export const PROXY_OPTIONS: OptionTable = [
       'handshake-timeout': { type: 'string', arg: 'MS', help: 'deadline for the whole handshake (default 10000)' },
       'connect-timeout': { type: 'string', arg: 'MS', help: 'deadline to reach a destination (default 10000)' },
       'idle-timeout': { type: 'string', arg: 'MS', help: 'close tunnels idle this long (default 0: never)' },
-      'max-connections': { type: 'string', arg: 'N', help: 'open connections at most (default: what the descriptor\nlimit allows, 2 per tunnel, at most 10000; the soft limit\nis raised to the hard one at start); when reached, the\nconnection longest in its handshake is closed to make room' },
-      'max-connections-per-source': { type: 'string', arg: 'N', help: "open connections at most from one client address\n(default 0: no limit; behind --proxy-protocol, the balancer's)" },
+      'max-connections': { type: 'string', arg: 'N', help: 'open connections at most, all listeners together (default:\nwhat the descriptor limit allows, 2 per connection and 4\nper UDP association, at most 10000); when reached, the\nconnection longest in its handshake is closed to make room;\nwith --workers, split among them (printed at start)' },
+      'max-connections-per-user': { type: 'string', arg: 'N', help: 'requests open at most per verified user (a --user name,\na binauth key, a GSS-API principal; not SOCKS4 USERIDs);\npast it: REP 02 (SOCKS4 5B); default 0: no limit' },
+      'rate-per-user': { type: 'string', arg: 'RATE', help: 'bytes per second per verified user and direction\n(500K, 10M: K/M/G are powers of 1024), shared by that\nuser\'s CONNECT and BIND tunnels; UDP is not limited' },
+      'max-connections-per-source': { type: 'string', arg: 'N', help: "open connections at most from one client address, all\nlisteners together (default 0: no limit; behind\n--proxy-protocol, the balancer's); split like --max-connections" },
     },
   },
   SERVICE_OPTIONS,

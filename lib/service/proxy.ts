@@ -4,14 +4,15 @@
  * (proxyProgram). An embedder adds its own server options on top, e.g. an
  * onRequest hook: examples/custom-proxy.ts.
  */
-import { binauth, loadAuthorizedKeys, loadKeyFile } from '../../methods/binauth/index.js';
+import { binauth, parseAuthorizedKeys, parsePrivateKey } from '../../methods/binauth/index.js';
 import { identSocks4 } from '../../methods/ident/index.js';
 import { none } from '../../methods/none.js';
 import { userpass } from '../../methods/userpass.js';
 import { hostType, stripBrackets } from '../protocol/codec/address.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import type { AuthMethod } from '../protocol/method.js';
-import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
+import { proxyUpstream, type ProxyUpstream } from '../client/index.js';
+import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRate, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
 import { gssapiFromFlags, usersFromFlags } from './auth-flags.js';
 import { helperFromFlags, scryptQueueFromFlags, throttleFromFlags } from './login-flags.js';
 import { UsageError } from './errors.js';
@@ -19,7 +20,8 @@ import { PROXY_INTRO, PROXY_OPTIONS, PROXY_OUTRO } from './proxy-options.js';
 import { parseServiceOptions, serviceHelp } from './service-options.js';
 import { loadSettings, type Settings, type Values } from './settings.js';
 import type { ServiceConfig, ServiceProgram } from './types.js';
-import { isLoopback, parseChoice, parseHostPort, parseNumber } from './values.js';
+import { describeFsError, isLoopback, parseChoice, parseHostPort, parseNumber, permissionWarning } from './values.js';
+import { readInput } from './inputs.js';
 
 const PROG = 'sockskit-proxy';
 
@@ -33,10 +35,19 @@ function cidrs(v: Values, key: string) {
   });
 }
 
+/** The upstream of `urls` (a chain); a bad URL is a usage error naming `where`. */
+function upstreamOf(where: string, urls: readonly string[]): ProxyUpstream {
+  try {
+    return proxyUpstream(urls);
+  } catch (err) {
+    throw new UsageError(`${where}: ${(err as Error).message}`);
+  }
+}
+
 function fileRules(settings: Settings): Rule[] | undefined {
   if (settings.rules === undefined || settings.rules === null) return undefined;
   try {
-    return parseRules(settings.rules);
+    return parseRules(settings.rules, 'rules', { upstream: (urls) => proxyUpstream(urls) });
   } catch (err) {
     if (err instanceof LocalProtocolError) throw new UsageError(`${settings.configFile}: ${err.message}`);
     throw err;
@@ -50,14 +61,25 @@ export function rulesFromSettings(settings: Settings): Ruleset | readonly Rule[]
   const list = fileRules(settings);
   // Destination-only flags keep their historical meaning (a Ruleset).
   if (!list && clientAllow.length === 0 && clientDeny.length === 0) return allow.length || deny.length ? { allow, deny } : undefined;
+  // The flags narrow what the list may pass: anything outside them is blocked
+  // first, the client flags before all (they are judged at accept). Each is
+  // named for the access log's `rule=`; the file's rules by their index.
   const out: Rule[] = [];
-  if (deny.length) out.push({ action: 'block', to: deny.map((cidr) => ({ cidr })) });
-  if (clientDeny.length) out.push({ action: 'block', client: clientDeny });
-  // The flags narrow what the list may pass: anything outside them is blocked first.
-  if (clientAllow.length) out.push({ action: 'block', client: [{ text: 'not ' + clientAllow.map((c) => c.text).join(','), contains: (ip) => !clientAllow.some((c) => c.contains(ip)) }] });
-  if (allow.length) out.push({ action: 'block', to: [{ cidr: { text: 'not allowed', contains: (ip) => !allow.some((c) => c.contains(ip)) } }] });
-  out.push(...(list ?? [{ action: 'pass' }]));
+  if (clientDeny.length) out.push({ id: 'client-deny', action: 'block', client: clientDeny });
+  if (clientAllow.length) out.push({ id: 'client-allow', action: 'block', client: [{ text: 'not ' + clientAllow.map((c) => c.text).join(','), contains: (ip) => !clientAllow.some((c) => c.contains(ip)) }] });
+  if (deny.length) out.push({ id: 'deny', action: 'block', to: deny.map((cidr) => ({ cidr })) });
+  if (allow.length) out.push({ id: 'allow', action: 'block', to: [{ cidr: { text: 'not allowed', contains: (ip) => !allow.some((c) => c.contains(ip)) } }] });
+  out.push(...(list ? list.map((r, i) => ({ ...r, id: r.id ?? String(i) })) : [{ id: 'default', action: 'pass' as const }]));
   return out;
+}
+
+/** A file a flag names, as text (pinned under --workers: inputs.ts). */
+function inputText(flag: string, file: string): string {
+  try {
+    return readInput(file).toString('utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --${flag} file ${file}: ${describeFsError(err)}`);
+  }
 }
 
 interface ProxyMethods {
@@ -90,8 +112,10 @@ function methodsFromSettings(v: Values, notices: string[], say: (line: string) =
   if (serverId !== undefined && (!key || !authorized)) throw new UsageError('--binauth-server-id needs --binauth-key and --authorized-keys');
   if (key !== undefined || authorized !== undefined) {
     if (!key || !authorized) throw new UsageError('--binauth-key and --authorized-keys go together');
-    const serverPrivateKey = loadKeyFile(key, (w) => notices.push(w));
-    out.methods.push(binauth({ binauth: { serverPrivateKey, serverId }, authorizedKeys: loadAuthorizedKeys(authorized) }));
+    const serverPrivateKey = parsePrivateKey(inputText('binauth-key', key), key);
+    const w = permissionWarning(key, 'private key file');
+    if (w) notices.push(w);
+    out.methods.push(binauth({ binauth: { serverPrivateKey, serverId }, authorizedKeys: parseAuthorizedKeys(inputText('authorized-keys', authorized), authorized) }));
     out.describe.push('binauth');
   }
   const up = userpassFromSettings(v, notices, say);
@@ -120,13 +144,27 @@ function proxyProtocolFromSettings(v: Values, say: (line: string) => void): Pick
   return { proxyProtocol: mode, proxyProtocolFrom: from?.map(parseCidr) };
 }
 
-/** --max-connections, by default what the descriptor limit allows; a notice when it allows less than asked. */
-function maxConnectionsFrom(v: Values, notices: string[]): number {
+/**
+ * --max-connections when given (a notice when the descriptors allow fewer);
+ * undefined otherwise: the server then budgets the descriptors themselves
+ * (two per connection, four per UDP association; ConnectionLimits).
+ */
+function maxConnectionsFrom(v: Values, notices: string[]): number | undefined {
+  const given = v['max-connections'] as string | undefined;
+  if (given === undefined) return undefined;
   const fds = descriptorLimit();
-  const allowed = connectionLimit(fds);
-  const max = parseNumber('max-connections', v['max-connections'] as string | undefined, allowed);
-  if (fds && max > allowed) notices.push(`--max-connections ${max} needs about ${2 * max + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
+  const max = parseNumber('max-connections', given, 0);
+  if (fds && max > connectionLimit(fds)) notices.push(`--max-connections ${max} needs about ${2 * max + 64} descriptors, the limit is ${fds.soft}: connections past it will be refused`);
   return max;
+}
+
+function rateFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseRate(text);
+  } catch (err) {
+    throw new UsageError(`--rate-per-user: ${(err as Error).message}`);
+  }
 }
 
 /** The server options of the flags (everything but methods, rules and the PROXY protocol). */
@@ -141,10 +179,13 @@ function serverOptionsFrom(v: Values, keepAlive: number | false, notices: string
     idleTimeout: num('idle-timeout', 0),
     maxConnections: maxConnectionsFrom(v, notices),
     maxConnectionsPerSource: num('max-connections-per-source', 0),
+    maxConnectionsPerUser: num('max-connections-per-user', 0) || undefined,
+    ratePerUser: rateFlag(v['rate-per-user'] as string | undefined),
     bind: v['no-bind'] ? false : bindHandler({ external }),
     udp: v['no-udp'] ? false : udpHandler({ external }),
     keepAlive,
     outboundAddress: ipFlag(v, 'outbound-address'),
+    upstream: v.upstream ? upstreamOf('--upstream', v.upstream as string[]) : undefined,
   };
 }
 
@@ -169,7 +210,8 @@ export function buildProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     check: v.check === true,
     listen,
     options,
-    describe: auth.describe.join(', ') || 'no authentication',
+    describe: (auth.describe.join(', ') || 'no authentication') + (base.upstream ? `; upstream ${base.upstream.name}` : ''),
+    logHealthChecks: v['log-health-checks'] === true,
     notices,
     warnings: (where, host) => (open && !isLoopback(host) ? [`${where} is not loopback and needs no authentication: this is an open proxy`] : []),
   };

@@ -12,29 +12,35 @@ import type http from 'node:http';
 import { checkDescriptorLimit, renderMetrics } from '../server/index.js';
 import { checkAccessLogWritable } from './access-log-file.js';
 import { runPrimary, runWorker } from './cluster.js';
-import { metricNames, serveMetrics, statsLine } from './metrics-endpoint.js';
+import { metricsWarning, serveMetrics, statsLine } from './metrics-endpoint.js';
 import { startNode, type ServiceNode } from './node.js';
 import { defaultIo, type ServiceConfig, type ServiceIo, type ServiceProgram } from './types.js';
 import { packageVersion } from './values.js';
+import { recordInputs } from './inputs.js';
 
 /** Runs a service program to its end; the promise gives the exit code. */
 export async function runService<C extends ServiceConfig>(p: ServiceProgram<C>, ioIn: Partial<ServiceIo> = {}): Promise<number> {
   const io = defaultIo(ioIn);
   if (cluster.isWorker) return runWorker(p, io);
-  const first = p.build();
+  // Recorded: with --workers, the workers build from the files this build read (inputs.ts).
+  const { value: first, inputs } = recordInputs(() => p.build());
   if (first.help || first.version) {
     io.stdout.write(first.help ? p.help : `${p.prog} ${packageVersion()}\n`);
     return 0;
   }
   if (first.check) return check(p, first, io);
   checkLimit(p.prog, io);
+  const m = metricsWarning(first.metrics);
+  if (m) io.stderr.write(`${p.prog}: warning: ${m}\n`);
   p.before?.(first);
   // The first build serves the first start; each SIGHUP builds again.
-  return first.workers > 1 ? runPrimary(p, first, io) : runSingle(p, first, io);
+  return first.workers > 1 ? runPrimary(p, { value: first, inputs }, io) : runSingle(p, first, io);
 }
 
 function check<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: ServiceIo): number {
   checkAccessLogWritable(cfg.accessLog);
+  const m = metricsWarning(cfg.metrics);
+  if (m) io.stderr.write(`${p.prog}: warning: ${m}\n`);
   for (const n of cfg.notices) io.stderr.write(`${p.prog}: warning: ${n}\n`);
   io.stdout.write(`${p.prog}: configuration OK\n`);
   return 0;
@@ -68,22 +74,32 @@ function runSingle<C extends ServiceConfig>(p: ServiceProgram<C>, cfg: C, io: Se
       metrics?.close();
       finish();
     };
+    let code = 0;
+    let draining = false;
     const stop = (sig: string) => {
       if (!node) return end(() => resolve(0));
+      if (draining) return cut(node);
+      draining = true;
       say(`${sig}: draining (up to ${node.cfg.drainTimeout} ms)`);
-      // As process.once: a second INT or TERM meets Node's default (exit now).
+      node.drain(() => end(() => resolve(code)));
+    };
+    // A second INT or TERM: the open tunnels are cut now (and logged), the drain ends, exit 130; a third meets Node's default.
+    const cut = (n: ServiceNode<C>) => {
+      say('second signal: closing the open connections now');
+      code = 130;
       io.signals.removeListener('SIGINT', handlers.SIGINT!);
       io.signals.removeListener('SIGTERM', handlers.SIGTERM!);
-      node.drain(() => end(() => resolve(0)));
+      n.cut();
     };
     for (const [sig, h] of Object.entries(handlers)) io.signals.on(sig, h);
     startNode(p, cfg, undefined, io).then((started) => {
       node = started;
-      const snapshot = async () => renderMetrics(started.metrics.snapshot(), metricNames(p.extraStats?.() ?? {}));
+      const snapshot = async () => renderMetrics(started.metrics.snapshot(), { defs: p.extraSeries ?? {}, values: p.extraStats?.() ?? {} });
       metrics = cfg.metrics && serveMetrics(cfg.metrics, snapshot, {
         listening: (where) => say(`metrics on http://${where}/metrics`),
         error: (err) => started.drain(() => end(() => reject(err))),
       });
+      p.onServing?.(cfg, async () => ({ snapshot: started.metrics.snapshot(), extra: p.extraStats?.() ?? {} }));
       if (pendingReload) started.reload(false);
     }, (err) => end(() => reject(err)));
   });

@@ -30,7 +30,8 @@ export const KEEPALIVE_OPTION = { type: 'string', arg: 'SECONDS|off', help: 'TCP
 
 const SIGNALS = `Signals: HUP reloads the config file, users, keys and rules (open tunnels go on;
 a broken config keeps the running one); USR1 prints one JSON line of counters;
-TERM and INT drain.`;
+TERM and INT drain; a second one cuts the open connections (their access-log
+lines are written) and exits 130.`;
 
 /** A service program's --help: usage and intro, its table (the service group last), the signals, `outro`. */
 export function serviceHelp(intro: string, table: OptionTable, outro: string): string {

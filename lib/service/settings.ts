@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile, type ConfigEntry } from './config-file.js';
 import { ConfigFileError, EnvError, UsageError } from './errors.js';
-import { envName, optionsOf, parseArgsOptions, type OptionDef, type OptionTable } from './options.js';
+import { envName, MAX_MS, millisecondOptions, optionsOf, parseArgsOptions, type OptionDef, type OptionTable } from './options.js';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -30,8 +30,8 @@ export interface Settings {
 
 /** File keys that are not flags: structured data the command line cannot hold. */
 const FILE_ONLY = new Set(['rules']);
-/** SOCKSKIT_* variables that are not options (the test suite's own). */
-const NOT_OPTIONS = new Set(['SOCKSKIT_INTEROP_REQUIRED', 'SOCKSKIT_RANDOM_CASES', 'SOCKSKIT_SEED']);
+/** SOCKSKIT_* variables that are not options (the test suite's own, and a worker's slot: worker-limits.ts). */
+const NOT_OPTIONS = new Set(['SOCKSKIT_INTEROP_REQUIRED', 'SOCKSKIT_RANDOM_CASES', 'SOCKSKIT_SEED', 'SOCKSKIT_WORKER_SLOT']);
 
 function fromEnv(key: string, d: OptionDef, text: string): string | boolean | string[] {
   if (d.type === 'boolean') {
@@ -106,8 +106,23 @@ export function loadSettings(argv: readonly string[], table: OptionTable, env: N
       from[key] = `${configFile}: ${key}`;
     }
   }
+  checkMilliseconds(table, values, (key) => from[key]!);
   // A misspelt variable would be ignored silently: say so.
   const known = new Set(Object.entries(optionsOf(table)).filter(([k, d]) => !d.flagOnly || k === 'config').map(([k]) => envName(k)));
   const unknownEnv = Object.keys(env).filter((k) => k.startsWith('SOCKSKIT_') && !known.has(k) && !NOT_OPTIONS.has(k));
   return { values, from, rules: file.rules, configFile, unknownEnv };
+}
+
+/**
+ * Refuses a millisecond value a Node timer cannot hold (it would fire after
+ * 1 ms: a handshake deadline of 30 days closing every client at once).
+ * `where` names the source of a key: `--flag`, the variable, `FILE: key`.
+ */
+export function checkMilliseconds(table: OptionTable, values: Values, where: (key: string) => string): void {
+  for (const key of millisecondOptions(table)) {
+    const text = values[key];
+    if (typeof text !== 'string') continue;
+    const n = Number(text);
+    if (Number.isFinite(n) && n > MAX_MS) throw new UsageError(`${where(key)} wants at most ${MAX_MS} ms (about 24.8 days), got ${JSON.stringify(text)}`);
+  }
 }

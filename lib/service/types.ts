@@ -1,6 +1,6 @@
 /** What a service program gives runService, and what runService gives back. */
 import type { EventEmitter } from 'node:events';
-import type { SocksServer, SocksServerOptions } from '../server/index.js';
+import type { MetricsSnapshot, SeriesDef, SeriesValue, SocksServer, SocksServerOptions } from '../server/index.js';
 import type { HostPort } from './values.js';
 
 export interface ServiceConfig {
@@ -20,6 +20,8 @@ export interface ServiceConfig {
   warnings: (where: string, host: string) => string[];
   /** Lines printed once at start and on each reload (e.g. file permission warnings). */
   notices: string[];
+  /** Write health checks (end=healthcheck) to the access log; by default they are only counted. */
+  logHealthChecks?: boolean;
   /** --help, --version, --check asked for. */
   help?: boolean;
   version?: boolean;
@@ -36,10 +38,26 @@ export interface ServiceProgram<C extends ServiceConfig = ServiceConfig> {
   before?(cfg: C): void;
   /** Called with each server (once), e.g. to hook events. */
   onServer?(server: SocksServer): void;
-  /** Extra counters for SIGUSR1 and /metrics (gauges). */
-  extraStats?(): Record<string, number>;
+  /** The program's own counters, for SIGUSR1, /metrics (those named in extraSeries) and onServing; summed across workers. */
+  extraStats?(): Record<string, SeriesValue>;
+  /** The /metrics series of extraStats keys (a key without one is not exported). */
+  extraSeries?: Record<string, SeriesDef>;
+  /**
+   * Called once where the service's counters are whole: in the single
+   * process once it listens, or in the primary with --workers. `counters()`
+   * gives the snapshot and extraStats, summed over the workers (a status page).
+   */
+  onServing?(cfg: C, counters: () => Promise<ServiceCounters>): void;
   /** Called once the listeners are up (single process or each worker). */
   onStarted?(cfg: C): void;
+  /** Called with each configuration a reload put in force (where it was put in force: the process or each worker). */
+  onReloaded?(cfg: C): void;
+}
+
+/** The counters of the whole service (every worker). */
+export interface ServiceCounters {
+  snapshot: MetricsSnapshot;
+  extra: Record<string, SeriesValue>;
 }
 
 /** Where a service writes and which signals it hears; process's by default, injectable for tests. */

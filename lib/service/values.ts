@@ -4,6 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from './errors.js';
+import { readInput } from './inputs.js';
 
 export interface HostPort {
   host: string;
@@ -87,7 +88,7 @@ export function permissionWarning(file: string, what = 'file'): string | undefin
 export function readSecretFile(flag: string, file: string): string {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInput(file).toString('utf8');
   } catch (err) {
     throw new UsageError(`cannot read --${flag} file ${file}: ${describeFsError(err)}`);
   }

@@ -28,6 +28,12 @@ export interface RelayOptions {
   lingerTimeout?: number;
   /** Byte counters, updated as data moves (a → b is `up`), and why the relay tore both sides down, if it did. */
   counter?: RelayCounter;
+  /**
+   * A rate limit: told of every read (`up`: read from a), it answers how many
+   * ms that direction should pause (0: none). The reader is paused that long;
+   * the bytes already read are written.
+   */
+  throttle?: (way: 'up' | 'down', n: number) => number;
 }
 
 /** Filled in by relay(): bytes each way, and `end` when the relay destroyed the tunnel (idle timeout, error or reset, linger). */
@@ -51,6 +57,9 @@ class Tunnel implements ReaderEvents {
   private linger: NodeJS.Timeout | undefined;
   private readonly lingerMs: number;
   private readonly counter: RelayCounter | undefined;
+  private readonly throttle: RelayOptions['throttle'];
+  /** A direction paused by the throttle, until its timer fires. */
+  private throttled: { up?: NodeJS.Timeout; down?: NodeJS.Timeout } | undefined;
 
   constructor(
     private readonly a: Duplex,
@@ -59,12 +68,14 @@ class Tunnel implements ReaderEvents {
   ) {
     this.lingerMs = options.lingerTimeout ?? 30000;
     this.counter = options.counter;
+    this.throttle = options.throttle;
   }
 
   destroyBoth(why: 'idle' | 'reset' | 'linger'): void {
     if (this.closed) return;
     this.closed = true;
     this.stopLinger();
+    if (this.throttled) for (const t of [this.throttled.up, this.throttled.down]) if (t) clearTimeout(t);
     if (this.counter && !this.counter.end) this.counter.end = why;
     this.a.destroy();
     this.b.destroy();
@@ -74,6 +85,18 @@ class Tunnel implements ReaderEvents {
   received(way: 'up' | 'down', n: number): void {
     this.traffic++;
     if (this.counter) this.counter[way] += n;
+    if (this.throttle) this.slowDown(way, this.throttle(way, n));
+  }
+
+  private slowDown(way: 'up' | 'down', ms: number): void {
+    const t = (this.throttled ??= {});
+    if (ms <= 0 || t[way] || this.closed) return;
+    const from = way === 'up' ? this.a : this.b;
+    from.pause();
+    t[way] = setTimeout(() => {
+      t[way] = undefined;
+      if (!from.destroyed && !this.closed) from.resume();
+    }, Math.ceil(ms));
   }
 
   activity(): void {
@@ -89,6 +112,7 @@ class Tunnel implements ReaderEvents {
   onClose(x: Duplex): void {
     if (++this.closes === 2) {
       this.stopLinger();
+      if (this.throttled) for (const t of [this.throttled.up, this.throttled.down]) if (t) clearTimeout(t);
       this.reader1?.closed();
       this.reader2?.closed();
       return;

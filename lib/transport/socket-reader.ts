@@ -35,19 +35,29 @@ const SIZE = 64 * 1024;
 const SHARED = Buffer.allocUnsafeSlow(SIZE);
 /** A read at least this large into the shared buffer means data is streaming: take a buffer of our own. */
 const STREAMING = 16 * 1024;
-/** Own buffers given back and kept for the next streaming reader. */
+/**
+ * A read that fills a 64 KiB buffer of its own shows more queued in the
+ * socket: the next read goes into a buffer this large (one read and one
+ * write per 256 KiB instead of per 64 KiB, a sixth less CPU per byte in our
+ * measurements). A read that does not fill it goes back to 64 KiB.
+ */
+const BIG = 256 * 1024;
+/** Own buffers given back and kept for the next streaming reader, by size. */
 const spare: Buffer[] = [];
 const SPARE_MAX = 16;
+const spareBig: Buffer[] = [];
+const SPARE_BIG_MAX = 4;
 let inUse = 0;
 
-const tuning = { adopt: true, zeroCopy: true, queue: 64 * 1024 };
+const tuning = { adopt: true, zeroCopy: true, queue: 64 * 1024, big: true };
 
 /**
  * @internal For specs and measurements: `adopt: false` reads accepted sockets
  * through 'data' events (the fallback path), `zeroCopy: false` copies every
  * read (no own buffers), `queue` is how many bytes may wait in the writable
  * before reading stops (0: stop at every write the kernel does not take at
- * once, i.e. pause until drained). Returns the previous settings.
+ * once, i.e. pause until drained), `big: false` keeps every read at 64 KiB.
+ * Returns the previous settings.
  */
 export function readerTuning(t: Partial<typeof tuning>): typeof tuning {
   const before = { ...tuning };
@@ -143,7 +153,7 @@ export class SocketReader {
         return this.stop();
       }
       // Data is streaming: read into a buffer of our own from now on.
-      if (this.direct && n >= STREAMING) this.next = this.own = takeBuffer();
+      if (this.direct && n >= STREAMING) this.next = this.own = takeBuffer(false);
       this.writes++;
       to.write(chunk, this.written);
     } else {
@@ -156,13 +166,17 @@ export class SocketReader {
         (this.held ??= []).push(buf);
         (this.heldUntil ??= []).push(this.writes);
         // (None when reading is about to stop: a stalled direction holds only what its queued writes point into.)
-        this.own = n < buf.length || to!.writableLength > tuning.queue ? undefined : takeBuffer();
+        this.own = n < buf.length || to!.writableLength > tuning.queue ? undefined : takeBuffer(true);
         this.next = this.own ?? SHARED;
       } else if (n < buf.length) {
         // The socket had nothing more: perhaps the end of a burst; a quiet reader holds no buffer.
         this.own = undefined;
         this.next = SHARED;
         giveBack(buf);
+      } else if (buf.length < BIG && tuning.big) {
+        // A full read: more is queued, read more at a time.
+        giveBack(buf);
+        this.next = this.own = takeBuffer(true);
       }
     }
     this.events!.received(this.way, n);
@@ -187,14 +201,18 @@ export class SocketReader {
   }
 }
 
-function takeBuffer(): Buffer {
+/** `big`: the last read filled its buffer (more is queued). */
+function takeBuffer(big: boolean): Buffer {
   inUse++;
+  if (big && tuning.big) return spareBig.pop() ?? Buffer.allocUnsafeSlow(BIG);
   return spare.pop() ?? Buffer.allocUnsafeSlow(SIZE);
 }
 
 function giveBack(b: Buffer): void {
   inUse--;
-  if (spare.length < SPARE_MAX) spare.push(b);
+  if (b.length === BIG) {
+    if (spareBig.length < SPARE_BIG_MAX) spareBig.push(b);
+  } else if (spare.length < SPARE_MAX) spare.push(b);
 }
 
 const dialled = new WeakMap<Duplex, SocketReader>();

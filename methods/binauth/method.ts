@@ -167,6 +167,7 @@ export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> 
   }
 
   let server: ((ctx: ServerAuthContext) => ServerAuthSession<string>) | undefined;
+  let knows: ((identity: unknown) => boolean) | undefined;
   if (options.binauth) {
     const auth: Binauth = typeof (options.binauth as Binauth).getChallenge === 'function' ? (options.binauth as Binauth) : createBinauth(options.binauth as BinauthOptions);
     const keys = options.authorizedKeys ? new Set([...options.authorizedKeys].map(normalizeKey)) : undefined;
@@ -176,6 +177,8 @@ export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> 
     }
     const config: ServerConfig = { code, maxMessage, auth, keys, authorize: options.authorize, fallback: options.tokenFallback !== false };
     server = (ctx) => new BinauthServerSession(config, ctx);
+    // Static keys only: an `authorize` callback is asked at login, not here.
+    if (keys && !options.authorize) knows = (identity) => typeof identity === 'string' && keys.has(identity);
   }
 
   let client: (() => ClientAuthSession) | undefined;
@@ -192,7 +195,7 @@ export function binauth(options: BinauthMethodOptions = {}): AuthMethod<string> 
     client = () => new BinauthClientSession(config);
   }
 
-  return { code, name: 'binauth', server, client };
+  return { code, name: 'binauth', server, client, knows };
 }
 
 // ------------------------------------------------------------------ server

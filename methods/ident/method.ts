@@ -2,7 +2,9 @@
  * Ident (RFC 1413) as SOCKS policy. The lookup itself is methods/ident/lookup.ts.
  *
  * SOCKS4 (`identSocks4`, a ServerHandshakeOptions.socks4Identify):
- *   off     USERID is taken as claimed (the identity is USERID).
+ *   off     no check: the identity is null, the USERID only a claim
+ *           (request.userId; the access log's `userid=`), which `user:`
+ *           rules never match.
  *   verify  the server asks identd on the client host who owns the
  *           connection and grants only when identd's user id equals USERID.
  *           The verified user id becomes the identity.
@@ -77,7 +79,7 @@ function identTimeout(timeout: number | undefined, deadline: number | undefined,
 /** The SOCKS4 identity policy (see the file comment). */
 export function identSocks4(options: IdentOptions & { mode?: IdentMode } = {}): Socks4Identify {
   const mode = options.mode ?? 'off';
-  if (mode === 'off') return (request: Socks4Request) => ({ identity: request.userId });
+  if (mode === 'off') return () => ({ identity: null });
   return (request: Socks4Request, ctx: ServerAuthContext) => ({
     check: async () => {
       const user = await identUser(ctx, options);

@@ -2,7 +2,9 @@
  * The socket-level fuzzer: seeded random sessions over real loopback sockets
  * against a SocksServer with every feature on (no-auth, username/password,
  * binauth, GSS-API PSK, BIND, UDP, ident for SOCKS4 and SOCKS5, the request
- * hook, and a second listener expecting PROXY protocol headers).
+ * hook, and a second listener expecting PROXY protocol headers), and a third
+ * with random rule lists and scrypt-hashed users, reconfigured as it runs
+ * (rule-fuzz.ts).
  *
  * Sessions: random bytes; mutations of valid handshakes (greetings, auth
  * sub-negotiations, requests, SOCKS4/4a, PROXY headers); the real client
@@ -15,7 +17,10 @@
  * 'uncaughtException' / 'unhandledRejection' handlers, the servers emit no
  * 'error', and once the (short) deadlines have passed the descriptors, the
  * active handles/timers and the servers' open connections are back to their
- * baseline. Destinations are local echo/silent/reset servers; names resolve
+ * baseline; and, on the rules listener, that no datagram or tunnel reaches a
+ * destination the rules in force blocked, and no unverified identity (a
+ * SOCKS4 USERID) matched a `user:` rule (the targets judge each arrival).
+ * Destinations are local echo/silent/reset servers; names resolve
  * through an injected lookup (127.0.0.1 or a failure), never real DNS; rules
  * allow only loopback, so no mutated address leaves the host.
  *
@@ -49,6 +54,7 @@ import {
 } from '../../lib/index.js';
 import type { AuthMethod, LookupFunction } from '../../lib/index.js';
 import { prng } from '../support/helpers.js';
+import { RuledWorld, ruledSession } from './rule-fuzz.js';
 
 export interface FuzzOptions {
   seed: number;
@@ -69,6 +75,10 @@ export interface FuzzResult {
   processErrors: string[];
   /** Empty when descriptors, handles and open connections came back to their baseline. */
   leaks: string[];
+  /** Arrivals on the rules listener's targets that no configuration in force passed (must be empty). */
+  violations: string[];
+  /** What the rules listener's targets judged. */
+  ruled: RuledWorld['checked'];
   ms: number;
   stats: Record<string, unknown>;
 }
@@ -131,8 +141,11 @@ class World {
   psk = cryptoRandom(32);
   errors: string[] = [];
   running = new Set<string>();
+  readonly ruled: RuledWorld;
 
-  constructor(private readonly r: Rand) {}
+  constructor(private readonly r: Rand) {
+    this.ruled = new RuledWorld(r);
+  }
 
   private async tcp(onConn: (s: net.Socket) => void): Promise<number> {
     const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -231,11 +244,15 @@ class World {
     }
     this.socksPort = (this.servers[0]!.address() as net.AddressInfo).port;
     this.proxyPort = (this.servers[1]!.address() as net.AddressInfo).port;
+    await this.ruled.start(lookup);
+    this.ruled.server.on('error', (err) => this.errors.push(`rules server error: ${(err as Error).stack}`));
+    this.servers.push(this.ruled.server);
   }
 
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
+    await this.ruled.stop();
     for (const c of this.closers) await c();
   }
 }
@@ -514,9 +531,13 @@ const KINDS: Record<string, Kind> = {
       // Failures are expected; crashes are what is looked for.
     }
   },
+  /** CONNECT or UDP through the rules listener: the targets check the invariant. */
+  async rules(s) {
+    await ruledSession(s, s.w.ruled);
+  },
 };
 
-const KIND_WEIGHTS: [string, number][] = [['random', 2], ['handshake', 5], ['proxy', 2], ['bind', 2], ['udp', 2], ['client', 3]];
+const KIND_WEIGHTS: [string, number][] = [['random', 2], ['handshake', 5], ['proxy', 2], ['bind', 2], ['udp', 2], ['client', 3], ['rules', 4]];
 
 function pickKind(r: Rand): string {
   const total = KIND_WEIGHTS.reduce((a, [, n]) => a + n, 0);
@@ -640,13 +661,13 @@ export async function runSocketFuzz(o: FuzzOptions): Promise<FuzzResult> {
     processErrors.push(`the harness failed: ${(err as Error)?.stack ?? String(err)}`);
   }
   {
-    const stats = Object.fromEntries(w.servers.map((s, i) => [i ? 'proxyProtocolListener' : 'listener', s.stats()]));
+    const stats = Object.fromEntries(w.servers.map((s, i) => [['listener', 'proxyProtocolListener', 'rulesListener'][i], s.stats()]));
     await w.stop();
     await sleep(20);
     net.Socket.prototype.emit = emit;
     process.removeListener('uncaughtException', onException);
     process.removeListener('unhandledRejection', onRejection);
     processErrors.push(...w.errors);
-    return { seed: o.seed, sessions: done, byKind, processErrors, leaks, ms: Date.now() - t0, stats };
+    return { seed: o.seed, sessions: done, byKind, processErrors, leaks, violations: w.ruled.violations, ruled: w.ruled.checked, ms: Date.now() - t0, stats };
   }
 }

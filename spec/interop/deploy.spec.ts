@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { requireProgram, spawnDaemon, stopAll, runProgram, freePort, cleanEnv, which, interopRequired, type Daemon } from '../support/interop.js';
 import { waitFor } from '../support/server.js';
 import { PROGRAM, ROOT } from '../support/paths.js';
@@ -105,7 +105,11 @@ describe('deployment kit: examples/deploy', function () {
     expect(unit).to.include(PROGRAM.proxy);
     const file = path.join(dir, 'sockskit-proxy.service');
     writeFileSync(file, unit);
-    const r = await runProgram(sa!, ['verify', file]);
+    // Documentation=man:sockskit-proxy(8): verify runs man, which finds the page as npm would install it.
+    const manDir = path.join(dir, 'man');
+    mkdirSync(path.join(manDir, 'man8'), { recursive: true });
+    copyFileSync(path.join(ROOT, 'man', 'sockskit-proxy.8'), path.join(manDir, 'man8', 'sockskit-proxy.8'));
+    const r = await runProgram(sa!, ['verify', file], { env: cleanEnv({ MANPATH: manDir }) });
     expect(r.code, r.stdout + r.stderr).to.equal(0);
     expect(r.stderr).to.not.match(/sockskit-proxy\.service:\d+: /);
   });

@@ -290,10 +290,10 @@ async function run(hs: ServerHandshake, input: Buffer) {
 const S4 = (user: string) => encodeSocks4Request(1, makeAddress('10.0.0.1', 80), user);
 
 describe('ident policy for SOCKS4', () => {
-  it('off: USERID as claimed, no lookup', async () => {
+  it('off: no lookup, no identity; the USERID kept as an unverified claim', async () => {
     const hs = new ServerHandshake({ methods: [], socks4Identify: identSocks4({ mode: 'off', lookup: failing(new Error('no')) }), context: CTX });
     const r = await run(hs, S4('bob'));
-    expect(r.request).to.deep.include({ version: 4, identity: 'bob', userId: 'bob' });
+    expect(r.request).to.deep.include({ version: 4, identity: null, userId: 'bob' });
   });
 
   it('verify: identd agrees → request with the verified identity', async () => {

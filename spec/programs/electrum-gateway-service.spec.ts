@@ -7,7 +7,8 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { hex } from '../support/helpers.js';
 import { DIST, TOKEN, startStandIn, StandIn, exchange, run, Proc, tokenBytes, paddedVersionRequest } from '../support/electrum.js';
@@ -82,14 +83,22 @@ describe('sockskit-electrum-gateway as a service', function () {
     expect(lines, p.stderr()).to.have.length(3);
     // Each connection's line comes when it closes: in any order.
     const one = (re: RegExp) => expect(lines.filter((l) => re.test(l)), lines.join('\n')).to.have.length(1);
-    one(/method=electrum-token-password identity="" command=connect destination=- .* reply=0 .*end=handoff/);
+    one(/method=electrum-token-password identity=- user=- userid=- command=connect destination=- .* reply=0 .*end=handoff/);
     // Bytes after the hand-off: the version request up, the stand-in's answer down.
     const pw = lines.find((l) => l.includes('method=electrum-token-password'))!;
-    expect(Number(/ up=(\d+)/.exec(pw)![1])).to.equal(paddedVersionRequest().length);
-    expect(Number(/ down=(\d+)/.exec(pw)![1])).to.be.greaterThan(20);
+    expect(Number(/ bytesUp=(\d+)/.exec(pw)![1])).to.equal(paddedVersionRequest().length);
+    expect(Number(/ bytesDown=(\d+)/.exec(pw)![1])).to.be.greaterThan(20);
     one(/method=none .*destination=- .*reply=0 .*end=handoff/);
     one(/method=none .*destination=- .*reply=2 .*error=ruleset/);
     expect(p.stderr()).to.not.include(TOKEN.slice(0, 10));
+  });
+
+  it('a hand-off whose backend connection fails is logged as a failure, not a success', async () => {
+    const dead = await closedPort();
+    const { p, port } = await start(['--listen', '127.0.0.1:0', '--backend', `127.0.0.1:${dead}`, '--auth-token', TOKEN]);
+    await exchange(port, [passwordPath(TOKEN)], { settle: 100 });
+    const line = (await p.waitFor(/[^\n]* listener=[^\n]*\n/))[0];
+    expect(line).to.match(/ end=handoff error=refused/);
   });
 
   it('SIGUSR1 prints the counters and never opens the inspector', async () => {
@@ -123,5 +132,47 @@ describe('sockskit-electrum-gateway as a service', function () {
     expect(bad.stderr).to.match(/expected HOST:PORT, got "nowhere"/);
     const envTok = await runProgram(process.execPath, [GATEWAY, '--check', '--backend', '127.0.0.1:1'], { env: cleanEnv({ SOCKSKIT_AUTH_TOKEN: 'from-the-environment' }) });
     expect(envTok.code, envTok.stderr).to.equal(0);
+  });
+
+  const userPass = (user: string, pass: string) => Buffer.concat([hex('05 01 02 01'), Buffer.from([user.length]), Buffer.from(user), Buffer.from([pass.length]), Buffer.from(pass), hex('05 01 00 01 00 00 00 00 00 00')]);
+  const status = (port: number, token: string) => new Promise<number>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/status', auth: `:${token}` }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject);
+  });
+
+  it('the --http status page follows a SIGHUP token rotation: the new token in, the start-up one out', async () => {
+    const file = path.join(dir, 'rotating-token');
+    writeFileSync(file, `${TOKEN}\n`, { mode: 0o600 });
+    const { p } = await start(['--listen', '127.0.0.1:0', '--backend', `127.0.0.1:${backend.port}`, '--auth-token-file', file, '--access-log', 'off', '--http', '127.0.0.1:0']);
+    const httpPort = Number((await p.waitFor(/http status on 127\.0\.0\.1:(\d+)/))[1]);
+    expect(await status(httpPort, TOKEN)).to.equal(200);
+    const newToken = 'r0t4t3dr0t4t3dr0t4t3dr0tz';
+    writeFileSync(file, `${newToken}\n`);
+    p.child.kill('SIGHUP');
+    await p.waitFor(/configuration reloaded/);
+    expect(await status(httpPort, newToken)).to.equal(200);
+    expect(await status(httpPort, TOKEN)).to.equal(401);
+  });
+
+  it('--auth-token-file refuses a symbolic link and a weak token, as cookie files do', async () => {
+    const real = path.join(dir, 'real-token');
+    writeFileSync(real, `${TOKEN}\n`, { mode: 0o600 });
+    const link = path.join(dir, 'link-token');
+    symlinkSync(real, link);
+    const viaLink = await runProgram(process.execPath, [GATEWAY, '--check', '--backend', '127.0.0.1:1', '--auth-token-file', link], { env: cleanEnv() });
+    expect(viaLink.code, viaLink.stderr).to.equal(2);
+    expect(viaLink.stderr).to.match(/symbolic link: refused/);
+    const weak = path.join(dir, 'weak-token');
+    writeFileSync(weak, 'x\n', { mode: 0o600 });
+    const oneByte = await runProgram(process.execPath, [GATEWAY, '--check', '--backend', '127.0.0.1:1', '--auth-token-file', weak], { env: cleanEnv() });
+    expect(oneByte.code, oneByte.stderr).to.equal(2);
+    expect(oneByte.stderr).to.match(/token too weak/);
+  });
+
+  it('a client sending TOKEN:TOKEN as username and password: the access log never shows the token', async () => {
+    const { p, port } = await start(['--listen', '127.0.0.1:0', '--backend', `127.0.0.1:${backend.port}`, '--auth-token', TOKEN]);
+    const a = await exchange(port, [userPass(TOKEN, TOKEN)], { expect: OK14.length, settle: 100 });
+    expect(a.data).to.deep.equal(OK14);
+    await p.waitFor(/method=electrum-token-password .*end=handoff/);
+    expect(p.stderr()).to.not.include(TOKEN.slice(0, 8));
   });
 });

@@ -4,11 +4,9 @@
  * GSS-API-only server, and a packet capture (tshark) proving the payload never
  * crosses the wire in clear (with the no-auth control that finds it).
  */
+import { capture } from '../support/capture.js';
 import { expect } from 'chai';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { SocksServerOptions } from '../../lib/server/server.js';
 import { connect } from '../../lib/client/connect.js';
@@ -16,7 +14,7 @@ import { AuthError } from '../../lib/protocol/errors.js';
 import { none } from '../../methods/none.js';
 import { gssapiPsk, GssEncapsulation } from '../../methods/gssapi/index.js';
 import type { AuthMethod } from '../../lib/protocol/method.js';
-import { echoServer, requireProgram, tempDir, stopChild, freePort, spawnDaemon, stopAll, runProgram, RunResult } from '../support/interop.js';
+import { echoServer, requireProgram, tempDir, freePort, spawnDaemon, stopAll, runProgram, RunResult } from '../support/interop.js';
 import { hex } from '../support/helpers.js';
 import { PROGRAM } from '../support/paths.js';
 import { startSocksServer, type StartedServer } from '../support/socks-server.js';
@@ -142,37 +140,6 @@ describe('GSS-API end to end (SocksServer ⇄ connect)', function () {
 
 function run(cmd: string, args: string[]): Promise<RunResult> {
   return runProgram(cmd, args, { timeout: 10000 });
-}
-
-/** Captures loopback traffic on `port` while `during` runs; returns the capture file's bytes. */
-async function capture(tshark: string, port: number, during: () => Promise<void>): Promise<Buffer> {
-  const tmp = tempDir('sockskit-pcap-');
-  const file = path.join(tmp.dir, 'cap.pcapng');
-  const child = spawn(tshark, ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  try {
-    let err = '';
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`tshark did not start capturing: ${err}`)), 10000);
-      child.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        // "Capturing on" comes before dumpcap really captures; "Capture started" after.
-        if (/Capture started/i.test(err)) { clearTimeout(t); resolve(); }
-        else if (/Capturing on/i.test(err)) setTimeout(() => { clearTimeout(t); resolve(); }, 1500);
-      });
-      child.once('exit', (code) => { clearTimeout(t); reject(new Error(`tshark exited (${code}): ${err}`)); });
-    });
-    await during();
-    await new Promise((r) => setTimeout(r, 300)); // let the last packets reach the capture
-    await new Promise<void>((resolve) => {
-      const hard = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 5000);
-      child.once('exit', () => { clearTimeout(hard); resolve(); });
-      child.kill('SIGINT');
-    });
-    return readFileSync(file);
-  } finally {
-    await stopChild(child);
-    tmp.cleanup();
-  }
 }
 
 describe('GSS-API on the wire (tshark capture)', function () {

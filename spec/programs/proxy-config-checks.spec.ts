@@ -104,4 +104,46 @@ describe('sockskit-proxy configuration checks', function () {
     const bad = await runProgram(process.execPath, [PROGRAM.proxy, '--listen', '127.0.0.1:0', '--max-connections-per-source', '-1'], { timeout: 5000 });
     expect(bad.code).to.equal(2);
   });
+
+  describe('millisecond options past what a Node timer holds (2^31-1 ms): refused once, for every program and every source', () => {
+    const tmp = tempDir('sockskit-ms-');
+    after(() => tmp.cleanup());
+    const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
+      ['proxy flag', [PROGRAM.proxy, '--check', '--handshake-timeout', '2592000000'], {}, /--handshake-timeout wants at most 2147483647 ms/],
+      ['proxy environment', [PROGRAM.proxy, '--check'], { SOCKSKIT_IDLE_TIMEOUT: '2147483648' }, /SOCKSKIT_IDLE_TIMEOUT.*at most 2147483647 ms/],
+      ['gateway flag', [PROGRAM.electrumGateway, '--check', '--backend', '127.0.0.1:1', '--auth-token', 'q7x2kz9m4t1v8w3b6n5c0pdfr', '--backend-timeout', '9e9'], {}, /--backend-timeout wants at most 2147483647 ms/],
+      ['connect flag', [PROGRAM.connect, '--timeout', '2592000000', 'localhost', '1'], {}, /--timeout wants at most 2147483647 ms/],
+    ];
+    for (const [what, args, env, re] of cases) {
+      it(`${what}: exit 2 with a readable line`, async () => {
+        const r = await runProgram(process.execPath, args, { env: cleanEnv(env) });
+        expect(r.code, r.stderr).to.equal(2);
+        expect(r.stderr).to.match(re);
+      });
+    }
+    it('config file key: exit 2 naming the file; 2147483647 itself is accepted', async () => {
+      const file = tmp.write('ms.yaml', 'drain-timeout: 3000000000\n');
+      const r = await runProgram(process.execPath, [PROGRAM.proxy, '--check', '--config', file], { env: cleanEnv() });
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.match(/ms\.yaml: drain-timeout.*at most 2147483647 ms/);
+      const ok = await runProgram(process.execPath, [PROGRAM.proxy, '--check', '--connect-timeout', '2147483647'], { env: cleanEnv() });
+      expect(ok.code, ok.stderr).to.equal(0);
+    });
+  });
+
+  it('--access-log FILE that is a symbolic link: refused, exit 2 (at --check and at start)', async () => {
+    const tmp = tempDir('sockskit-log-');
+    try {
+      const real = tmp.write('real.log', '');
+      const link = `${tmp.dir}/access.log`;
+      (await import('node:fs')).symlinkSync(real, link);
+      const r = await runProgram(process.execPath, [PROGRAM.proxy, '--check', '--access-log', link], { env: cleanEnv() });
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.match(/--access-log .*access\.log is a symbolic link: refused/);
+      const started = await startupOutput(['--access-log', link]);
+      expect(started.code, started.stderr).to.equal(2);
+    } finally {
+      tmp.cleanup();
+    }
+  });
 });

@@ -101,12 +101,12 @@ describe('sockskit-proxy as a service', function () {
       const lines = accessLines(daemon.output());
       expect(lines, daemon.output()).to.have.length(1);
       const f = Object.fromEntries(lines[0]!.split(' ').slice(1).map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
-      expect(f).to.deep.include({ method: 'none', identity: '-', command: 'connect', destination: `localhost:${webPort}`, dialled: `127.0.0.1:${webPort}`, reply: '0', end: 'closed', error: '-' });
+      expect(f).to.deep.include({ method: 'none', identity: '-', command: 'connect', destination: `localhost:${webPort}`, dialled: `127.0.0.1:${webPort}`, rule: '0', reply: '0', end: 'closed', error: '-' });
       expect(f.client).to.match(/^127\.0\.0\.1:\d+$/);
       expect(f.listener).to.equal(`127.0.0.1:${port}`);
-      expect(Number(f.up)).to.be.greaterThan(30);
-      expect(Number(f.down)).to.be.greaterThan(100);
-      expect(Number(f.ms)).to.be.at.least(0);
+      expect(Number(f.bytesUp)).to.be.greaterThan(30);
+      expect(Number(f.bytesDown)).to.be.greaterThan(100);
+      expect(Number(f.durationMs)).to.be.at.least(0);
 
       // CR/LF in a name: the engine refuses it (04, as an empty name) and the line stays one line.
       const c = await RawClient.connect(port);
@@ -246,6 +246,26 @@ describe('sockskit-proxy as a service', function () {
     });
   });
 
+  describe('a second SIGINT', () => {
+    for (const workers of ['1', '2']) {
+      it(`cuts the open tunnels and still writes their access-log lines (--workers ${workers})`, async function () {
+        this.timeout(40000);
+        const { daemon, port } = await startProxy(['--listen', '127.0.0.1:0', '--drain-timeout', '30000', '--workers', workers]);
+        if (workers === '2') await waitFor(() => (daemon.output().match(/listening on/g) ?? []).length === 2, 20000, 'both workers');
+        const { c } = await tunnel(port, echoT.port);
+        c.write('x');
+        await c.read(1);
+        const exited = new Promise<number | null>((r) => daemon.child.once('exit', (code) => r(code)));
+        daemon.child.kill('SIGINT');
+        await waitFor(() => /draining/.test(daemon.output()), 5000, 'draining');
+        daemon.child.kill('SIGINT');
+        expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 8000))])).to.equal(130);
+        expect(daemon.output()).to.match(new RegExp(`command=connect destination=127\\.0\\.0\\.1:${echoT.port} .* up=1 down=1 .*end=shutdown`));
+        c.destroy();
+      });
+    }
+  });
+
   describe('--metrics', () => {
     it('serves Prometheus text at /metrics; counters move with traffic', async () => {
       const { port, metricsPort } = await startProxy(['--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--user', 'alice:apw', '--access-log', 'off']);
@@ -274,8 +294,8 @@ describe('sockskit-proxy as a service', function () {
       expect(value(after, 'sockskit_handshake_duration_seconds_count')).to.equal(2);
       // Every sample line is NAME{LABELS} VALUE; every family has HELP and TYPE.
       for (const line of after.trim().split('\n')) {
-        if (line.startsWith('#')) expect(line).to.match(/^# (HELP|TYPE) sockskit_[a-z_]+ .+$/);
-        else expect(line).to.match(/^sockskit_[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$/);
+        if (line.startsWith('#')) expect(line).to.match(/^# (HELP|TYPE) (sockskit|process)_[a-z_]+ .+$/);
+        else expect(line).to.match(/^(sockskit|process)_[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$/);
       }
       const promtool = which('promtool');
       if (promtool) {
@@ -286,10 +306,12 @@ describe('sockskit-proxy as a service', function () {
   });
 
   describe('--workers', () => {
-    it('two workers serve (the access log shows both), a killed worker is replaced, SIGTERM stops all', async () => {
+    // The default: each worker accepts from the shared socket (which one gets a
+    // connection is the kernel's choice); NODE_CLUSTER_SCHED_POLICY=rr: the primary deals them out in turn.
+    for (const policy of ['none (default)', 'rr']) it(`scheduling ${policy}: two workers serve (with rr the access log shows both), a killed worker is replaced, SIGTERM stops all`, async () => {
       const d = tmp();
       const log = path.join(d, 'access.log');
-      const { daemon, port, metricsPort } = await startProxy(['--listen', '127.0.0.1:0', '--workers', '2', '--access-log', log, '--access-log-format', 'json', '--metrics', '127.0.0.1:0', '--drain-timeout', '1000']);
+      const { daemon, port, metricsPort } = await startProxy(['--listen', '127.0.0.1:0', '--workers', '2', '--access-log', log, '--access-log-format', 'json', '--metrics', '127.0.0.1:0', '--drain-timeout', '1000'], policy === 'rr' ? { NODE_CLUSTER_SCHED_POLICY: 'rr' } : {});
       await waitFor(() => (daemon.output().match(/listening on/g) ?? []).length === 2, 10000, 'both workers');
       const pids = [...daemon.output().matchAll(/\(worker (\d+), pid (\d+)\)/g)].map((m) => Number(m[2]));
       expect(pids).to.have.length(2);
@@ -299,8 +321,9 @@ describe('sockskit-proxy as a service', function () {
         c.destroy();
       }
       await waitFor(() => { try { return readFileSync(log, 'utf8').trim().split('\n').length >= 6; } catch { return false; } }, 5000, 'six log lines');
-      const workers = new Set(readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).worker));
-      expect([...workers].sort()).to.deep.equal([1, 2]);
+      const workers = [...new Set(readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).worker))].sort();
+      if (policy === 'rr') expect(workers).to.deep.equal([1, 2]);
+      else expect([[1], [2], [1, 2]]).to.deep.include(workers);
       const m = (await httpGet(metricsPort!, '/metrics')).body;
       expect(m).to.match(/^sockskit_connections_accepted_total 6$/m);
       expect(m).to.match(/^sockskit_workers 2$/m);

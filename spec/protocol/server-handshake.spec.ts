@@ -186,7 +186,8 @@ const FIXTURES: Fixture[] = [
     input: hex('04 01 00 50 7f 00 00 01' + ascii('bob') + '00'),
     options: () => ({ methods: [none()] }),
     written: OK4,
-    request: { version: 4, command: 'connect', userId: 'bob', identity: 'bob', destination: { type: 'ipv4', host: '127.0.0.1', port: 80 } },
+    // The USERID is a claim: kept as userId, never the identity (nobody verified it).
+    request: { version: 4, command: 'connect', userId: 'bob', identity: null, destination: { type: 'ipv4', host: '127.0.0.1', port: 80 } },
   },
   {
     name: 'SOCKS4a CONNECT example.com:443, empty USERID',
@@ -510,7 +511,7 @@ const BAD: Bad[] = [
     input: hex(S4_HEAD + '00'),
     options: () => ({ methods: [none()], socks4: false }),
     written: '00 5b 00 00 00 00 00 00',
-    code: 'ERR_SOCKS_BAD_VERSION',
+    code: 'ERR_SOCKS_SOCKS4_OFF',
     reply: 0x5b,
     allSplits: true,
   },

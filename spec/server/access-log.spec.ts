@@ -62,7 +62,7 @@ describe("SocksServer 'connectionEnd' records", () => {
     ['refused (05)', async () => ({}), async () => Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), port16(await closedPort())]), 'refused', 5],
     ['not found (04, the name does not resolve)', async () => ({ lookup: fakeLookup({ code: 'ENOTFOUND' }) }), hex('05 01 00').subarray(0, 3), 'not-found', 4],
     ['unreachable (04)', async () => ({ lookup: fakeLookup({ code: 'EHOSTUNREACH' }) }), hex('05 01 00'), 'unreachable', 4],
-    ['ruleset (02)', async () => ({ rules: [{ action: 'block' as const }] }), hex('05 01 00'), 'ruleset', 2],
+    ['ruleset (02)', async () => ({ rules: [{ action: 'block' as const, port: [[80, 80] as const] }, { action: 'pass' as const }] }), hex('05 01 00'), 'ruleset', 2],
     ['hook error (01)', async () => ({ onRequest: () => { throw new Error('boom'); } }), hex('05 01 00'), 'hook', 1],
     ['timeout (06)', async () => ({ connectTimeout: 100, lookup: (() => undefined) as unknown as LookupFunction }), hex('05 01 00'), 'timeout', 6],
     ['protocol error', async () => ({}), hex('05 01 00 07 01 00 01 7f 00 00 01 00 50'), 'protocol', undefined],
@@ -105,8 +105,8 @@ describe('access-log line formats', () => {
     expect(line.endsWith('\n')).to.equal(true);
     expect(line.slice(0, -1)).to.not.match(/[\r\n]/);
     expect(line).to.equal(
-      '2026-01-01T00:00:00.000Z listener=127.0.0.1:1080 client=127.0.0.1:5000 method=userpass identity=al\\x20ice command=connect ' +
-        'destination=evil\\x0d\\x0a2026-01-01T00:00:00.000Z\\x20forged=1:80 dialled=- reply=2 up=0 down=0 ms=3 end=denied error=ruleset\n',
+      '2026-01-01T00:00:00.000Z listener=127.0.0.1:1080 client=127.0.0.1:5000 method=userpass identity=al\\x20ice user=- userid=- command=connect ' +
+        'destination=evil\\x0d\\x0a2026-01-01T00:00:00.000Z\\x20forged=1:80 dialled=- rule=- reply=2 bytesUp=0 bytesDown=0 durationMs=3 handshakeMs=1 end=denied error=ruleset\n',
     );
     expect(escapeField('a"b\\c\u00e9')).to.equal('a\\x22b\\x5cc\\xc3\\xa9');
   });

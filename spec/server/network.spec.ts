@@ -52,6 +52,37 @@ describe('TCP keepalive and --outbound-address', () => {
     });
   });
 
+  it('the listening socket passes keepalive on (its delay too), and a reload that changes keepAlive applies to new connections', async function () {
+    const server = new SocksServer({ keepAlive: 150_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const open = async (): Promise<RawClient> => {
+      const c = await RawClient.connect(port);
+      c.write(Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), Buffer.from([target.port >> 8, target.port & 255])]));
+      expect((await c.read(12))[3]).to.equal(0);
+      return c;
+    };
+    const clients: RawClient[] = [];
+    try {
+      clients.push(await open());
+      // 150 s: the timer of the accepted socket is armed with the listening socket's delay.
+      const first = keepaliveTimers((s) => s.local.port === port);
+      expect(first).to.have.length(1);
+      expect(first[0]).to.be.above(140).and.at.most(150);
+      server.reconfigure({ keepAlive: false });
+      clients.push(await open());
+      // Still one timer: the first connection's; the one accepted after the reload has none.
+      expect(keepaliveTimers((s) => s.local.port === port)).to.have.length(1);
+      expect(keepaliveTimers((s) => s.remote.port === target.port)).to.have.length(1);
+      server.reconfigure({ keepAlive: 60_000 });
+      clients.push(await open());
+      expect(keepaliveTimers((s) => s.local.port === port)).to.have.length(2);
+    } finally {
+      for (const c of clients) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('outboundAddress is the source address the destination sees', async () => {
     const seen: string[] = [];
     const t = await startTarget((s) => {

@@ -90,7 +90,24 @@ describe('runService (by import)', function () {
     const rec = { time: new Date(0).toISOString() } as never;
     expect(() => f.reopen(`${tmp.dir}/missing/dir.log`, 'text')).to.throw(UsageError, /cannot open --access-log file .*: no such file/);
     f.write(rec);
+    // Lines are batched per turn of the event loop; close() writes what is pending.
+    f.close();
     expect(readFileSync(a, 'utf8')).to.match(/^\{.*\}\n$/);
+  });
+
+  const rec = (i: number) => ({ time: new Date(0).toISOString(), listener: '127.0.0.1:1080', client: `127.0.0.1:${i}`, method: 'none', identity: undefined, command: 'connect', destination: 'a b:80', dialled: undefined, reply: 0, bytesUp: i, bytesDown: 0, durationMs: 1, handshakeMs: 0, end: 'closed', error: undefined }) as const;
+
+  it('AccessLogFile: the lines of one turn of the event loop go out in one write, each as formatText makes it', async () => {
+    const writes: string[] = [];
+    const f = new AccessLogFile('-', 'text', 2, { write: (s: string) => writes.push(s) });
+    for (let i = 1; i <= 3; i++) f.write(rec(i));
+    expect(writes).to.deep.equal([]);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).to.have.length(1);
+    const lines = writes[0]!.split('\n');
+    expect(lines).to.have.length(4);
+    expect(lines[0]).to.equal('1970-01-01T00:00:00.000Z listener=127.0.0.1:1080 client=127.0.0.1:1 method=none identity=- user=- userid=- command=connect destination=a\\x20b:80 dialled=- rule=- reply=0 bytesUp=1 bytesDown=0 durationMs=1 handshakeMs=0 end=closed error=- worker=2');
+    expect(lines[3]).to.equal('');
     f.close();
   });
 });

@@ -17,16 +17,23 @@
  * Fragments (FRAG ≠ 0) are reassembled by lib/protocol/udp-reassembly.ts, or dropped
  * with `fragments: false`. Replies are never fragmented.
  *
+ * Rules: every datagram is judged on its own destination (host and port,
+ * command udp, the association's identity) by the rules in force when it
+ * arrives, so a reload applies at once; only a name's lookup is reused for a
+ * second, never a verdict. A reload that no longer accepts the association's
+ * user ends it.
+ *
  * The association lives as long as its TCP control connection: the TCP side
- * closing ends it, and the association ending (idle timeout, socket error)
- * closes the TCP side. A method with datagram protection (GSS-API
+ * closing ends it, and the association ending (idle timeout, socket error,
+ * its user removed by a reload) closes the TCP side. A method with datagram protection (GSS-API
  * wrapDatagram/unwrapDatagram) is applied to every datagram to and from the
  * client.
  */
 import dgram from 'node:dgram';
 import createDebug from 'debug';
 import { replyFromErrno } from '../../protocol/errors.js';
-import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, makeAddress, hostType } from '../../protocol/codec/address.js';
+import { Reply } from '../../protocol/constants.js';
+import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, isUnspecified, makeAddress, hostType } from '../../protocol/codec/address.js';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../protocol/codec/udp-header.js';
 import { UdpReassembler, ReassemblyOptions } from '../../protocol/udp-reassembly.js';
 import type { CommandHandler, ConnectionControl } from '../types.js';
@@ -55,7 +62,8 @@ export interface UdpOptions {
   /**
    * Name lookups in flight per association (default 16). Each holds its
    * datagram until it answers; datagrams to a name beyond the cap are dropped
-   * (UDP may lose them anyway). The last answer is reused for a second.
+   * (UDP may lose them anyway). The last answer is reused for a second (the
+   * address only: each datagram is still judged by the rules).
    */
   maxLookups?: number;
   /** Clock for the reassembly timer (default Date.now). */
@@ -67,6 +75,9 @@ export function udpHandler(options: UdpOptions = {}): CommandHandler {
 }
 
 type Family = 4 | 6;
+
+/** Descriptors an association holds beyond the two every connection is budgeted: an outbound socket per family. */
+export const UDP_EXTRA_DESCRIPTORS = 2;
 
 /** How long the last name resolved is reused (dns.lookup gives no TTL; keep it short). */
 const NAME_REUSE_MS = 1000;
@@ -88,8 +99,9 @@ class Association {
   private enc: Encapsulation | undefined;
   /** Lookups in flight (each holds one datagram). */
   private lookups = 0;
-  /** The last name resolved, reused briefly so a stream of datagrams to it needs no lookup each. */
+  /** The last name resolved, reused briefly so a stream of datagrams to it needs no lookup each (the address, never a verdict). */
   private lastName: { host: string; address: string; family: number; until: number } | undefined;
+  private unwatch: (() => void) | undefined;
 
   constructor(private readonly conn: ConnectionControl, private readonly o: UdpOptions) {
     this.clientHost = conn.source.host;
@@ -109,6 +121,13 @@ class Association {
       // Datagrams must come from the TCP client's IP *and* DST.ADDR: nothing could pass.
       debug('UDP ASSOCIATE from %s announces %s: no datagram would be accepted', this.clientHost, this.requestHost);
     }
+    // The relay socket takes the descriptor budgeted for a destination; the
+    // outbound sockets (one per family) take two more: none left, REP 01 now
+    // rather than a client closed without a reply later.
+    if (conn.holdDescriptors && !conn.holdDescriptors(UDP_EXTRA_DESCRIPTORS)) {
+      conn.deny(Reply.GeneralFailure, Object.assign(new Error('no descriptors left for a UDP association (the descriptor budget is spent)'), { code: 'EMFILE' }));
+      return Promise.resolve();
+    }
     const ext = typeof this.o.external === 'function' ? this.o.external(conn) : this.o.external;
     const host = ext ?? conn.local.host;
     const type = hostType(host) === 'ipv6' ? 'udp6' : 'udp4';
@@ -116,8 +135,10 @@ class Association {
     this.relaySocket = sock;
     return new Promise<void>((done) => {
       const onBindError = (err: Error) => {
-        this.shutdown('bind failed');
+        // The reply first (REP 01 for EMFILE, counted as noDescriptor), then
+        // the sockets: shutdown() destroys the client socket.
         conn.deny(replyFromErrno(err), err);
+        this.shutdown('bind failed', false);
         done();
       };
       sock.once('error', onBindError);
@@ -157,6 +178,13 @@ class Association {
     r.socket.once('close', () => this.shutdown('control connection closed'));
     r.socket.resume();
     conn.onClose(() => this.shutdown('control connection closed'));
+    const recheck = () => {
+      if (!conn.stillAuthorized()) this.shutdown('its identity is no longer accepted (reconfigured)');
+    };
+    this.unwatch = conn.watchReconfigure(recheck);
+    // A reconfigure while the relay socket was binding had no watcher to tell.
+    recheck();
+    if (this.ended) return;
     sock.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
     this.touch();
     conn.server.emit('udp', conn.request, conn.source, bound);
@@ -203,29 +231,35 @@ class Association {
   }
 
   private forward(dest: SocksAddress, data: Buffer): void {
-    if (dest.type === 'domain') {
-      const last = this.lastName;
-      if (last && last.host === dest.host && Date.now() < last.until) return this.send(dest, data, last.address, last.family);
-      if (this.lookups >= (this.o.maxLookups ?? DEFAULTS.udpMaxLookups)) return debug('dropped datagram to %s: %d lookups in flight', formatAddress(dest), this.lookups);
-      this.lookups++;
-    }
+    if (dest.type !== 'domain') return this.judged(dest, data, dest.host, dest.type === 'ipv6' ? 6 : 4);
+    const last = this.lastName;
+    if (last && last.host === dest.host && Date.now() < last.until) return this.judged(dest, data, last.address, last.family);
+    if (this.lookups >= (this.o.maxLookups ?? DEFAULTS.udpMaxLookups)) return debug('dropped datagram to %s: %d lookups in flight', formatAddress(dest), this.lookups);
+    this.lookups++;
+    // resolve() applies the rules (a name blocked by itself is never looked up) to this destination.
     this.conn
       .resolve(dest)
       .then(
         ({ address, family }) => {
-          if (dest.type === 'domain') {
-            this.lookups--;
-            this.lastName = { host: dest.host, address, family, until: Date.now() + NAME_REUSE_MS };
-          }
+          this.lookups--;
+          this.lastName = { host: dest.host, address, family, until: Date.now() + NAME_REUSE_MS };
           this.send(dest, data, address, family);
         },
         (err) => {
-          if (dest.type === 'domain') this.lookups--;
+          this.lookups--;
           debug('dropped datagram to %s: %s', formatAddress(dest), (err as Error).message);
         },
       )
       // send() does not throw, but this continuation must never reject unhandled.
       .catch((err) => debug('dropped datagram to %s: %s', formatAddress(dest), (err as Error)?.message));
+  }
+
+  /** An address known without a lookup (an IP, or a name's reused answer): judged by the rules in force now, for this host and port. */
+  private judged(dest: SocksAddress, data: Buffer, address: string, family: number): void {
+    if (isUnspecified(address)) return debug('dropped datagram to %s: unspecified address', formatAddress(dest));
+    const block = this.conn.addressBlock(dest, address);
+    if (block) return debug('dropped datagram to %s: %s', formatAddress(dest), block.message);
+    this.send(dest, data, address, family);
   }
 
   /** Sends to a resolved (and allowed) destination from the outbound socket of its family. */
@@ -307,9 +341,11 @@ class Association {
     this.idleTimer = setTimeout(check, idle);
   }
 
-  private shutdown(why: string): void {
+  /** Ends the association; `closeClient` false when a failure reply is on its way (deny() closes the client). */
+  private shutdown(why: string, closeClient = true): void {
     if (this.ended) return;
     this.ended = true;
+    this.unwatch?.();
     debug('association of %s ends: %s', formatAddress(this.conn.source), why);
     if (this.fragTimer) clearTimeout(this.fragTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -325,7 +361,7 @@ class Association {
     }
     this.out.clear();
     this.peers.clear();
-    this.conn.socket.destroy();
+    if (closeClient) this.conn.socket.destroy();
   }
 }
 

@@ -1,0 +1,147 @@
+/**
+ * The connection limits of one process: every SocksServer given the same
+ * ConnectionLimits (every listener of sockskit-proxy) counts against the same
+ * maxConnections and maxConnectionsPerSource, and the same descriptor budget.
+ *
+ * Descriptors: each connection is budgeted DESCRIPTORS_PER_CONNECTION (the
+ * client and its destination: CONNECT's outbound socket, BIND's listener then
+ * peer, UDP's relay socket); a command that holds more says so with charge()
+ * (a UDP association: two outbound sockets, one per family). Without an
+ * explicit maxConnections the budget is the limit: a connection that would
+ * not fit is refused at accept, and a UDP association that would not fit
+ * answers REP 01 instead of failing later for want of a descriptor.
+ */
+import type { Duplex } from 'node:stream';
+import { DESCRIPTORS_PER_CONNECTION, MAX_CONNECTIONS_CAP, descriptorBudget } from './limits.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** What one user holds: requests open, and the rate buckets their tunnels share (one per direction). */
+interface UserState {
+  open: number;
+  rate?: number;
+  up?: TokenBucket;
+  down?: TokenBucket;
+}
+
+export interface ConnectionLimitsOptions {
+  /** Descriptors kept back for what else the process opens (the metrics endpoint's connections). */
+  reserve?: number;
+  /** The descriptor budget itself (default: from RLIMIT_NOFILE and the descriptors open at the first accept). */
+  descriptors?: number;
+}
+
+interface Held {
+  host: string | undefined;
+  descriptors: number;
+}
+
+export class ConnectionLimits {
+  /** Admitted connections and what each holds. */
+  private readonly held = new Map<Duplex, Held>();
+  /** Connections that have not sent their request yet, oldest first (the eviction order). */
+  private readonly handshaking = new Set<Duplex>();
+  private readonly perSource = new Map<string, number>();
+  private charged = 0;
+  private readonly users = new Map<string, UserState>();
+  /** null: not read yet (read at the first accept, once the listeners and log files are open). */
+  private budget: number | undefined | null = null;
+
+  constructor(private readonly o: ConnectionLimitsOptions = {}) {}
+
+  /** Connections admitted and not closed. */
+  get open(): number {
+    return this.held.size;
+  }
+  /** Descriptors budgeted to open connections. */
+  get descriptorsHeld(): number {
+    return this.charged;
+  }
+  /** The descriptor budget (undefined where there is no /proc). */
+  get descriptors(): number | undefined {
+    if (this.budget === null) this.budget = this.o.descriptors ?? descriptorBudget(undefined, undefined, this.o.reserve ?? 0);
+    return this.budget;
+  }
+
+  /** Open connections from `host` (counted only for servers with a per-source limit). */
+  fromSource(host: string): number {
+    return this.perSource.get(host) ?? 0;
+  }
+
+  /** Whether one more connection would pass `max` (or, without one, the descriptor budget). */
+  full(max: number | undefined): boolean {
+    if (max !== undefined) return this.open >= max;
+    const b = this.descriptors;
+    return this.open >= MAX_CONNECTIONS_CAP || (b !== undefined && this.charged + DESCRIPTORS_PER_CONNECTION > b);
+  }
+
+  /** Counts an accepted connection until it closes (or is evicted); per source when `perSource`. */
+  admit(socket: Duplex, host: string, perSource: boolean): void {
+    const h: Held = { host: perSource ? host : undefined, descriptors: DESCRIPTORS_PER_CONNECTION };
+    this.held.set(socket, h);
+    this.handshaking.add(socket);
+    this.charged += h.descriptors;
+    if (h.host !== undefined) this.perSource.set(host, this.fromSource(host) + 1);
+    socket.once('close', () => this.release(socket));
+  }
+
+  /**
+   * `n` more descriptors for `socket`'s command. With `enforce` (no explicit
+   * maxConnections), false when the budget has no room: nothing is charged then.
+   */
+  charge(socket: Duplex, n: number, enforce: boolean): boolean {
+    const h = this.held.get(socket);
+    if (!h) return true;
+    const b = this.descriptors;
+    if (enforce && b !== undefined && this.charged + n > b) return false;
+    h.descriptors += n;
+    this.charged += n;
+    return true;
+  }
+
+  /**
+   * A request by `user` (a verified identity): false when `max` of theirs are
+   * open already; otherwise counted until `socket` closes.
+   */
+  admitUser(socket: Duplex, user: string, max: number | undefined): boolean {
+    const u = this.users.get(user) ?? { open: 0 };
+    if (max !== undefined && max > 0 && u.open >= max) return false;
+    u.open++;
+    this.users.set(user, u);
+    socket.once('close', () => {
+      if (--u.open === 0) this.users.delete(user);
+    });
+    return true;
+  }
+
+  /** The throttle for a tunnel of `user` at `rate` bytes/s each way, the buckets shared by their open tunnels. */
+  userThrottle(user: string, rate: number): (way: 'up' | 'down', n: number) => number {
+    const u = this.users.get(user);
+    if (!u) return () => 0;
+    if (u.rate !== rate) Object.assign(u, { rate, up: new TokenBucket(rate), down: new TokenBucket(rate) });
+    return (way, n) => u[way]!.take(n);
+  }
+
+  /** The connection has sent its request (or ended): no longer evictable. */
+  handshakeOver(s: Duplex): void {
+    this.handshaking.delete(s);
+  }
+
+  /** Takes the connection longest in its handshake out of the counts (the caller closes it); undefined when none is. */
+  evictOldest(): Duplex | undefined {
+    const oldest = this.handshaking.values().next().value as Duplex | undefined;
+    if (oldest) this.release(oldest);
+    return oldest;
+  }
+
+  private release(s: Duplex): void {
+    const h = this.held.get(s);
+    this.handshaking.delete(s);
+    if (!h) return;
+    this.held.delete(s);
+    this.charged -= h.descriptors;
+    if (h.host === undefined) return;
+    const n = this.fromSource(h.host) - 1;
+    if (n > 0) this.perSource.set(h.host, n);
+    else this.perSource.delete(h.host);
+  }
+}
