@@ -112,7 +112,7 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
   it('stays within its size budget, and the README\'s Install note gives npm pack\'s figures (to within 2%: any edit moves them a little)', () => {
     // A guard against growth, not the goal: issue 21 aimed at 250 kB for a smaller tree;
     // what reaching it would cost now is in docs/decisions.md ("The package").
-    expect(packed.size, `packed size ${packed.size} bytes`).to.be.below(360_000);
+    expect(packed.size, `packed size ${packed.size} bytes`).to.be.below(420_000);
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
     const m = /\*\*([\d.]+) kB\*\* packed, \*\*([\d.]+) kB\*\* unpacked, \*\*(\d+) files\*\*/.exec(readme);
     expect(m, 'the Install note\'s "**N kB** packed, **N kB** unpacked, **N files**"').to.not.equal(null);
