@@ -14,9 +14,9 @@ export {
 export type { CommandCode, CommandName, ReplyCode } from './protocol/constants.js';
 export {
   replyMessage, replyFromErrno, toSocksError, socks4ReplyFrom, failureCode, SocksError, NO_REPLY,
-  RemoteProtocolError, LocalProtocolError, AuthError, ReplyError, TimeoutError,
+  RemoteProtocolError, LocalProtocolError, AuthError, ReplyError, TimeoutError, ProxyUnreachableError, isSocksError,
 } from './protocol/errors.js';
-export type { SocksErrorCode, RemoteProtocolErrorOptions } from './protocol/errors.js';
+export type { SocksErrorCode, RemoteProtocolErrorOptions, OwnSocksErrorCode, SharedSocksErrorCode, AnySocksError } from './protocol/errors.js';
 export {
   isIPv4, isIPv6, hostType, stripBrackets, makeAddress, addressLength, writeAddress, encodeAddress,
   readAddress, writeIPv4, ipv6Bytes, ipv6String, fromNodeAddress, formatAddress, isZeroAddress, hex,
@@ -132,14 +132,15 @@ export type {
 
 // Client.
 export {
-  connect, connectChain, bind, parseProxy, udpAssociate, SocksUdpSocket, SocksAgent,
-  socksDispatcher, proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES, proxyUpstream,
+  connect, connectChain, bind, parseProxy, checkConnectOptions, hopUrl, udpAssociate, SocksUdpSocket, SocksAgent,
+  proxyForUrl, proxyForHost, noProxyMatches, PROXY_SCHEMES, proxyUpstream,
 } from './client/index.js';
 export type {
   ConnectOptions, ConnectResult, ProxyConfig, ProxySpec, Destination, BindResult, ClientLookup,
   SocketOptionsForProxy, UdpAssociateOptions, UdpRemoteInfo, SocksUdpSocketEvents,
-  SocksAgentOptions, SocksDispatcherOptions, ProxyEnv, ProxyUpstream,
+  SocksAgentOptions, SocksAgentRequestOptions, Hop, ProxyEnv, ProxyUpstream,
 } from './client/index.js';
+// socksDispatcher() is 'sockskit/undici' (lib/undici.ts): its declarations name undici's types.
 
 // Electrum: an application of the above.
 export {

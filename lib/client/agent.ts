@@ -21,7 +21,8 @@ import http from 'node:http';
 import tls from 'node:tls';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect, ConnectOptions } from './connect.js';
+import { connect, checkConnectOptions, type ConnectOptions } from './connect.js';
+import { LocalProtocolError } from '../protocol/errors.js';
 import { asSocket } from './socket-like.js';
 import { TLS_KEYS, tlsPoolKey } from './tls-pool-key.js';
 
@@ -37,12 +38,16 @@ export interface SocksAgentOptions extends Omit<ConnectOptions, 'destination' | 
   tls?: tls.ConnectionOptions;
 }
 
-type RequestOptions = http.ClientRequestArgs & tls.ConnectionOptions & { _defaultAgent?: http.Agent; servername?: string };
+/** What http.Agent hands to getName() and createConnection(): the request options, TLS ones included. */
+export type SocksAgentRequestOptions = http.ClientRequestArgs & tls.ConnectionOptions & { _defaultAgent?: http.Agent; servername?: string };
 
 export class SocksAgent extends http.Agent {
   readonly socksOptions: SocksAgentOptions;
 
+  /** Throws LocalProtocolError for a bad proxy URL, scheme or option, before any request. */
   constructor(options: SocksAgentOptions) {
+    checkConnectOptions(options);
+    if (options.protocol !== undefined && options.protocol !== 'http:' && options.protocol !== 'https:') throw new LocalProtocolError(`protocol must be 'http:' or 'https:', not ${String(options.protocol)}`);
     super(options.agent);
     this.socksOptions = options;
     // http.Agent's constructor sets both as own properties; answer them per request instead.
@@ -56,7 +61,7 @@ export class SocksAgent extends http.Agent {
    * request is only served on a socket that authenticated the server (and
    * itself) exactly as this request asks (tls-pool-key.ts).
    */
-  override getName(options: RequestOptions = {}): string {
+  override getName(options: SocksAgentRequestOptions = {}): string {
     const name = super.getName(options);
     if (!this.isSecure(options)) return `${name}:http`;
     const host = stripBrackets(options.hostname ?? options.host ?? 'localhost');
@@ -64,12 +69,12 @@ export class SocksAgent extends http.Agent {
   }
 
   /** The SNI name sent (and checked): `tls.servername`, the request's, or the host when it is a name. */
-  private servername(options: RequestOptions, host: string): string | undefined {
+  private servername(options: SocksAgentRequestOptions, host: string): string | undefined {
     return this.socksOptions.tls?.servername || options.servername || (net.isIP(host) ? undefined : host);
   }
 
   /** Called by http.Agent for each new connection; answers through the callback. */
-  override createConnection(options: RequestOptions, callback: (err: Error | null, socket?: Duplex) => void): undefined {
+  override createConnection(options: SocksAgentRequestOptions, callback: (err: Error | null, socket?: Duplex) => void): undefined {
     const secure = this.isSecure(options);
     const host = stripBrackets(options.hostname ?? options.host ?? 'localhost');
     const port = Number(options.port) || (secure ? 443 : 80);
@@ -101,7 +106,7 @@ export class SocksAgent extends http.Agent {
     return undefined;
   }
 
-  private isSecure(o: RequestOptions): boolean {
+  private isSecure(o: SocksAgentRequestOptions): boolean {
     const protocol = o.protocol ?? (o._defaultAgent as { protocol?: string } | undefined)?.protocol ?? this.socksOptions.protocol;
     return protocol === 'https:';
   }
@@ -113,7 +118,7 @@ function calledFromHttps(): boolean {
   return /\bnode:https:|\(https\.js:/.test(stack);
 }
 
-function pickTls(o: RequestOptions): tls.ConnectionOptions {
+function pickTls(o: SocksAgentRequestOptions): tls.ConnectionOptions {
   const out: Record<string, unknown> = {};
   for (const k of TLS_KEYS) if ((o as Record<string, unknown>)[k] !== undefined) out[k] = (o as Record<string, unknown>)[k];
   return out as tls.ConnectionOptions;

@@ -17,7 +17,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Method, CommandName } from '../protocol/constants.js';
-import { SocksError, LocalProtocolError, TimeoutError, RemoteProtocolError } from '../protocol/errors.js';
+import { SocksError, LocalProtocolError, TimeoutError, RemoteProtocolError, ReplyError, ProxyUnreachableError } from '../protocol/errors.js';
 import { SocksAddress, makeAddress, formatAddress, isZeroAddress, fromNodeAddress, stripBrackets } from '../protocol/codec/address.js';
 import { ClientHandshake, ClientAction, ClientVersion } from '../protocol/client-handshake.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
@@ -115,7 +115,8 @@ export interface ConnectResult {
  */
 export type SocketOptionsForProxy = Pick<SocketOptions, 'localAddress' | 'keepAlive' | 'noDelay' | 'timeout'>;
 
-interface Hop extends Required<Pick<ProxyConfig, 'host' | 'port' | 'version' | 'remoteDns'>> {
+/** A proxy of the chain, parsed and completed (what parseProxy() returns). */
+export interface Hop extends Required<Pick<ProxyConfig, 'host' | 'port' | 'version' | 'remoteDns'>> {
   methods: readonly AuthMethod<unknown>[];
   userId?: string;
 }
@@ -183,20 +184,22 @@ function checkPort(port: number, host: string): void {
 
 /**
  * Opens a tunnel through one proxy or a chain. Rejects with ReplyError,
- * AuthError, RemoteProtocolError, TimeoutError, LocalProtocolError, a
- * SocksError ERR_SOCKS_BAD_ADDRESS for a failed local lookup, the Node
- * error for an unreachable first proxy, or the signal's reason.
+ * AuthError, RemoteProtocolError, TimeoutError, LocalProtocolError (bad
+ * options, before any socket is opened), a SocksError ERR_SOCKS_BAD_ADDRESS
+ * for a failed local lookup, ProxyUnreachableError for a proxy that refused,
+ * timed out or reset (`cause` is the Node error, TimeoutError or the
+ * previous hop's ReplyError), or the signal's reason.
  */
 export async function connect(options: ConnectOptions): Promise<ConnectResult> {
-  const hops = proxyList(options.proxy).map((p) => parseProxy(p, options.methods ?? [none()]));
-  if (hops.length === 0) throw new LocalProtocolError('no proxy given');
+  const hops = checkConnectOptions(options);
+  checkDestination(options.destination);
   const command = options.command ?? 'connect';
   const lookup = options.lookup;
   const signal = options.signal;
   signal?.throwIfAborted();
 
-  const first = hops[0]!;
-  const transport = options.socket ?? await dial(first.host, first.port, options, options.connectTimeout ?? DEFAULT_TIMEOUT);
+  const unreachable = (i: number) => (err: unknown) => new ProxyUnreachableError(hopUrl(hops[i]!), i, hops.length, err);
+  const transport = options.socket ?? await dialFirst(hops[0]!, options, unreachable(0));
   let stream: Duplex = transport;
   const methods: (AuthMethod<unknown> | undefined)[] = [];
   // Methods release what they hold (a Kerberos context) when the connection closes.
@@ -209,7 +212,7 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
       const last = i === hops.length - 1;
       const target = last ? options.destination : { host: hops[i + 1]!.host, port: hops[i + 1]!.port };
       // Nothing else listens to the stream during a local lookup: an error (a reset) must not go unhandled.
-      const destination = await whileOpen(stream, `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`, resolveFor(hop, target, lookup, signal));
+      const destination = await whileOpen(stream, `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`, resolveFor(hop, target, lookup, signal), unreachable(i));
       const hs = new ClientHandshake({
         version: hop.version,
         command: last ? command : 'connect',
@@ -222,10 +225,14 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
       debug('hop %d: %s → %s', i, where, formatAddress(destination));
       const res = await drive(stream, hs, {
         phase: where,
+        onSocketError: unreachable(i),
         timeout: options.handshakeTimeout ?? DEFAULT_TIMEOUT,
         acceptTimeout: options.acceptTimeout ?? 0,
         signal,
         onReply: (bound) => options.onBound?.(substituteZero(bound, transport, hop, hops.length === 1)),
+      }).catch((err: unknown) => {
+        // The hop before the next one could not reach it: name the unreachable proxy.
+        throw !last && err instanceof ReplyError && UNREACHABLE_REPLIES.has(err.reply) ? unreachable(i + 1)(err) : err;
       });
       methods.push(hs.selectedMethod);
       if (res.encapsulation) stream = encapsulate(stream, res.encapsulation);
@@ -291,6 +298,54 @@ export function bind(options: Omit<ConnectOptions, 'command' | 'onBound'>): Prom
 
 // ------------------------------------------------------------------ internals
 
+/** SOCKS5 replies that say the next hop could not be reached (network/host unreachable, refused, TTL expired). */
+const UNREACHABLE_REPLIES = new Set([0x03, 0x04, 0x05, 0x06]);
+
+/** A hop as a URL without credentials, for errors and logs. */
+export function hopUrl(hop: Hop): string {
+  const scheme = hop.version === 5 ? (hop.remoteDns ? 'socks5h' : 'socks5') : hop.version === '4a' ? 'socks4a' : 'socks4';
+  const host = hop.host.includes(':') ? `[${hop.host}]` : hop.host;
+  return `${scheme}://${host}:${hop.port}`;
+}
+
+/** dial() to the first proxy; any failure but the caller's abort is a ProxyUnreachableError. */
+async function dialFirst(first: Hop, options: ConnectOptions, unreachable: (err: unknown) => SocksError): Promise<net.Socket> {
+  try {
+    return await dial(first.host, first.port, options, options.connectTimeout ?? DEFAULT_TIMEOUT);
+  } catch (err) {
+    if (options.signal?.aborted && err === options.signal.reason) throw err;
+    throw unreachable(err);
+  }
+}
+
+const TIMEOUT_KEYS = ['connectTimeout', 'handshakeTimeout', 'acceptTimeout', 'happyEyeballsDelay'] as const;
+
+/**
+ * Checks what connect() would use before any socket is opened: the proxy
+ * list (every URL or config parsed), the methods and the deadlines. Throws
+ * LocalProtocolError; returns the parsed hops. SocksAgent and
+ * socksDispatcher() call it from their constructors.
+ */
+export function checkConnectOptions(options: Pick<ConnectOptions, 'proxy' | 'methods' | (typeof TIMEOUT_KEYS)[number]>): Hop[] {
+  if (options === null || typeof options !== 'object') throw new LocalProtocolError('options must be an object');
+  if (options.methods !== undefined && (!Array.isArray(options.methods) || options.methods.some((m) => m === null || typeof m !== 'object' || typeof m.code !== 'number'))) {
+    throw new LocalProtocolError('methods must be a list of AuthMethod objects');
+  }
+  for (const k of TIMEOUT_KEYS) {
+    const v = options[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new LocalProtocolError(`${k} must be a number of ms >= 0, not ${String(v)}`);
+  }
+  if (options.proxy === undefined || options.proxy === null) throw new LocalProtocolError('no proxy given');
+  const hops = proxyList(options.proxy).map((p) => parseProxy(p, options.methods ?? [none()]));
+  if (hops.length === 0) throw new LocalProtocolError('no proxy given');
+  return hops;
+}
+
+function checkDestination(d: Destination): void {
+  if (d === null || typeof d !== 'object' || typeof d.host !== 'string' || d.host === '') throw new LocalProtocolError('destination needs a host');
+  if (!Number.isInteger(d.port) || d.port < 0 || d.port > 0xffff) throw new LocalProtocolError(`invalid destination port ${String(d.port)}`);
+}
+
 function proxyList(p: ConnectOptions['proxy']): ProxySpec[] {
   return Array.isArray(p) ? [...(p as readonly ProxySpec[])] : [p as ProxySpec];
 }
@@ -334,7 +389,7 @@ async function resolveFor(hop: Hop, target: Destination, lookup: ClientLookup | 
 }
 
 /** Awaits `p` while watching `stream`: its error or close rejects (and is handled) meanwhile. */
-function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> {
+function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>, onSocketError: (err: Error) => SocksError): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const off = (): void => {
       stream.off('error', onError);
@@ -342,7 +397,7 @@ function whileOpen<T>(stream: Duplex, phase: string, p: Promise<T>): Promise<T> 
     };
     const onError = (err: NodeJS.ErrnoException): void => {
       off();
-      reject(new RemoteProtocolError(`${phase}: ${err.code ?? err.message}`, { code: 'ERR_SOCKS_CLOSED' }));
+      reject(err instanceof SocksError ? err : onSocketError(err));
     };
     const onClose = (): void => {
       off();
@@ -395,6 +450,8 @@ export async function dial(host: string, port: number, o: DialOptions, timeout: 
 
 interface DriveOptions {
   phase: string;
+  /** What a socket error (a reset) during the handshake becomes. */
+  onSocketError: (err: Error) => SocksError;
   timeout: number;
   acceptTimeout: number;
   signal?: AbortSignal;
@@ -467,7 +524,7 @@ function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Es
       while (!settled && (chunk = stream.read() as Buffer | null) !== null) apply(hs.receive(chunk));
     };
     const onEnd = () => apply(hs.end());
-    const onError = (err: Error) => finish(err instanceof SocksError ? err : new RemoteProtocolError(`${o.phase}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { code: 'ERR_SOCKS_CLOSED' }));
+    const onError = (err: Error) => finish(err instanceof SocksError ? err : o.onSocketError(err));
     const onAbort = () => finish(o.signal!.reason);
     if (o.signal?.aborted) return finish(o.signal.reason);
     stream.on('readable', onReadable);

@@ -8,6 +8,12 @@
  *  - AuthError:           authentication failed (wrong password, unknown key, ...).
  *  - ReplyError:          client side: the server answered REP/CD != success.
  *  - TimeoutError:        a deadline passed (handshake, connect, idle).
+ *  - ProxyUnreachableError: client side: a proxy of the chain could not be
+ *                         reached (refused, timed out, reset), named by URL
+ *                         (no credentials) and hop index.
+ *
+ * `code` is typed per class, so `if (isSocksError(err)) switch (err.code)`
+ * narrows to the class (ERR_SOCKS_REPLY → ReplyError, with `reply: number`).
  */
 import { Reply } from './constants.js';
 
@@ -28,13 +34,19 @@ export type SocksErrorCode =
   | 'ERR_SOCKS_DENIED'
   | 'ERR_SOCKS_KERBEROS_UNAVAILABLE'
   /** A SOCKS4/4a request to a server where SOCKS4 is off (it carries no password: off when authentication is required). */
-  | 'ERR_SOCKS_SOCKS4_OFF';
+  | 'ERR_SOCKS_SOCKS4_OFF'
+  | 'ERR_SOCKS_PROXY_UNREACHABLE';
 
-export class SocksError extends Error {
-  readonly code: SocksErrorCode;
+/** Codes that one subclass alone carries (so a `switch` on `code` narrows to it). */
+export type OwnSocksErrorCode = 'ERR_SOCKS_REPLY' | 'ERR_SOCKS_AUTH_FAILED' | 'ERR_SOCKS_USAGE' | 'ERR_SOCKS_PROXY_UNREACHABLE';
+/** The codes a plain SocksError, a RemoteProtocolError or a TimeoutError may carry. */
+export type SharedSocksErrorCode = Exclude<SocksErrorCode, OwnSocksErrorCode>;
+
+export class SocksError<C extends SocksErrorCode = SocksErrorCode> extends Error {
+  readonly code: C;
   /** Reply code to answer with (server) or that was received (client). */
   readonly reply: number | undefined;
-  constructor(code: SocksErrorCode, message: string, reply?: number, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, reply?: number, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -47,14 +59,14 @@ export const NO_REPLY = 'none';
 
 export interface RemoteProtocolErrorOptions {
   /** Default ERR_SOCKS_PROTOCOL. */
-  code?: SocksErrorCode;
+  code?: SharedSocksErrorCode;
   /** The reply code to answer with (default 01, general failure), or NO_REPLY ('none'). */
   reply?: number | typeof NO_REPLY;
   cause?: unknown;
 }
 
 /** The remote peer sent bytes that break the protocol. */
-export class RemoteProtocolError extends SocksError {
+export class RemoteProtocolError extends SocksError<SharedSocksErrorCode> {
   constructor(message: string, options: RemoteProtocolErrorOptions = {}) {
     const reply = options.reply ?? Reply.GeneralFailure;
     super(options.code ?? 'ERR_SOCKS_PROTOCOL', message, reply === NO_REPLY ? undefined : reply, options.cause === undefined ? undefined : { cause: options.cause });
@@ -62,14 +74,14 @@ export class RemoteProtocolError extends SocksError {
 }
 
 /** The caller used the API wrongly (state machine driven out of order, bad options). */
-export class LocalProtocolError extends SocksError {
+export class LocalProtocolError extends SocksError<'ERR_SOCKS_USAGE'> {
   constructor(message: string) {
     super('ERR_SOCKS_USAGE', message);
   }
 }
 
 /** Authentication failed. `method` is the method code negotiated; `user` the name the client tried, if it sent one (never a password). */
-export class AuthError extends SocksError {
+export class AuthError extends SocksError<'ERR_SOCKS_AUTH_FAILED'> {
   readonly method: number | undefined;
   readonly user: string | undefined;
   constructor(message: string, method?: number, options?: { cause?: unknown; user?: string }) {
@@ -80,7 +92,9 @@ export class AuthError extends SocksError {
 }
 
 /** Client side: the proxy answered with a failure reply (REP != 0, CD != 0x5A). */
-export class ReplyError extends SocksError {
+export class ReplyError extends SocksError<'ERR_SOCKS_REPLY'> {
+  /** The REP (SOCKS5) or CD (SOCKS4) the proxy answered: always present. */
+  declare readonly reply: number;
   /** 4 or 5: which reply table `reply` comes from. */
   readonly version: 4 | 5;
   constructor(reply: number, version: 4 | 5 = 5) {
@@ -89,12 +103,45 @@ export class ReplyError extends SocksError {
   }
 }
 
-export class TimeoutError extends SocksError {
+export class TimeoutError extends SocksError<'ERR_SOCKS_TIMEOUT'> {
   readonly phase: string;
   constructor(phase: string, ms: number) {
     super('ERR_SOCKS_TIMEOUT', `${phase} timed out after ${ms} ms`, Reply.TtlExpired);
     this.phase = phase;
   }
+}
+
+/**
+ * Client side: a proxy could not be reached: the first one refused, timed
+ * out or reset the TCP connection, or the hop before a later one answered
+ * that it could not reach it (then `cause` is that ReplyError). `proxy` is
+ * the hop as a URL without credentials; `hop` its index in the chain (0 for
+ * the first or only proxy).
+ */
+export class ProxyUnreachableError extends SocksError<'ERR_SOCKS_PROXY_UNREACHABLE'> {
+  readonly proxy: string;
+  readonly hop: number;
+  constructor(proxy: string, hop: number, hops: number, cause: unknown) {
+    const where = hops > 1 ? `${proxy} (hop ${hop} of a chain of ${hops}, from 0)` : proxy;
+    super('ERR_SOCKS_PROXY_UNREACHABLE', `cannot reach proxy ${where}: ${causeText(cause)}`, replyFromErrno(cause), { cause });
+    this.proxy = proxy;
+    this.hop = hop;
+  }
+}
+
+function causeText(cause: unknown): string {
+  if (cause instanceof ReplyError) return `the previous hop answered ${replyMessage(cause.reply, cause.version)}`;
+  if (cause instanceof SocksError) return cause.message;
+  const e = cause as { code?: unknown; message?: unknown } | null;
+  return typeof e?.code === 'string' ? e.code : String(e?.message ?? cause);
+}
+
+/** Every error sockskit throws from the SocksError family, as a union whose `code` discriminates. */
+export type AnySocksError = ReplyError | AuthError | LocalProtocolError | ProxyUnreachableError | TimeoutError | RemoteProtocolError | SocksError<SharedSocksErrorCode>;
+
+/** Whether `err` belongs to the SocksError family; narrows to the union, so `switch (err.code)` narrows further. */
+export function isSocksError(err: unknown): err is AnySocksError {
+  return err instanceof SocksError;
 }
 
 const REPLY_TEXT5: Record<number, string> = {

@@ -2,9 +2,11 @@
  * The --config file parser, the one place that knows the file is YAML
  * (why YAML: docs/operations.md). It returns the top-level entries with
  * their line numbers; settings.ts checks them against the options table.
+ * The YAML is the subset our files use, read without a dependency
+ * (yaml-subset.ts: what it accepts it reads as the `yaml` package does).
  */
 import { readInput } from './inputs.js';
-import { parseDocument, LineCounter, isMap, isScalar, type Pair } from 'yaml';
+import { parseYamlSubset, YamlSubsetError, type YamlDocument } from './yaml-subset.js';
 import { ConfigFileError, UsageError } from './errors.js';
 import { describeFsError } from './values.js';
 
@@ -29,19 +31,15 @@ export function loadConfigFile(file: string): ConfigEntry[] {
 
 /** The same from text already read (`file` only names it in errors). */
 export function parseConfigText(file: string, text: string): ConfigEntry[] {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    throw new ConfigFileError(file, e.linePos?.[0].line, e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
+  let doc: YamlDocument;
+  try {
+    doc = parseYamlSubset(text);
+  } catch (err) {
+    if (err instanceof YamlSubsetError) throw new ConfigFileError(file, err.line, err.message.replace(/^line \d+: /, ''));
+    throw err;
   }
-  if (doc.contents === null) return [];
-  if (!isMap(doc.contents)) throw new ConfigFileError(file, undefined, 'expected a mapping of option names to values');
-  return (doc.contents.items as Pair[]).map((pair) => {
-    const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-    const line = isScalar(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]).line : undefined;
-    const node = pair.value as { toJSON?: () => unknown } | null;
-    const value = node && typeof node.toJSON === 'function' ? node.toJSON() : isScalar(pair.value) ? pair.value.value : null;
-    return { key, line, value };
-  });
+  const value = doc.value;
+  if (value === null) return [];
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigFileError(file, undefined, 'expected a mapping of option names to values');
+  return Object.entries(value).map(([key, v]) => ({ key, line: doc.keyLines.get(key), value: v }));
 }

@@ -40,7 +40,7 @@ export interface RelayOptions {
 export interface RelayCounter {
   up: number;
   down: number;
-  end?: 'idle' | 'reset' | 'linger';
+  end?: 'idle' | 'reset' | 'linger' | undefined;
 }
 
 type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };

@@ -31,7 +31,9 @@
 import net from 'node:net';
 import { printable } from '../../lib/protocol/printable.js';
 import createDebug from 'debug';
-import { SocksError, type SocksErrorCode } from '../../lib/protocol/errors.js';
+import { SocksError } from '../../lib/protocol/errors.js';
+
+type IdentErrorCode = 'ERR_SOCKS_TIMEOUT' | 'ERR_SOCKS_CLOSED' | 'ERR_SOCKS_AUTH_FAILED';
 import { Socks4Reply } from '../../lib/protocol/constants.js';
 
 const debug = createDebug('sockskit:ident');
@@ -75,11 +77,11 @@ export type IdentFailure = 'unreachable' | 'timeout' | 'malformed' | 'overlong' 
  * 5D when identd names a different user, 5C for everything else (identd
  * unreachable, refusing, timing out, answering ERROR or garbage).
  */
-export class IdentError extends SocksError {
+export class IdentError extends SocksError<IdentErrorCode> {
   readonly reason: IdentFailure;
   readonly identReply: IdentReply | undefined;
   constructor(reason: IdentFailure, message: string, identReply?: IdentReply, options?: { cause?: unknown }) {
-    const code: SocksErrorCode = reason === 'timeout' ? 'ERR_SOCKS_TIMEOUT' : reason === 'aborted' ? 'ERR_SOCKS_CLOSED' : 'ERR_SOCKS_AUTH_FAILED';
+    const code: IdentErrorCode = reason === 'timeout' ? 'ERR_SOCKS_TIMEOUT' : reason === 'aborted' ? 'ERR_SOCKS_CLOSED' : 'ERR_SOCKS_AUTH_FAILED';
     super(code, `ident: ${message}`, reason === 'mismatch' ? Socks4Reply.IdentMismatch : Socks4Reply.IdentUnreachable, options);
     this.reason = reason;
     this.identReply = identReply;

@@ -91,14 +91,15 @@ describe('client: connect() result and socket options', () => {
       r.socket.destroy();
     });
 
-    it('a localAddress of the other family than every proxy address fails with EADDRNOTAVAIL', async () => {
-      let err: NodeJS.ErrnoException | undefined;
+    it('a localAddress of the other family than every proxy address fails with EADDRNOTAVAIL (the unreachable proxy\'s cause)', async () => {
+      let err: Error | undefined;
       try {
         await connect({ proxy: `socks5://127.0.0.1:${srv.port}`, destination: { host: '127.0.0.1', port: target.port }, localAddress: '::1' });
       } catch (e) {
-        err = e as NodeJS.ErrnoException;
+        err = e as Error;
       }
-      expect(err?.code).to.equal('EADDRNOTAVAIL');
+      expect((err as { code?: string }).code).to.equal('ERR_SOCKS_PROXY_UNREACHABLE');
+      expect((err?.cause as NodeJS.ErrnoException).code).to.equal('EADDRNOTAVAIL');
     });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { connect, ConnectOptions } from '../../lib/client/connect.js';
-import { SocksError, ReplyError, AuthError, RemoteProtocolError, TimeoutError } from '../../lib/protocol/errors.js';
+import { SocksError, ReplyError, AuthError, RemoteProtocolError, TimeoutError, ProxyUnreachableError } from '../../lib/protocol/errors.js';
 import { userpass } from '../../methods/userpass.js';
 import { none } from '../../methods/none.js';
 import { hex, sleep, waitFor } from '../support/helpers.js';
@@ -50,9 +50,9 @@ describe('connect() against rogue servers', function () {
       within: 1000,
     },
     {
-      name: 'connection reset in the middle of the reply',
+      name: 'connection reset in the middle of the reply (a reset is ProxyUnreachableError, the Node error its cause)',
       script: async (s, read) => { await read(3); s.write(hex('05 00')); await readRequest(read); s.write(hex('05 00 00')); await sleep(20); s.resetAndDestroy(); },
-      check: (e) => { expect(e).to.be.instanceOf(RemoteProtocolError); expect(e.code).to.equal('ERR_SOCKS_CLOSED'); },
+      check: (e) => { expect(e).to.be.instanceOf(ProxyUnreachableError); expect(e.code).to.equal('ERR_SOCKS_PROXY_UNREACHABLE'); expect((e.cause as NodeJS.ErrnoException).code).to.equal('ECONNRESET'); },
       within: 1000,
     },
     {
@@ -195,7 +195,7 @@ describe('connect() against rogue servers', function () {
     }
   });
 
-  it('connect deadline: a proxy name whose lookup never answers is a TimeoutError', async () => {
+  it('connect deadline: a proxy name whose lookup never answers is a ProxyUnreachableError caused by a TimeoutError', async () => {
     const t0 = Date.now();
     let err: unknown;
     try {
@@ -203,23 +203,25 @@ describe('connect() against rogue servers', function () {
     } catch (e) {
       err = e;
     }
-    expect(err).to.be.instanceOf(TimeoutError);
-    expect((err as TimeoutError).message).to.equal('connect to proxy proxy.invalid:1080 timed out after 200 ms');
+    expect(err).to.be.instanceOf(ProxyUnreachableError);
+    expect((err as ProxyUnreachableError).cause).to.be.instanceOf(TimeoutError);
+    expect(((err as ProxyUnreachableError).cause as TimeoutError).message).to.equal('connect to proxy proxy.invalid:1080 timed out after 200 ms');
     expect(Date.now() - t0).to.be.below(1000);
   });
 
-  it('a proxy that is not listening: the Node error, nothing left open', async () => {
+  it('a proxy that is not listening: ProxyUnreachableError with the Node error as cause, nothing left open', async () => {
     const r = await rogue(() => {});
     const port = r.port;
     await r.close();
     const handles = activeHandles();
-    let err: NodeJS.ErrnoException | undefined;
+    let err: ProxyUnreachableError | undefined;
     try {
       await connect({ proxy: { host: '127.0.0.1', port }, destination: DST });
     } catch (e) {
-      err = e as NodeJS.ErrnoException;
+      err = e as ProxyUnreachableError;
     }
-    expect(err?.code).to.equal('ECONNREFUSED');
+    expect(err).to.be.instanceOf(ProxyUnreachableError);
+    expect((err?.cause as NodeJS.ErrnoException).code).to.equal('ECONNREFUSED');
     await waitFor(() => activeHandles() <= handles, 1000);
   });
 

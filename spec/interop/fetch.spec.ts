@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { socksDispatcher } from '../../lib/client/dispatcher.js';
+import { socksDispatcher } from '../../lib/undici.js';
 import { gssapiPsk } from '../../methods/gssapi/method.js';
 import { requireProgram, freePort, spawnDaemon, stopAll, tempDir, type Daemon } from '../support/interop.js';
 import { PROGRAM } from '../support/paths.js';
@@ -18,6 +18,13 @@ import { danteConfig } from '../support/dante.js';
 import { makeCerts } from '../support/certs.js';
 import { httpOrigin, httpsOrigin, type Origin } from '../support/web.js';
 import { waitFor } from '../support/server.js';
+import { createRequire } from 'node:module';
+
+/** The undici that sockskit loads from here (the matrix in spec/package/undici.spec.ts swaps it). */
+function undiciVersion(): string {
+  const main = createRequire(import.meta.url).resolve('undici');
+  return (JSON.parse(readFileSync(path.join(path.dirname(main), 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 const PSK = Buffer.from('0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef', 'hex');
 
@@ -81,6 +88,18 @@ describe('interop: fetch() with socksDispatcher', function () {
       expect(await tunnels(proxy)).to.equal(before + 2);
       // Control: the counter does tell proxied from direct.
       expect(await (await fetch(`${web.url}/direct`)).text()).to.equal('GET /direct');
+      expect(await tunnels(proxy)).to.equal(before + 2);
+      await dispatcher.close();
+    });
+
+    it('undici\'s own fetch() takes the dispatcher too, on the undici major under test', async () => {
+      const want = process.env.SOCKSKIT_UNDICI_MAJOR;
+      if (want) expect(undiciVersion().split('.')[0]).to.equal(want);
+      const undici = await import('undici');
+      const dispatcher = socksDispatcher(`socks5h://alice:s3cret@127.0.0.1:${port}`, { tls: { ca: readCa() } });
+      const before = await tunnels(proxy);
+      expect(await (await undici.fetch(`${web.url}/own`, { dispatcher })).text()).to.equal('GET /own');
+      expect(await (await undici.fetch(`${secure.url}/own-tls`, { method: 'POST', body: 'via undici', dispatcher })).text()).to.equal('POST /own-tls via undici');
       expect(await tunnels(proxy)).to.equal(before + 2);
       await dispatcher.close();
     });

@@ -35,7 +35,7 @@ export interface StandIn {
 }
 
 /** With `tls` ({ key, cert } in PEM) the stand-in speaks TLS, like an Electrum "s" port. */
-export async function startStandIn(opts: { tls?: tls.TlsOptions } = {}): Promise<StandIn> {
+export async function startStandIn(opts: { tls?: tls.TlsOptions; port?: number } = {}): Promise<StandIn> {
   const received: string[] = [];
   const sockets = new Set<net.Socket>();
   const servernames: (string | false)[] = [];
@@ -82,7 +82,10 @@ export async function startStandIn(opts: { tls?: tls.TlsOptions } = {}): Promise
       s.destroy();
     });
   }
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
   return {
     port: (server.address() as net.AddressInfo).port,
     received,

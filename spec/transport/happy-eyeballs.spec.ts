@@ -190,8 +190,10 @@ describe('Happy Eyeballs', function () {
         lookup: fakeLookup([blackhole(), blackhole()]) as never,
         happyEyeballsDelay: 100,
         connectTimeout: 400,
-      }).then(() => undefined, (e: { reply?: number; code?: string }) => e);
-      expect(err?.code).to.equal('ERR_SOCKS_TIMEOUT');
+      }).then(() => undefined, (e: { reply?: number; code?: string; cause?: { code?: string } }) => e);
+      // The proxy never answered in time: unreachable, the deadline as the cause.
+      expect(err?.code).to.equal('ERR_SOCKS_PROXY_UNREACHABLE');
+      expect((err as { cause?: { code?: string } })?.cause?.code).to.equal('ERR_SOCKS_TIMEOUT');
       expect(Date.now() - t0).to.be.within(350, 2000);
     } finally {
       await srv.close();

@@ -29,7 +29,7 @@
  * receiver just closes. Addresses come back as SocksAddress values; UNKNOWN,
  * LOCAL, UNSPEC and UNIX carry none (the caller keeps the socket's own).
  */
-import { RemoteProtocolError, LocalProtocolError, SocksErrorCode } from '../errors.js';
+import { RemoteProtocolError, LocalProtocolError, type SharedSocksErrorCode } from '../errors.js';
 import { SmartBuffer } from 'smart-buffer';
 import { SocksAddress, makeAddress, ipv6String, ipv6Bytes, writeIPv4, isIPv6, hex } from './address.js';
 
@@ -66,7 +66,7 @@ export interface ProxyDecodeOptions {
   maxLength?: number;
 }
 
-function bad(message: string, code: SocksErrorCode = 'ERR_SOCKS_PROTOCOL'): RemoteProtocolError {
+function bad(message: string, code: SharedSocksErrorCode = 'ERR_SOCKS_PROTOCOL'): RemoteProtocolError {
   return new RemoteProtocolError(`PROXY protocol: ${message}`, { code, reply: 'none' });
 }
 

@@ -203,12 +203,16 @@ async function dialUpstream(conn: ConnectionControl, via: Upstream, destination:
 }
 
 /**
- * An upstream's SOCKS5 failure reply is passed on as it is; anything else it
+ * An upstream's SOCKS5 failure reply is passed on as it is, and so is an
+ * upstream that could not be reached (ProxyUnreachableError, whose reply is
+ * its cause's); anything else it
  * says (a SOCKS4 code, a refused login, broken bytes) is a general failure
  * (01) here: our client could not act on the upstream's own problem.
  */
 function upstreamFailure(err: unknown, via: Upstream): unknown {
   if (!(err instanceof SocksError) || err.code === 'ERR_SOCKS_TIMEOUT' || err.code === 'ERR_SOCKS_BAD_ADDRESS') return err;
+  // An upstream hop that could not be reached: its reply is the Node error's (05 refused, 06 timed out, ...) as before.
+  if (err.code === 'ERR_SOCKS_PROXY_UNREACHABLE') return err;
   const rep = err.reply;
   if ((err as { version?: number }).version === 5 && rep !== undefined && rep >= 1 && rep <= 8) return err;
   return new SocksError('ERR_SOCKS_DENIED', `upstream ${via.name}: ${err.message}`, Reply.GeneralFailure, { cause: err });
