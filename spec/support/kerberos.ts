@@ -8,6 +8,7 @@
 import type { Duplex } from 'node:stream';
 import { kerberosAvailable } from '../../methods/gssapi/kerberos/index.js';
 import { kdcMissing, skipUnless, startKdc, type Kdc } from './kdc.js';
+import { echoServer } from './interop.js';
 
 export const ALICE = 'alice';
 export const ALICE_PASSWORD = 'alice-secret-1';
@@ -44,6 +45,25 @@ export async function kerberosFixture(ctx: Mocha.Context): Promise<KerberosFixtu
     await kdc.stop();
     throw err;
   }
+}
+
+/**
+ * For a describe(): the realm and an echo server, up in before() (skipping
+ * as kerberosFixture does), down in after() once `stop` (the suite's own
+ * processes) has run. Read `fx` and `echo` inside tests and hooks.
+ */
+export function kerberosEchoSuite(stop?: () => Promise<void>): { fx: KerberosFixture; echo: Awaited<ReturnType<typeof echoServer>> } {
+  const suite = {} as ReturnType<typeof kerberosEchoSuite>;
+  before(async function () {
+    suite.fx = await kerberosFixture(this);
+    suite.echo = await echoServer();
+  });
+  after(async () => {
+    await stop?.();
+    await suite.echo?.close();
+    await suite.fx?.kdc.stop();
+  });
+  return suite;
 }
 
 /** The body every Kerberos tunnel spec sends: 300 KB, compared byte for byte. */
