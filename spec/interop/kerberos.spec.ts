@@ -18,8 +18,8 @@ import { GssEncapsulation, gssapi } from '../../methods/gssapi/index.js';
 import type { GssInitiatorContext, GssMechanism } from '../../methods/gssapi/mechanism.js';
 import { gssapiKerberos, kerberosMechanism, KerberosError } from '../../methods/gssapi/kerberos/index.js';
 import { cleanEnv, requireProgram, runProgram, which } from '../support/interop.js';
-import { hex } from '../support/helpers.js';
-import { ALICE, ALICE_PASSWORD, BODY, kerberosEchoSuite, readN } from '../support/kerberos.js';
+import { hex, readN } from '../support/helpers.js';
+import { ALICE, ALICE_PASSWORD, BODY, kerberosEchoSuite } from '../support/kerberos.js';
 import { rawGssClient } from '../support/gss-raw.js';
 
 async function startServer(opts: SocksServerOptions): Promise<{ server: SocksServer; port: number; close(): Promise<void> }> {

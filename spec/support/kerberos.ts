@@ -5,7 +5,6 @@
  * reason where the binding or the KDC programs are missing (a failure under
  * SOCKSKIT_INTEROP_REQUIRED=1).
  */
-import type { Duplex } from 'node:stream';
 import { kerberosAvailable } from '../../methods/gssapi/kerberos/index.js';
 import { kdcMissing, skipUnless, startKdc, type Kdc } from './kdc.js';
 import { echoServer } from './interop.js';
@@ -68,19 +67,4 @@ export function kerberosEchoSuite(stop?: () => Promise<void>): { fx: KerberosFix
 
 /** The body every Kerberos tunnel spec sends: 300 KB, compared byte for byte. */
 export const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31 + 7) & 0xff));
-
-/** Reads until `n` bytes arrived (or the end, or 10 s). */
-export function readN(s: Duplex, n: number, head: Buffer = Buffer.alloc(0)): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const got: Buffer[] = head.length ? [head] : [];
-    let len = head.length;
-    const done = () => { clearTimeout(t); s.off('data', onData); resolve(Buffer.concat(got)); };
-    const onData = (d: Buffer) => { got.push(d); len += d.length; if (len >= n) done(); };
-    const t = setTimeout(() => reject(new Error(`timeout after ${len}/${n} bytes`)), 10000);
-    if (len >= n) return done();
-    s.on('data', onData);
-    s.once('end', done);
-    s.once('error', (e) => { clearTimeout(t); reject(e); });
-  });
-}
 
