@@ -211,54 +211,51 @@ function guardedCheck(check: Checker, queue: VerifyQueue | undefined, throttle: 
   };
 }
 
-export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> & { stats(): UserPassStats } {
-  const users = toMap(options.users);
-  // A malformed or too costly hash fails here, at configuration time, not at the first login.
-  const hashed = users ? [...users.values()].some(isPasswordHash) : false;
-  const counts: UserPassStats = { attempts: 0, successes: 0, failures: 0, dropped: 0, busy: 0, throttled: 0, delayed: 0 };
-  const check: Checker | undefined = users ? (hashed ? hashedUsersCheck(users) : plainUsersCheck(users)) : options.verify;
-  const queue = options.queue === false ? undefined : (options.queue ?? (hashed ? defaultVerifyQueue() : undefined));
-  const { throttle } = options;
-  // Plain-text users with no throttle and no queue answer at once, in the engine.
-  const direct = users && !hashed && !queue && !throttle ? check : undefined;
-  const guarded = check && !direct ? guardedCheck(check, queue, throttle, counts) : undefined;
-  const failed = (why: string, user?: string): AuthStep => {
-    debug('authentication failed: %s', why);
-    return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword, { user }), write: FAILURE };
-  };
+function failed(why: string, user?: string): AuthStep {
+  debug('authentication failed: %s', why);
+  return { kind: 'fail', error: new AuthError('username/password authentication failed', Method.UsernamePassword, { user }), write: FAILURE };
+}
 
-  const serverSession = (ctx: ServerAuthContext): ServerAuthSession => {
-    let username = '';
-    return {
-      maxMessage: Limits.userpass,
-      receive(input: ByteQueue): AuthStep {
-        const msg = decodeUserPassRequest(input.peek());
-        if (!msg) return { kind: 'more' };
-        input.skip(msg.length);
-        counts.attempts++;
-        username = msg.username;
-        const { password } = msg;
-        if (direct) {
-          if (direct(username, password, ctx)) {
-            counts.successes++;
-            return { kind: 'done', identity: username, write: SUCCESS };
-          }
-          counts.failures++;
-          return failed(`user ${JSON.stringify(username)}`, username);
+/** How the server side checks a login: at once in the engine (`direct`), or through the verify step (`guarded`). */
+interface ServerChecks {
+  direct: Checker | undefined;
+  guarded: Checker | undefined;
+  counts: UserPassStats;
+}
+
+function serverSession(ctx: ServerAuthContext, { direct, guarded, counts }: ServerChecks): ServerAuthSession {
+  let username = '';
+  return {
+    maxMessage: Limits.userpass,
+    receive(input: ByteQueue): AuthStep {
+      const msg = decodeUserPassRequest(input.peek());
+      if (!msg) return { kind: 'more' };
+      input.skip(msg.length);
+      counts.attempts++;
+      username = msg.username;
+      const { password } = msg;
+      if (direct) {
+        if (direct(username, password, ctx)) {
+          counts.successes++;
+          return { kind: 'done', identity: username, write: SUCCESS };
         }
-        if (!guarded) return failed('no users configured', username);
-        return { kind: 'verify', check: () => guarded(username, password, ctx) };
-      },
-      verified(result: VerifyResult): AuthStep {
-        if (!result.ok) return failed(`check failed: ${(result.error as Error)?.message}`, username);
-        const v = result.value;
-        if (!accepted(v)) return failed(`user ${JSON.stringify(username)}`, username);
-        return { kind: 'done', identity: v === true ? username : v, write: SUCCESS };
-      },
-    };
+        counts.failures++;
+        return failed(`user ${JSON.stringify(username)}`, username);
+      }
+      if (!guarded) return failed('no users configured', username);
+      return { kind: 'verify', check: () => guarded(username, password, ctx) };
+    },
+    verified(result: VerifyResult): AuthStep {
+      if (!result.ok) return failed(`check failed: ${(result.error as Error)?.message}`, username);
+      const v = result.value;
+      if (!accepted(v)) return failed(`user ${JSON.stringify(username)}`, username);
+      return { kind: 'done', identity: v === true ? username : v, write: SUCCESS };
+    },
   };
+}
 
-  const clientSession = (): ClientAuthSession => ({
+function clientSession(options: UserPassOptions): ClientAuthSession {
+  return {
     maxMessage: 2,
     start(): AuthStep {
       if (options.username === undefined || options.password === undefined) {
@@ -275,13 +272,26 @@ export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> & {
       }
       return { kind: 'done', identity: options.username };
     },
-  });
+  };
+}
+
+export function userpass(options: UserPassOptions = {}): AuthMethod<unknown> & { stats(): UserPassStats } {
+  const users = toMap(options.users);
+  // A malformed or too costly hash fails here, at configuration time, not at the first login.
+  const hashed = users ? [...users.values()].some(isPasswordHash) : false;
+  const counts: UserPassStats = { attempts: 0, successes: 0, failures: 0, dropped: 0, busy: 0, throttled: 0, delayed: 0 };
+  const check: Checker | undefined = users ? (hashed ? hashedUsersCheck(users) : plainUsersCheck(users)) : options.verify;
+  const queue = options.queue === false ? undefined : (options.queue ?? (hashed ? defaultVerifyQueue() : undefined));
+  const { throttle } = options;
+  // Plain-text users with no throttle and no queue answer at once, in the engine.
+  const direct = users && !hashed && !queue && !throttle ? check : undefined;
+  const checks: ServerChecks = { direct, guarded: check && !direct ? guardedCheck(check, queue, throttle, counts) : undefined, counts };
 
   return {
     code: Method.UsernamePassword,
     name: 'userpass',
-    server: check ? serverSession : undefined,
-    client: options.username !== undefined ? clientSession : undefined,
+    server: check ? (ctx) => serverSession(ctx, checks) : undefined,
+    client: options.username !== undefined ? () => clientSession(options) : undefined,
     stats: () => ({ ...counts }),
     // Static users: a reload that removes one ends that user's UDP associations.
     knows: users ? (identity) => typeof identity === 'string' && users.has(identity) : undefined,

@@ -193,10 +193,7 @@ function checkPort(port: number, host: string): void {
 export async function connect(options: ConnectOptions): Promise<ConnectResult> {
   const hops = checkConnectOptions(options);
   checkDestination(options.destination);
-  const command = options.command ?? 'connect';
-  const lookup = options.lookup;
-  const signal = options.signal;
-  signal?.throwIfAborted();
+  options.signal?.throwIfAborted();
 
   const unreachable = (i: number) => (err: unknown) => new ProxyUnreachableError(hopUrl(hops[i]!), i, hops.length, err);
   const transport = options.socket ?? await dialFirst(hops[0]!, options, unreachable(0));
@@ -206,46 +203,13 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
   const closed = new AbortController();
   if (transport.destroyed) closed.abort();
   else transport.once('close', () => closed.abort());
+  const chain: Chain = { hops, transport, closed: closed.signal, unreachable };
   try {
     for (let i = 0; i < hops.length; i++) {
-      const hop = hops[i]!;
-      const last = i === hops.length - 1;
-      const target = last ? options.destination : { host: hops[i + 1]!.host, port: hops[i + 1]!.port };
-      // Nothing else listens to the stream during a local lookup: an error (a reset) must not go unhandled.
-      const destination = await whileOpen(stream, `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`, resolveFor(hop, target, lookup, signal), unreachable(i));
-      const hs = new ClientHandshake({
-        version: hop.version,
-        command: last ? command : 'connect',
-        destination,
-        methods: hop.methods,
-        userId: hop.userId,
-        context: { proxy: safeAddress(hop.host, hop.port), destination, signal: closed.signal },
-      });
-      const where = `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`;
-      debug('hop %d: %s → %s', i, where, formatAddress(destination));
-      const res = await drive(stream, hs, {
-        phase: where,
-        onSocketError: unreachable(i),
-        timeout: options.handshakeTimeout ?? DEFAULT_TIMEOUT,
-        acceptTimeout: options.acceptTimeout ?? 0,
-        signal,
-        onReply: (bound) => options.onBound?.(substituteZero(bound, transport, hop, hops.length === 1)),
-      }).catch((err: unknown) => {
-        // The hop before the next one could not reach it: name the unreachable proxy.
-        throw !last && err instanceof ReplyError && UNREACHABLE_REPLIES.has(err.reply) ? unreachable(i + 1)(err) : err;
-      });
-      methods.push(hs.selectedMethod);
+      const { res, method } = await handshakeHop(stream, chain, i, options);
+      methods.push(method);
       if (res.encapsulation) stream = encapsulate(stream, res.encapsulation);
-      if (last) {
-        const bound = command === 'connect' ? res.bound : substituteZero(res.bound, transport, hop, hops.length === 1);
-        let head = res.head;
-        // No lost bytes: the caller reads them from the socket (unless the tunnel already ended).
-        if (!options.keepHead && head.length && !stream.readableEnded) {
-          stream.unshift(head);
-          head = EMPTY;
-        }
-        return { socket: stream, head, bound, transport, methods, encapsulation: res.encapsulation };
-      }
+      if (i === hops.length - 1) return tunnelOf(stream, res, chain, methods, options);
       // Bytes past an inner hop's reply belong to the next hop's conversation.
       if (res.head.length) stream.unshift(res.head);
     }
@@ -255,6 +219,61 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult> {
     transport.destroy();
     throw err;
   }
+}
+
+/** What every hop's handshake shares: the chain, the TCP leg to its first proxy, the signal of that leg's close. */
+interface Chain {
+  hops: readonly Hop[];
+  transport: Duplex;
+  closed: AbortSignal;
+  /** The error for proxy `i` refusing, timing out or resetting (ProxyUnreachableError, naming the hop). */
+  unreachable: (i: number) => (err: unknown) => ProxyUnreachableError;
+}
+
+/** Hop `i`'s handshake over `stream`: CONNECT to the next hop, or the caller's command to the destination on the last. */
+async function handshakeHop(stream: Duplex, chain: Chain, i: number, options: ConnectOptions): Promise<{ res: Established; method: AuthMethod<unknown> | undefined }> {
+  const { hops, transport } = chain;
+  const hop = hops[i]!;
+  const last = i === hops.length - 1;
+  const target = last ? options.destination : { host: hops[i + 1]!.host, port: hops[i + 1]!.port };
+  const where = `SOCKS${hop.version} handshake with ${hop.host}:${hop.port}`;
+  // Nothing else listens to the stream during a local lookup: an error (a reset) must not go unhandled.
+  const destination = await whileOpen(stream, where, resolveFor(hop, target, options.lookup, options.signal), chain.unreachable(i));
+  const hs = new ClientHandshake({
+    version: hop.version,
+    command: last ? (options.command ?? 'connect') : 'connect',
+    destination,
+    methods: hop.methods,
+    userId: hop.userId,
+    context: { proxy: safeAddress(hop.host, hop.port), destination, signal: chain.closed },
+  });
+  debug('hop %d: %s → %s', i, where, formatAddress(destination));
+  const res = await drive(stream, hs, {
+    phase: where,
+    onSocketError: chain.unreachable(i),
+    timeout: options.handshakeTimeout ?? DEFAULT_TIMEOUT,
+    acceptTimeout: options.acceptTimeout ?? 0,
+    signal: options.signal,
+    onReply: (bound) => options.onBound?.(substituteZero(bound, transport, hop, hops.length === 1)),
+  }).catch((err: unknown) => {
+    // The hop before the next one could not reach it: name the unreachable proxy.
+    throw !last && err instanceof ReplyError && UNREACHABLE_REPLIES.has(err.reply) ? chain.unreachable(i + 1)(err) : err;
+  });
+  return { res, method: hs.selectedMethod };
+}
+
+/** The caller's result once the last hop is established. */
+function tunnelOf(stream: Duplex, res: Established, chain: Chain, methods: ConnectResult['methods'], options: ConnectOptions): ConnectResult {
+  const { hops, transport } = chain;
+  const command = options.command ?? 'connect';
+  const bound = command === 'connect' ? res.bound : substituteZero(res.bound, transport, hops[hops.length - 1]!, hops.length === 1);
+  let head = res.head;
+  // No lost bytes: the caller reads them from the socket (unless the tunnel already ended).
+  if (!options.keepHead && head.length && !stream.readableEnded) {
+    stream.unshift(head);
+    head = EMPTY;
+  }
+  return { socket: stream, head, bound, transport, methods, encapsulation: res.encapsulation };
 }
 
 /** connect() through a chain given as a list: each hop with its own version, methods and credentials. */
@@ -471,68 +490,90 @@ interface Established {
  */
 function drive(stream: Duplex, hs: ClientHandshake, o: DriveOptions): Promise<Established> {
   return new Promise<Established>((resolve, reject) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (ms: number, phase: string) => {
-      if (timer) clearTimeout(timer);
-      timer = ms > 0 ? setTimeout(() => finish(new TimeoutError(phase, ms)), ms) : undefined;
-    };
-    const finish = (err: unknown, ok?: Established) => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      stream.off('readable', onReadable);
-      stream.off('end', onEnd);
-      stream.off('close', onEnd);
-      stream.off('error', onError);
-      o.signal?.removeEventListener('abort', onAbort);
-      if (ok) resolve(ok);
-      else reject(err);
-    };
-    const apply = (actions: ClientAction[]) => {
-      for (const a of actions) {
-        if (settled) return;
-        switch (a.type) {
-          case 'write':
-            stream.write(a.data);
-            break;
-          case 'verify':
-            void runCheck(a.check).then((r) => { if (!settled) apply(hs.verified(r)); }).catch((err: unknown) => finish(err));
-            break;
-          case 'reply':
-            arm(o.acceptTimeout, `${o.phase}: waiting for the BIND peer`);
-            try {
-              o.onReply?.(a.bound);
-            } catch (err) {
-              finish(err);
-            }
-            break;
-          case 'established':
-            finish(undefined, { bound: a.bound, head: a.head, encapsulation: a.encapsulation });
-            break;
-          case 'error':
-            finish(a.error);
-            break;
-        }
-      }
-    };
-    // Paused-mode reads: we take only what the handshake needs; once our
-    // 'readable' listener is gone the stream is back in its initial mode, so
-    // the caller's 'data' listener or pipe() starts it as usual.
-    const onReadable = () => {
-      let chunk: Buffer | null;
-      while (!settled && (chunk = stream.read() as Buffer | null) !== null) apply(hs.receive(chunk));
-    };
-    const onEnd = () => apply(hs.end());
-    const onError = (err: Error) => finish(err instanceof SocksError ? err : o.onSocketError(err));
-    const onAbort = () => finish(o.signal!.reason);
-    if (o.signal?.aborted) return finish(o.signal.reason);
-    stream.on('readable', onReadable);
-    stream.on('end', onEnd);
-    stream.on('close', onEnd);
-    stream.on('error', onError);
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    arm(o.timeout, o.phase);
-    apply(hs.start());
+    if (o.signal?.aborted) return reject(o.signal.reason);
+    new HandshakeDriver(stream, hs, o, resolve, reject).start();
   });
+}
+
+/** One handshake being driven: the engine's actions applied to the stream, settled once. */
+class HandshakeDriver {
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly stream: Duplex,
+    private readonly hs: ClientHandshake,
+    private readonly o: DriveOptions,
+    private readonly resolve: (ok: Established) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    const { stream } = this;
+    stream.on('readable', this.onReadable);
+    stream.on('end', this.onEnd);
+    stream.on('close', this.onEnd);
+    stream.on('error', this.onError);
+    this.o.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.arm(this.o.timeout, this.o.phase);
+    this.apply(this.hs.start());
+  }
+
+  private arm(ms: number, phase: string): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = ms > 0 ? setTimeout(() => this.finish(new TimeoutError(phase, ms)), ms) : undefined;
+  }
+
+  private finish(err: unknown, ok?: Established): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    const { stream } = this;
+    stream.off('readable', this.onReadable);
+    stream.off('end', this.onEnd);
+    stream.off('close', this.onEnd);
+    stream.off('error', this.onError);
+    this.o.signal?.removeEventListener('abort', this.onAbort);
+    if (ok) this.resolve(ok);
+    else this.reject(err);
+  }
+
+  private apply(actions: ClientAction[]): void {
+    for (const a of actions) {
+      if (this.settled) return;
+      switch (a.type) {
+        case 'write':
+          this.stream.write(a.data);
+          break;
+        case 'verify':
+          void runCheck(a.check).then((r) => { if (!this.settled) this.apply(this.hs.verified(r)); }).catch((err: unknown) => this.finish(err));
+          break;
+        case 'reply':
+          this.arm(this.o.acceptTimeout, `${this.o.phase}: waiting for the BIND peer`);
+          try {
+            this.o.onReply?.(a.bound);
+          } catch (err) {
+            this.finish(err);
+          }
+          break;
+        case 'established':
+          this.finish(undefined, { bound: a.bound, head: a.head, encapsulation: a.encapsulation });
+          break;
+        case 'error':
+          this.finish(a.error);
+          break;
+      }
+    }
+  }
+
+  // Paused-mode reads: we take only what the handshake needs; once our
+  // 'readable' listener is gone the stream is back in its initial mode, so
+  // the caller's 'data' listener or pipe() starts it as usual.
+  private readonly onReadable = (): void => {
+    let chunk: Buffer | null;
+    while (!this.settled && (chunk = this.stream.read() as Buffer | null) !== null) this.apply(this.hs.receive(chunk));
+  };
+  private readonly onEnd = (): void => this.apply(this.hs.end());
+  private readonly onError = (err: Error): void => this.finish(err instanceof SocksError ? err : this.o.onSocketError(err));
+  private readonly onAbort = (): void => this.finish(this.o.signal!.reason);
 }

@@ -139,29 +139,38 @@ export class SocksUdpSocket extends TypedEventEmitter<SocksUdpSocketEvents> {
 }
 
 /**
+ * With a single proxy and no `source`, dials first and binds the datagram
+ * socket on the TCP connection's local address, so the request can announce
+ * what was bound.
+ */
+async function bindEarly(options: UdpAssociateOptions): Promise<{ transport: Duplex; sock?: dgram.Socket } | undefined> {
+  const single = !Array.isArray(options.proxy) || options.proxy.length === 1;
+  if (options.source || !single) return undefined;
+  const hop = parseProxy(Array.isArray(options.proxy) ? options.proxy[0]! : (options.proxy as ProxySpec));
+  const transport = options.socket ?? (await dial(hop.host, hop.port, { lookup: options.lookup, signal: options.signal }, options.connectTimeout ?? 10000));
+  const local = options.localAddress ?? (transport as net.Socket).localAddress;
+  if (!local || !net.isIP(local)) return { transport };
+  try {
+    return { transport, sock: await bindDatagram(net.isIP(local) === 6 ? 'udp6' : 'udp4', local) };
+  } catch (err) {
+    transport.destroy();
+    throw err;
+  }
+}
+
+/** `local` when it is an address of the datagram socket's family. */
+function localOfFamily(local: string | undefined, type: 'udp4' | 'udp6'): string | undefined {
+  return local && net.isIP(local) === (type === 'udp6' ? 6 : 4) ? local : undefined;
+}
+
+/**
  * Opens a UDP association through `proxy` (the last hop of a chain relays;
  * datagrams go to it directly). Resolves once the relay is known and the
  * local datagram socket is bound; rejects (ERR_SOCKS_CLOSED) if the proxy
  * closes the control connection before then.
  */
 export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksUdpSocket> {
-  const single = !Array.isArray(options.proxy) || options.proxy.length === 1;
-  // Bind first and announce what we bound: needs the TCP connection's local address.
-  let early: { transport: Duplex; sock?: dgram.Socket } | undefined;
-  if (!options.source && single) {
-    const hop = parseProxy(Array.isArray(options.proxy) ? options.proxy[0]! : (options.proxy as ProxySpec));
-    const transport = options.socket ?? (await dial(hop.host, hop.port, { lookup: options.lookup, signal: options.signal }, options.connectTimeout ?? 10000));
-    const local = options.localAddress ?? (transport as net.Socket).localAddress;
-    early = { transport };
-    if (local && net.isIP(local)) {
-      try {
-        early.sock = await bindDatagram(net.isIP(local) === 6 ? 'udp6' : 'udp4', local);
-      } catch (err) {
-        transport.destroy();
-        throw err;
-      }
-    }
-  }
+  const early = await bindEarly(options);
   const bound = early?.sock?.address();
   const source = options.source ?? (bound ? { host: bound.address, port: bound.port } : { host: '0.0.0.0', port: 0 });
   let res: ConnectResult;
@@ -194,10 +203,7 @@ export async function udpAssociate(options: UdpAssociateOptions): Promise<SocksU
       sock.close();
       sock = undefined;
     }
-    if (!sock) {
-      const local = options.localAddress ?? (transport as net.Socket).localAddress;
-      sock = await bindDatagram(type, local && net.isIP(local) === (type === 'udp6' ? 6 : 4) ? local : undefined);
-    }
+    sock ??= await bindDatagram(type, localOfFamily(options.localAddress ?? (transport as net.Socket).localAddress, type));
     if (controlError || res.socket.destroyed || res.socket.readableEnded) {
       throw new SocksError('ERR_SOCKS_CLOSED', `the proxy closed the UDP ASSOCIATE control connection${controlError ? ` (${(controlError as NodeJS.ErrnoException).code ?? controlError.message})` : ''}`, undefined, { cause: controlError });
     }

@@ -125,79 +125,117 @@ function supervise(prog: string, io: ServiceIo, stopping: () => boolean, allGone
   });
 }
 
+/** Every worker, connected or not. */
+function allWorkers(): Worker[] {
+  return Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+}
+
+function broadcast(m: Ipc): void {
+  for (const w of allWorkers()) w.send(m);
+}
+
 /** The primary: forks, supervises, sums the workers' counters, passes signals on. */
 export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: { value: C; inputs: Inputs }, io: ServiceIo): Promise<number> {
-  const say = (line: string) => io.stderr.write(`${p.prog}: ${line}\n`);
-  let cfg = first.value;
-  let inputs = first.inputs;
-  // Each worker keeps a slot: its share of the limits (worker-limits.ts), kept by its replacement.
-  const slots = new Map<number, number>();
-  const fork = (slot: number) => {
-    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
-    slots.set(w.id, slot);
-    w.on('message', (m: Ipc) => {
-      if (m.type === 'inputs') w.send({ type: 'start', inputs } satisfies Ipc);
-    });
-  };
-  let stopping = false;
-  let seq = 0;
-  let code = 0;
-  return new Promise<number>((resolve, reject) => {
-    supervise(p.prog, io, () => stopping, () => resolve(code), fork, slots);
+  return new Promise<number>((resolve, reject) => new Primary(p, first, io, resolve, reject).start());
+}
+
+class Primary<C extends ServiceConfig> {
+  private cfg: C;
+  private inputs: Inputs;
+  /** Each worker keeps a slot: its share of the limits (worker-limits.ts), kept by its replacement. */
+  private readonly slots = new Map<number, number>();
+  private stopping = false;
+  private seq = 0;
+  private code = 0;
+  private metrics: ReturnType<typeof serveMetrics> | undefined;
+
+  constructor(
+    private readonly p: ServiceProgram<C>,
+    first: { value: C; inputs: Inputs },
+    private readonly io: ServiceIo,
+    private readonly resolve: (code: number) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.cfg = first.value;
+    this.inputs = first.inputs;
+  }
+
+  private say(line: string): void {
+    this.io.stderr.write(`${this.p.prog}: ${line}\n`);
+  }
+
+  start(): void {
+    const { p, io, cfg } = this;
+    supervise(p.prog, io, () => this.stopping, () => this.resolve(this.code), this.fork, this.slots);
     // Workers accept from the shared listening socket themselves (SCHED_NONE):
     // with Node's round-robin default the primary accepts every connection and
     // passes it over IPC, which doubled the CPU per connection (docs/performance.md).
     // NODE_CLUSTER_SCHED_POLICY=rr brings round-robin back.
     if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
-    say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
+    this.say(`starting ${cfg.workers} workers (primary pid ${process.pid})`);
     const limits = workerLimitsLine(cfg.options, cfg.workers);
-    if (limits) say(limits);
-    for (let i = 0; i < cfg.workers; i++) fork(i);
+    if (limits) this.say(limits);
+    for (let i = 0; i < cfg.workers; i++) this.fork(i);
     p.onServing?.(cfg, async () => {
-      const { snap, extra } = await gather(++seq);
+      const { snap, extra } = await gather(++this.seq);
       return { snapshot: snap, extra };
     });
-    const metrics = cfg.metrics && serveMetrics(cfg.metrics, async () => {
-      const { snap, extra } = await gather(++seq);
+    this.metrics = cfg.metrics ? serveMetrics(cfg.metrics, async () => {
+      const { snap, extra } = await gather(++this.seq);
       return renderMetrics(snap, { defs: { ...p.extraSeries, ...WORKERS_SERIES }, values: extra });
-    }, { listening: (where) => say(`metrics on http://${where}/metrics`), error: (err) => { stop(); reject(err); } });
-    io.signals.on('SIGUSR1', () => void gather(++seq).then(({ snap, extra }) => say(`stats ${statsLine(snap, extra)}`)));
-    io.signals.on('SIGHUP', () => {
-      // Check the new configuration here first: a broken one is reported once and never reaches the workers.
-      try {
-        ({ value: cfg, inputs } = recordInputs(() => p.build()));
-      } catch (err) {
-        say(`reload failed, keeping the running configuration: ${(err as Error).message}`);
-        return;
-      }
-      for (const n of cfg.notices) say(`warning: ${n}`);
-      p.onReloaded?.(cfg);
-      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'reload', inputs } satisfies Ipc);
+    }, { listening: (where) => this.say(`metrics on http://${where}/metrics`), error: (err) => { this.stop(); this.reject(err); } }) : undefined;
+    io.signals.on('SIGUSR1', () => void gather(++this.seq).then(({ snap, extra }) => this.say(`stats ${statsLine(snap, extra)}`)));
+    io.signals.on('SIGHUP', () => this.reload());
+    io.signals.on('SIGINT', this.onInt);
+    io.signals.on('SIGTERM', this.onTerm);
+  }
+
+  private readonly fork = (slot: number): void => {
+    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
+    this.slots.set(w.id, slot);
+    w.on('message', (m: Ipc) => {
+      if (m.type === 'inputs') w.send({ type: 'start', inputs: this.inputs } satisfies Ipc);
     });
-    const stop = (sig?: string) => {
-      if (stopping) return void (sig && cut());
-      stopping = true;
-      if (sig) say(`${sig}: draining ${Object.keys(cluster.workers ?? {}).length} workers (up to ${cfg.drainTimeout} ms)`);
-      if (metrics) metrics.close();
-      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'drain' } satisfies Ipc);
-      // A worker that does not finish in time is killed.
-      setTimeout(() => {
-        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-        resolve(code);
-      }, cfg.drainTimeout + 2000).unref();
-      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(code);
-    };
-    // A second INT or TERM cuts the workers' open connections (logged); exit 130. A third meets Node's default.
-    const cut = () => {
-      say('second signal: closing the open connections now');
-      code = 130;
-      io.signals.removeListener('SIGINT', onInt);
-      io.signals.removeListener('SIGTERM', onTerm);
-      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'cut' } satisfies Ipc);
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    io.signals.on('SIGINT', onInt);
-    io.signals.on('SIGTERM', onTerm);
-  });
+  };
+
+  private reload(): void {
+    const { p } = this;
+    // Check the new configuration here first: a broken one is reported once and never reaches the workers.
+    try {
+      ({ value: this.cfg, inputs: this.inputs } = recordInputs(() => p.build()));
+    } catch (err) {
+      this.say(`reload failed, keeping the running configuration: ${(err as Error).message}`);
+      return;
+    }
+    for (const n of this.cfg.notices) this.say(`warning: ${n}`);
+    p.onReloaded?.(this.cfg);
+    broadcast({ type: 'reload', inputs: this.inputs });
+  }
+
+  private stop(sig?: string): void {
+    if (this.stopping) return void (sig && this.cut());
+    this.stopping = true;
+    const { cfg } = this;
+    if (sig) this.say(`${sig}: draining ${allWorkers().length} workers (up to ${cfg.drainTimeout} ms)`);
+    if (this.metrics) this.metrics.close();
+    broadcast({ type: 'drain' });
+    // A worker that does not finish in time is killed.
+    setTimeout(() => {
+      for (const w of allWorkers()) w.process.kill('SIGKILL');
+      this.resolve(this.code);
+    }, cfg.drainTimeout + 2000).unref();
+    if (allWorkers().length === 0) this.resolve(this.code);
+  }
+
+  /** A second INT or TERM cuts the workers' open connections (logged); exit 130. A third meets Node's default. */
+  private cut(): void {
+    this.say('second signal: closing the open connections now');
+    this.code = 130;
+    this.io.signals.removeListener('SIGINT', this.onInt);
+    this.io.signals.removeListener('SIGTERM', this.onTerm);
+    broadcast({ type: 'cut' });
+  }
+
+  private readonly onInt = (): void => this.stop('SIGINT');
+  private readonly onTerm = (): void => this.stop('SIGTERM');
 }

@@ -16,7 +16,17 @@ import type { Encapsulation } from '../protocol/method.js';
 import { SocksError } from '../protocol/errors.js';
 
 export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): Duplex {
-  const outer = new Duplex({
+  const outer = wrappingDuplex(inner, enc);
+  const onEnd = unwrapInto(outer, inner, enc);
+  if (head && head.length) outer.push(head);
+  // The peer's FIN may have come before this wrapper (during the handshake).
+  if (inner.readableEnded) onEnd();
+  return outer;
+}
+
+/** The application's side: what it writes goes to `inner` wrapped; ending it ends `inner` once flushed. */
+function wrappingDuplex(inner: Duplex, enc: Encapsulation): Duplex {
+  return new Duplex({
     allowHalfOpen: true,
     read() {
       // Also starts the flow: the adapter may have paused `inner` during the handshake.
@@ -51,6 +61,10 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
       cb(err);
     },
   });
+}
+
+/** The peer's side: `inner`'s frames unwrapped into `outer`. Returns the handler of `inner`'s end. */
+function unwrapInto(outer: Duplex, inner: Duplex, enc: Encapsulation): () => void {
   /** The peer's end came after whole frames (outer's end was pushed). */
   let ended = false;
   const onData = (wire: Buffer) => {
@@ -85,8 +99,5 @@ export function encapsulate(inner: Duplex, enc: Encapsulation, head?: Buffer): D
     // delivered, then the wrapper closes itself (autoDestroy).
     if (!outer.writableEnded) outer.end();
   });
-  if (head && head.length) outer.push(head);
-  // The peer's FIN may have come before this wrapper (during the handshake).
-  if (inner.readableEnded) onEnd();
-  return outer;
+  return onEnd;
 }

@@ -109,74 +109,88 @@ export function race(o: RaceOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const localFamily = o.localAddress ? net.isIP(o.localAddress) : 0;
     const queue = localFamily ? o.candidates.filter((c) => c.family === localFamily) : [...o.candidates];
-    const delay = o.attemptDelay ?? DEFAULT_ATTEMPT_DELAY;
-    const live = new Set<net.Socket>();
-    let next = 0;
-    let over = false;
-    let lastError: unknown;
-    let stagger: NodeJS.Timeout | undefined;
-    let deadline: NodeJS.Timeout | undefined;
-
-    const settle = (err: unknown, winner?: net.Socket) => {
-      if (over) return;
-      over = true;
-      if (stagger) clearTimeout(stagger);
-      if (deadline) clearTimeout(deadline);
-      o.signal?.removeEventListener('abort', onAbort);
-      for (const s of live) if (s !== winner) s.destroy();
-      live.clear();
-      if (winner) resolve(winner);
-      else reject(err);
-    };
-    const onAbort = () => settle(o.signal!.reason);
-
-    const attempt = () => {
-      if (stagger) clearTimeout(stagger);
-      stagger = undefined;
-      const c = queue[next++];
-      if (!c) return;
-      const sock = (o.connect ?? net.connect)({ host: c.address, port: o.port, family: c.family, localAddress: o.localAddress, allowHalfOpen: o.allowHalfOpen });
-      live.add(sock);
-      o.onAttempt?.(sock, c);
-      const onError = (err: Error) => {
-        live.delete(sock);
-        sock.destroy();
-        lastError = err;
-        if (over) return;
-        // §5: a failed attempt starts the next one at once.
-        if (next < queue.length) attempt();
-        else if (live.size === 0) settle(lastError);
-      };
-      sock.once('error', onError);
-      sock.once('connect', () => {
-        sock.off('error', onError);
-        if (over) return;
-        sock.setNoDelay(o.noDelay ?? true);
-        if (o.keepAlive) sock.setKeepAlive(true, typeof o.keepAlive === 'number' ? o.keepAlive : 0);
-        if (o.timeout) sock.setTimeout(o.timeout);
-        settle(undefined, sock);
-      });
-      if (next < queue.length) stagger = setTimeout(attempt, delay);
-    };
-
     if (queue.length === 0) {
       const e: NodeJS.ErrnoException = new Error(localFamily ? `no IPv${localFamily} address to reach from ${o.localAddress}` : 'no address to connect to');
       e.code = 'EADDRNOTAVAIL';
       return reject(e);
     }
     if (o.signal?.aborted) return reject(o.signal.reason);
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.deadline && o.deadline > 0) {
-      deadline = setTimeout(() => {
-        let e: Error;
-        if (o.onDeadline) e = o.onDeadline();
-        else {
-          e = new Error(`connect timed out after ${o.deadline} ms`);
-          (e as NodeJS.ErrnoException).code = 'ETIMEDOUT';
-        }
-        settle(e);
-      }, o.deadline);
-    }
-    attempt();
+    new Race(o, queue, resolve, reject).start();
   });
+}
+
+function deadlineError(o: RaceOptions): Error {
+  if (o.onDeadline) return o.onDeadline();
+  const e: NodeJS.ErrnoException = new Error(`connect timed out after ${o.deadline} ms`);
+  e.code = 'ETIMEDOUT';
+  return e;
+}
+
+/** One race under way: its attempts, its stagger and deadline timers, settled once. */
+class Race {
+  private readonly live = new Set<net.Socket>();
+  private next = 0;
+  private over = false;
+  private lastError: unknown;
+  private stagger: NodeJS.Timeout | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly o: RaceOptions,
+    private readonly queue: readonly Candidate[],
+    private readonly resolve: (s: net.Socket) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    const { o } = this;
+    o.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (o.deadline && o.deadline > 0) this.deadline = setTimeout(() => this.settle(deadlineError(o)), o.deadline);
+    this.attempt();
+  }
+
+  private readonly onAbort = (): void => this.settle(this.o.signal!.reason);
+
+  private settle(err: unknown, winner?: net.Socket): void {
+    if (this.over) return;
+    this.over = true;
+    if (this.stagger) clearTimeout(this.stagger);
+    if (this.deadline) clearTimeout(this.deadline);
+    this.o.signal?.removeEventListener('abort', this.onAbort);
+    for (const s of this.live) if (s !== winner) s.destroy();
+    this.live.clear();
+    if (winner) this.resolve(winner);
+    else this.reject(err);
+  }
+
+  /** Dials the next candidate (a timer callback, hence bound). */
+  private readonly attempt = (): void => {
+    const { o, queue, live } = this;
+    if (this.stagger) clearTimeout(this.stagger);
+    this.stagger = undefined;
+    const c = queue[this.next++];
+    if (!c) return;
+    const sock = (o.connect ?? net.connect)({ host: c.address, port: o.port, family: c.family, localAddress: o.localAddress, allowHalfOpen: o.allowHalfOpen });
+    live.add(sock);
+    o.onAttempt?.(sock, c);
+    const onError = (err: Error) => {
+      live.delete(sock);
+      sock.destroy();
+      this.lastError = err;
+      if (this.over) return;
+      // §5: a failed attempt starts the next one at once.
+      if (this.next < queue.length) this.attempt();
+      else if (live.size === 0) this.settle(this.lastError);
+    };
+    sock.once('error', onError);
+    sock.once('connect', () => {
+      sock.off('error', onError);
+      if (this.over) return;
+      sock.setNoDelay(o.noDelay ?? true);
+      if (o.keepAlive) sock.setKeepAlive(true, typeof o.keepAlive === 'number' ? o.keepAlive : 0);
+      if (o.timeout) sock.setTimeout(o.timeout);
+      this.settle(undefined, sock);
+    });
+    if (this.next < queue.length) this.stagger = setTimeout(this.attempt, this.o.attemptDelay ?? DEFAULT_ATTEMPT_DELAY);
+  };
 }

@@ -195,7 +195,19 @@ export function inspectBinauthToken(buf: Buffer): { type: number; publicKey: Buf
 
 // ------------------------------------------------------------ server
 
-export function createBinauth(options: BinauthOptions): Binauth {
+/** The server's settings, validated once: what createBinauth works from. */
+interface BinauthSettings {
+  serverIdText: string;
+  serverId: Buffer;
+  challengeTTL: number;
+  tokenTTL: number;
+  now: () => number;
+  privKey: KeyObject;
+  pubKey: KeyObject;
+  serverPublicKey: Buffer;
+}
+
+function binauthSettings(options: BinauthOptions): BinauthSettings {
   if (!options || typeof options !== 'object') throw new LocalProtocolError('createBinauth needs options');
   const serverIdText = options.serverId ?? '';
   if (typeof serverIdText !== 'string') throw new LocalProtocolError('serverId must be a string');
@@ -217,27 +229,88 @@ export function createBinauth(options: BinauthOptions): Binauth {
       throw new LocalProtocolError('serverPublicKey does not belong to serverPrivateKey');
     }
   }
-  const serverPublicKey = derived;
   if (options.serverPrivateKey.length === 64 && !options.serverPrivateKey.subarray(32).equals(derived)) {
     throw new LocalProtocolError('the second half of the 64-byte serverPrivateKey is not its public key');
   }
-  const pubKey = publicKeyObject(serverPublicKey);
-  const serverId = Buffer.from(serverIdText, 'utf8');
-
-  const issue = (type: number, publicKey: Buffer): Buffer => signCombined(encodeBintoken(type, publicKey, now()), privKey);
-
-  const checkPublicKey = (publicKey: unknown): Buffer => {
-    if (!Buffer.isBuffer(publicKey) || publicKey.length !== 32) {
-      throw new BinauthError(400, 'invalid public key, expected Buffer<32>');
-    }
-    return publicKey;
-  };
-
   return {
-    serverPublicKey: Buffer.from(serverPublicKey),
-    serverId: serverIdText,
+    serverIdText,
+    serverId: Buffer.from(serverIdText, 'utf8'),
     challengeTTL,
     tokenTTL,
+    now,
+    privKey,
+    pubKey: publicKeyObject(derived),
+    serverPublicKey: derived,
+  };
+}
+
+function checkPublicKey(publicKey: unknown): Buffer {
+  if (!Buffer.isBuffer(publicKey) || publicKey.length !== 32) {
+    throw new BinauthError(400, 'invalid public key, expected Buffer<32>');
+  }
+  return publicKey;
+}
+
+/** The challenge inside clientSig || [serverId] || serverSigned(challenge): both signatures checked. */
+function openSignedChallenge(s: BinauthSettings, signedChallenge: Buffer, publicKey: Buffer): Buffer {
+  try {
+    let challengeBuf = signOpen(signedChallenge, publicKey);
+    if (challengeBuf.subarray(0, s.serverId.length).equals(s.serverId)) challengeBuf = challengeBuf.subarray(s.serverId.length);
+    return signOpen(challengeBuf, s.pubKey);
+  } catch (err) {
+    throw new BinauthError(401, `challenge failed signature validation: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+/** A challenge this server issued to `publicKey`, not from the future, not expired. */
+function checkChallenge(s: BinauthSettings, challengeBuf: Buffer, publicKey: Buffer): void {
+  const t = s.now();
+  try {
+    const challenge = decodeBintoken(challengeBuf);
+    if (challenge.type !== BINAUTH_TYPE_CHALLENGE) throw new Error('incorrect bintoken type');
+    if (!timingSafeEqual(challenge.publicKey, publicKey)) throw new Error('incorrect public key');
+    if (!(challenge.time <= t)) throw new Error('challenge timestamped in the future');
+    if (!(challenge.time + s.challengeTTL >= t)) {
+      throw new BinauthError(401, 'challenge expired');
+    }
+  } catch (err) {
+    if (err instanceof BinauthError) throw err;
+    throw new BinauthError(400, `challenge failed validation: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+/** The client key a valid token names. */
+function verifyBinauthToken(s: BinauthSettings, token: Buffer): Buffer {
+  if (!Buffer.isBuffer(token)) throw new BinauthError(400, 'invalid auth token, expected Buffer');
+  let opened: Buffer;
+  try {
+    opened = signOpen(token, s.pubKey);
+  } catch (err) {
+    throw new BinauthError(401, `token failed signature validation: ${messageOf(err)}`, { cause: err });
+  }
+  let parsed: Bintoken;
+  try {
+    parsed = decodeBintoken(opened);
+  } catch (err) {
+    throw new BinauthError(401, `token failed to parse: ${messageOf(err)}`, { cause: err });
+  }
+  const t = s.now();
+  // Upstream order: expiry before type, so an old challenge reads "expired".
+  if (!(parsed.time + s.tokenTTL >= t)) throw new BinauthError(401, 'auth token expired');
+  if (parsed.type !== BINAUTH_TYPE_TOKEN) throw new BinauthError(401, 'token failed security checks: incorrect bintoken type');
+  if (!(parsed.time <= t)) throw new BinauthError(401, 'token failed security checks: auth token timestamped in the future');
+  return Buffer.from(parsed.publicKey);
+}
+
+export function createBinauth(options: BinauthOptions): Binauth {
+  const s = binauthSettings(options);
+  const issue = (type: number, publicKey: Buffer): Buffer => signCombined(encodeBintoken(type, publicKey, s.now()), s.privKey);
+
+  return {
+    serverPublicKey: Buffer.from(s.serverPublicKey),
+    serverId: s.serverIdText,
+    challengeTTL: s.challengeTTL,
+    tokenTTL: s.tokenTTL,
 
     getChallenge(publicKey: Buffer): Buffer {
       return issue(BINAUTH_TYPE_CHALLENGE, checkPublicKey(publicKey));
@@ -246,52 +319,12 @@ export function createBinauth(options: BinauthOptions): Binauth {
     getToken(publicKey: Buffer, signedChallenge: Buffer): Buffer {
       checkPublicKey(publicKey);
       if (!Buffer.isBuffer(signedChallenge)) throw new BinauthError(400, 'invalid signed challenge, expected Buffer');
-
-      let challengeBuf: Buffer;
-      try {
-        challengeBuf = signOpen(signedChallenge, publicKey);
-        if (challengeBuf.subarray(0, serverId.length).equals(serverId)) challengeBuf = challengeBuf.subarray(serverId.length);
-        challengeBuf = signOpen(challengeBuf, pubKey);
-      } catch (err) {
-        throw new BinauthError(401, `challenge failed signature validation: ${messageOf(err)}`, { cause: err });
-      }
-
-      const t = now();
-      try {
-        const challenge = decodeBintoken(challengeBuf);
-        if (challenge.type !== BINAUTH_TYPE_CHALLENGE) throw new Error('incorrect bintoken type');
-        if (!timingSafeEqual(challenge.publicKey, publicKey)) throw new Error('incorrect public key');
-        if (!(challenge.time <= t)) throw new Error('challenge timestamped in the future');
-        if (!(challenge.time + challengeTTL >= t)) {
-          throw new BinauthError(401, 'challenge expired');
-        }
-      } catch (err) {
-        if (err instanceof BinauthError) throw err;
-        throw new BinauthError(400, `challenge failed validation: ${messageOf(err)}`, { cause: err });
-      }
+      checkChallenge(s, openSignedChallenge(s, signedChallenge, publicKey), publicKey);
       return issue(BINAUTH_TYPE_TOKEN, publicKey);
     },
 
     verifyToken(token: Buffer): Buffer {
-      if (!Buffer.isBuffer(token)) throw new BinauthError(400, 'invalid auth token, expected Buffer');
-      let opened: Buffer;
-      try {
-        opened = signOpen(token, pubKey);
-      } catch (err) {
-        throw new BinauthError(401, `token failed signature validation: ${messageOf(err)}`, { cause: err });
-      }
-      let parsed: Bintoken;
-      try {
-        parsed = decodeBintoken(opened);
-      } catch (err) {
-        throw new BinauthError(401, `token failed to parse: ${messageOf(err)}`, { cause: err });
-      }
-      const t = now();
-      // Upstream order: expiry before type, so an old challenge reads "expired".
-      if (!(parsed.time + tokenTTL >= t)) throw new BinauthError(401, 'auth token expired');
-      if (parsed.type !== BINAUTH_TYPE_TOKEN) throw new BinauthError(401, 'token failed security checks: incorrect bintoken type');
-      if (!(parsed.time <= t)) throw new BinauthError(401, 'token failed security checks: auth token timestamped in the future');
-      return Buffer.from(parsed.publicKey);
+      return verifyBinauthToken(s, token);
     },
   };
 }

@@ -241,6 +241,21 @@ function plainHost(h: string): string {
   return h.startsWith('::ffff:') && net.isIPv4(h.slice(7)) ? h.slice(7) : h;
 }
 
+/** To identd on the client's host, from the same local IP the client reached, so identd sees the right pair. */
+function dialIdentd(host: string, port: number, local: string): net.Socket {
+  return net.connect({
+    host,
+    port,
+    ...(local && local !== '0.0.0.0' && local !== '::' && net.isIP(local) === net.isIP(host) ? { localAddress: local } : {}),
+  });
+}
+
+/** A reply naming a port pair other than the one asked is malformed. */
+function otherPortPair(options: IdentLookupOptions, r: IdentReply): IdentError | undefined {
+  if (r.portOnServer === undefined || (r.portOnServer === options.client.port && r.portOnClient === options.server.port)) return undefined;
+  return new IdentError('malformed', `reply for ports ${r.portOnServer} , ${r.portOnClient}, asked ${options.client.port} , ${options.server.port}`, r);
+}
+
 /**
  * Asks identd on the SOCKS client's host who owns client.port → server.port.
  * Resolves with its reply (an ERROR reply included; a premature close is
@@ -252,19 +267,13 @@ export function identLookup(options: IdentLookupOptions): Promise<IdentReply> {
   const identPort = options.identPort ?? IDENT_PORT;
   const timeout = options.timeout ?? IDENT_TIMEOUT;
   const host = plainHost(options.client.host);
-  const local = plainHost(options.server.host);
   const aborted = () => new IdentError('aborted', 'lookup aborted', undefined, { cause: options.signal?.reason });
   if (options.signal?.aborted) return Promise.reject(aborted());
   return new Promise<IdentReply>((resolve, reject) => {
     const reader = new IdentReplyReader(options.maxLine);
     let connected = false;
     let settled = false;
-    const sock = net.connect({
-      host,
-      port: identPort,
-      // From the same local IP the client reached, so identd sees the right pair.
-      ...(local && local !== '0.0.0.0' && local !== '::' && net.isIP(local) === net.isIP(host) ? { localAddress: local } : {}),
-    });
+    const sock = dialIdentd(host, identPort, plainHost(options.server.host));
     const finish = (err: IdentError | undefined, reply?: IdentReply) => {
       if (settled) return;
       settled = true;
@@ -277,8 +286,9 @@ export function identLookup(options: IdentLookupOptions): Promise<IdentReply> {
         return;
       }
       const r = reply!;
-      if (r.portOnServer !== undefined && (r.portOnServer !== options.client.port || r.portOnClient !== options.server.port)) {
-        reject(new IdentError('malformed', `reply for ports ${r.portOnServer} , ${r.portOnClient}, asked ${options.client.port} , ${options.server.port}`, r));
+      const mismatch = otherPortPair(options, r);
+      if (mismatch) {
+        reject(mismatch);
         return;
       }
       debug('lookup %s (%d , %d): %s', host, options.client.port, options.server.port, r.type === 'USERID' ? `USERID ${JSON.stringify(r.user)}` : `ERROR ${printable(r.error)}`);

@@ -12,12 +12,9 @@ import { expect } from 'chai';
 import { generateToken, tokenFromCookie, loadOrCreateCookie, resolveToken, readTokenFile, TOKEN_ALPHABET } from '../../lib/electrum/token.js';
 import { basicPassword, checkBasicAuth, basicAuthGuard } from '../../lib/electrum/http-auth.js';
 import { electrumConnect, electrumCall, LineReader, ElectrumSession, ElectrumRpcError, rawAuthSequence, ElectrumVia } from '../../lib/electrum/client.js';
-import { SocksServer } from '../../lib/server/server.js';
-import { relay } from '../../lib/transport/relay.js';
-import { electrumTokenAuth } from '../../lib/electrum/gate.js';
 import { AuthError, TimeoutError } from '../../lib/protocol/errors.js';
 import { toHex } from '../support/helpers.js';
-import { TOKEN, startStandIn, StandIn, paddedVersionRequest } from '../support/electrum.js';
+import { TOKEN, startTokenGateway, type TokenGateway, paddedVersionRequest } from '../support/electrum.js';
 
 describe('electrum tokens (lib/electrum/token.ts)', () => {
   let dir: string;
@@ -153,23 +150,15 @@ describe('LineReader: newline-delimited JSON of any length', () => {
 });
 
 describe('electrumConnect / electrumCall against a token server on 127.0.0.1', () => {
-  let backend: StandIn;
-  let server: SocksServer;
+  let gateway: TokenGateway;
   let port: number;
   let silent: net.Server;
   let silentPort: number;
   const silentSockets = new Set<net.Socket>();
 
   before(async () => {
-    backend = await startStandIn();
-    server = new SocksServer({
-      ...electrumTokenAuth({
-        token: TOKEN,
-        onConnection: ({ socket, head }) => relay(socket, net.connect({ port: backend.port, host: '127.0.0.1' }), head),
-      }),
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
+    gateway = await startTokenGateway();
+    port = gateway.port;
     // Accepts and never answers: for deadlines.
     silent = net.createServer((s) => {
       silentSockets.add(s);
@@ -181,8 +170,7 @@ describe('electrumConnect / electrumCall against a token server on 127.0.0.1', (
   after(async () => {
     for (const s of silentSockets) s.destroy();
     await new Promise<void>((r) => silent.close(() => r()));
-    await new Promise<void>((r) => server.close(() => r()));
-    await backend.close();
+    await gateway.close();
   });
 
   it('rawAuthSequence is bwt\'s documented byte string', () => {
@@ -200,7 +188,7 @@ describe('electrumConnect / electrumCall against a token server on 127.0.0.1', (
         // A 1024-byte padded line, then a ping: once the ping is answered the padded line was read whole.
         socket.write(paddedVersionRequest().toString().replace('"id":0', '"id":7'));
         expect(await session.request('server.ping')).to.equal(null);
-        const padded = backend.received.at(-2)!;
+        const padded = gateway.backend.received.at(-2)!;
         expect(padded.length).to.equal(1023);
         expect(JSON.parse(padded).id).to.equal(7);
       } finally {
@@ -248,7 +236,7 @@ describe('electrumConnect / electrumCall against a token server on 127.0.0.1', (
   });
 
   it('electrumCall sends server.version first, and turns a JSON-RPC error into ElectrumRpcError', async () => {
-    const before = backend.received.length;
+    const before = gateway.backend.received.length;
     let err: unknown;
     try {
       await electrumCall({ server: `127.0.0.1:${port}`, token: TOKEN, method: 'blockchain.nope', params: [1, 'x'] });
@@ -257,7 +245,7 @@ describe('electrumConnect / electrumCall against a token server on 127.0.0.1', (
     }
     expect(err).to.be.instanceOf(ElectrumRpcError);
     expect((err as ElectrumRpcError).rpcCode).to.equal(-32601);
-    const sent = backend.received.slice(before).map((l) => JSON.parse(l) as { method: string; id: number; params: unknown[] });
+    const sent = gateway.backend.received.slice(before).map((l) => JSON.parse(l) as { method: string; id: number; params: unknown[] });
     expect(sent.map((m) => [m.id, m.method])).to.deep.equal([[0, 'server.version'], [1, 'blockchain.nope']]);
     expect(sent[1]!.params).to.deep.equal([1, 'x']);
   });

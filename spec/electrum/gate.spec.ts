@@ -9,8 +9,7 @@ import { ServerHandshake, ServerAction } from '../../lib/protocol/server-handsha
 import { SocksServer } from '../../lib/server/server.js';
 import { electrumTokenAuth, ElectrumConnection, ElectrumAuthFailure } from '../../lib/electrum/gate.js';
 import { hex, toHex, splits } from '../support/helpers.js';
-import { TOKEN, tokenBytes, exchange, startStandIn, StandIn, jsonLine, paddedVersionRequest } from '../support/electrum.js';
-import { relay } from '../../lib/transport/relay.js';
+import { TOKEN, tokenBytes, exchange, startTokenGateway, type TokenGateway, jsonLine, paddedVersionRequest } from '../support/electrum.js';
 
 const T = tokenBytes(); // LEN TOKEN
 const OK_REPLY = hex('05 00 00 01 00 00 00 00 00 00');
@@ -271,31 +270,20 @@ describe('electrum-token: through a SocksServer on 127.0.0.1', () => {
 });
 
 describe('electrum-token: relaying to a stand-in Electrum server', () => {
-  let backend: StandIn;
-  let server: SocksServer;
+  let gateway: TokenGateway;
   let port: number;
   before(async () => {
-    backend = await startStandIn();
-    server = new SocksServer({
-      ...electrumTokenAuth({
-        token: TOKEN,
-        onConnection: ({ socket, head }) => relay(socket, net.connect({ port: backend.port, host: '127.0.0.1' }), head),
-      }),
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
+    gateway = await startTokenGateway();
+    port = gateway.port;
   });
-  after(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-    await backend.close();
-  });
+  after(() => gateway.close());
 
   it('pipelined padded server.version (one write with the handshake) is answered', async () => {
     const expected = '{"jsonrpc":"2.0","id":0,"result":["stand-in 1.0","1.4"]}\n';
     const r = await exchange(port, [Buffer.concat([GOOD[0]!.send, paddedVersionRequest()])], { expect: 14 + expected.length });
     expect(toHex(r.data.subarray(0, 14))).to.equal(toHex(GOOD[0]!.reply));
     expect(r.data.subarray(14).toString()).to.equal(expected);
-    const line = backend.received.at(-1)!;
+    const line = gateway.backend.received.at(-1)!;
     expect(line.length).to.equal(1023); // the whole padded line arrived, minus its newline
     expect(JSON.parse(line)).to.deep.equal({ jsonrpc: '2.0', method: 'server.version', id: 0, params: ['electrum/4.8.1', ['1.4', '1.6']] });
   });

@@ -27,7 +27,8 @@ import { capture } from '../support/capture.js';
 import { danteGssapi, danteGssapiConfig, socksifyGssapiConfig } from '../support/dante.js';
 import { skipUnless, writeIn } from '../support/kdc.js';
 import { PYTHON } from '../support/python.js';
-import { BODY, kerberosFixture, readN, type KerberosFixture } from '../support/kerberos.js';
+import { BODY, kerberosFixture, type KerberosFixture } from '../support/kerberos.js';
+import { readN } from '../support/helpers.js';
 
 /** Connects to NAME:PORT (Dante fakes the name), sends stdin, half-closes, prints what comes back. */
 const SEND_AND_ECHO = `

@@ -10,40 +10,10 @@ import net from 'node:net';
 import { spawn, execFileSync, ChildProcess } from 'node:child_process';
 import { PROGRAM } from '../support/paths.js';
 import { echoServer, requireProgram, stopChild } from '../support/interop.js';
-import { hex } from '../support/helpers.js';
-
-type Outcome = 'ok' | `rep:${string}` | 'closed';
+import { connectTo, socksOutcome, type Outcome } from '../support/socks-outcome.js';
 
 /** SOCKS5 no-auth CONNECT to 127.0.0.1:port, then one echo round trip; the socket stays open on success. */
-function tunnel(proxyPort: number, port: number, keep: net.Socket[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const s = net.connect(proxyPort, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    let done = false;
-    const end = (o: Outcome) => {
-      if (done) return;
-      done = true;
-      clearTimeout(t);
-      if (o === 'ok') keep.push(s);
-      else s.destroy();
-      resolve(o);
-    };
-    const t = setTimeout(() => end('closed'), 8000);
-    s.on('error', () => end('closed'));
-    s.on('close', () => end('closed'));
-    s.on('connect', () => s.write(Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), Buffer.from([port >> 8, port & 255])])));
-    s.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 12) {
-        if (buf[3] !== 0x00) return end(`rep:${buf[3]!.toString(16).padStart(2, '0')}`);
-        if (buf.subarray(12).toString() === 'ping') return end('ok');
-      } else if (buf.length >= 4 && buf[3] !== 0x00) {
-        return end(`rep:${buf[3]!.toString(16).padStart(2, '0')}`);
-      }
-      if (buf.length === 12) s.write('ping');
-    });
-  });
-}
+const tunnel = (proxyPort: number, port: number, keep: net.Socket[]): Promise<Outcome> => socksOutcome(proxyPort, connectTo(port), keep, true);
 
 async function startProxy(nofile: number, args: string[] = []): Promise<{ child: ChildProcess; port: number; err: () => string; stats: () => Promise<Record<string, number>> }> {
   const child = spawn('prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, PROGRAM.proxy, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });

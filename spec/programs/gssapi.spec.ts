@@ -7,7 +7,6 @@
 import { capture } from '../support/capture.js';
 import { expect } from 'chai';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { SocksServerOptions } from '../../lib/server/server.js';
 import { connect } from '../../lib/client/connect.js';
 import { AuthError } from '../../lib/protocol/errors.js';
@@ -15,7 +14,7 @@ import { none } from '../../methods/none.js';
 import { gssapiPsk, GssEncapsulation } from '../../methods/gssapi/index.js';
 import type { AuthMethod } from '../../lib/protocol/method.js';
 import { echoServer, requireProgram, tempDir, freePort, spawnDaemon, stopAll, runProgram, RunResult } from '../support/interop.js';
-import { hex } from '../support/helpers.js';
+import { hex, readN } from '../support/helpers.js';
 import { PROGRAM } from '../support/paths.js';
 import { startSocksServer, type StartedServer } from '../support/socks-server.js';
 
@@ -25,26 +24,11 @@ function startServer(opts: SocksServerOptions): Promise<StartedServer> {
   return startSocksServer({ handshakeTimeout: 5000, ...opts });
 }
 
-/** Reads from `s` until `n` bytes arrived (or end / 5 s). */
-function readN(s: Duplex, n: number, head: Buffer = Buffer.alloc(0)): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const got: Buffer[] = head.length ? [head] : [];
-    let len = head.length;
-    const done = () => { clearTimeout(t); s.off('data', onData); resolve(Buffer.concat(got)); };
-    const onData = (d: Buffer) => { got.push(d); len += d.length; if (len >= n) done(); };
-    const t = setTimeout(() => reject(new Error(`timeout after ${len}/${n} bytes`)), 5000);
-    if (len >= n) return done();
-    s.on('data', onData);
-    s.once('end', done);
-    s.once('error', (e) => { clearTimeout(t); reject(e); });
-  });
-}
-
 async function tunnelEcho(proxyPort: number, echoPort: number, methods: AuthMethod[], payload: Buffer): Promise<{ echoed: Buffer; encapsulated: boolean }> {
   const res = await connect({ proxy: { host: '127.0.0.1', port: proxyPort }, destination: { host: '127.0.0.1', port: echoPort }, methods, handshakeTimeout: 5000 });
   try {
     res.socket.write(payload);
-    const echoed = await readN(res.socket, payload.length, res.head);
+    const echoed = await readN(res.socket, payload.length, res.head, 5000);
     return { echoed, encapsulated: res.encapsulation instanceof GssEncapsulation };
   } finally {
     res.socket.destroy();
@@ -100,7 +84,7 @@ describe('GSS-API end to end (SocksServer ⇄ connect)', function () {
     try {
       const s = net.connect(srv.port, '127.0.0.1');
       s.write(hex('05 01 00'));
-      const got = await readN(s, 100); // resolves at end
+      const got = await readN(s, 100, undefined, 5000); // resolves at end
       s.destroy();
       expect(got).to.deep.equal(hex('05 ff'));
     } finally {
@@ -240,7 +224,7 @@ describe('sockskit-proxy / sockskit-connect --gssapi-psk', function () {
   it('GSS-API is the only method offered: 05 01 00 gets exactly 05 FF, curl --socks5-basic is refused', async function () {
     const s = net.connect(port, '127.0.0.1');
     s.write(hex('05 01 00'));
-    const got = await readN(s, 100);
+    const got = await readN(s, 100, undefined, 5000);
     s.destroy();
     expect(got).to.deep.equal(hex('05 ff'));
     const curl = requireProgram(this, 'curl');

@@ -10,24 +10,14 @@ import { expect } from 'chai';
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROGRAM } from '../support/paths.js';
-import { cleanEnv, echoServer, listeningPort, runProgram, spawnDaemon, stopAll } from '../support/interop.js';
-import { BODY, kerberosFixture, type KerberosFixture } from '../support/kerberos.js';
+import { cleanEnv, listeningPort, runProgram, spawnDaemon, stopAll } from '../support/interop.js';
+import { BODY, kerberosEchoSuite } from '../support/kerberos.js';
 
 describe('sockskit-proxy --gssapi-keytab / sockskit-connect --gssapi-kerberos (real KDC)', function () {
   this.timeout(40000);
-  let fx: KerberosFixture;
-  let echo: Awaited<ReturnType<typeof echoServer>>;
-  before(async function () {
-    fx = await kerberosFixture(this);
-    echo = await echoServer();
-  });
-  after(async () => {
-    await stopAll();
-    await echo?.close();
-    await fx?.kdc.stop();
-  });
+  const k = kerberosEchoSuite(stopAll);
 
-  const env = (extra: Record<string, string> = {}) => cleanEnv({ ...fx.kdc.env, KRB5CCNAME: fx.ccache, KRB5RCACHETYPE: 'none', DEBUG: '', ...extra });
+  const env = (extra: Record<string, string> = {}) => cleanEnv({ ...k.fx.kdc.env, KRB5CCNAME: k.fx.ccache, KRB5RCACHETYPE: 'none', DEBUG: '', ...extra });
 
   async function proxy(args: string[], extraEnv: Record<string, string> = {}): Promise<{ port: number; output(): string }> {
     const d = await spawnDaemon(process.execPath, [PROGRAM.proxy, '--listen', '127.0.0.1:0', ...args], { env: env(extraEnv) });
@@ -35,11 +25,11 @@ describe('sockskit-proxy --gssapi-keytab / sockskit-connect --gssapi-kerberos (r
   }
 
   const tunnel = (port: number, extra: string[] = []) =>
-    runProgram(process.execPath, [PROGRAM.connect, '--proxy', `socks5h://localhost:${port}`, '--gssapi-kerberos', ...extra, '127.0.0.1', String(echo.port)], { input: BODY, env: env(), timeout: 20000 });
+    runProgram(process.execPath, [PROGRAM.connect, '--proxy', `socks5h://localhost:${port}`, '--gssapi-kerberos', ...extra, '127.0.0.1', String(k.echo.port)], { input: BODY, env: env(), timeout: 20000 });
 
   for (const level of ['integrity', 'confidentiality', 'selective'] as const) {
     it(`tunnels 300 KB byte for byte at ${level}; the listening line names the principals`, async () => {
-      const p = await proxy(['--gssapi-keytab', fx.keytab, '--gssapi-protection', level]);
+      const p = await proxy(['--gssapi-keytab', k.fx.keytab, '--gssapi-protection', level]);
       expect(p.output()).to.match(/GSS-API Kerberos \(rcmd\/localhost@SOCKSKIT\.TEST, rcmd\/127\.0\.0\.1@SOCKSKIT\.TEST\)/);
       const r = await tunnel(p.port, ['--gssapi-protection', level]);
       expect(r.code, r.stderr).to.equal(0);
@@ -48,12 +38,12 @@ describe('sockskit-proxy --gssapi-keytab / sockskit-connect --gssapi-kerberos (r
   }
 
   it('SOCKSKIT_GSSAPI_KEYTAB and a config file work the same; the access log names alice', async () => {
-    const viaEnv = await proxy([], { SOCKSKIT_GSSAPI_KEYTAB: fx.keytab });
+    const viaEnv = await proxy([], { SOCKSKIT_GSSAPI_KEYTAB: k.fx.keytab });
     let r = await tunnel(viaEnv.port);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdoutBytes.equals(BODY)).to.equal(true);
-    const conf = path.join(fx.kdc.dir, 'proxy.yaml');
-    writeFileSync(conf, `gssapi-keytab: ${fx.keytab}\ngssapi-service: rcmd\n`);
+    const conf = path.join(k.fx.kdc.dir, 'proxy.yaml');
+    writeFileSync(conf, `gssapi-keytab: ${k.fx.keytab}\ngssapi-service: rcmd\n`);
     const viaFile = await proxy(['--config', conf]);
     r = await tunnel(viaFile.port);
     expect(r.code, r.stderr).to.equal(0);
@@ -62,29 +52,29 @@ describe('sockskit-proxy --gssapi-keytab / sockskit-connect --gssapi-kerberos (r
   });
 
   it('a client without a ticket fails with a readable line and exit code, nothing relayed', async () => {
-    const p = await proxy(['--gssapi-keytab', fx.keytab]);
-    const before = echo.connections;
-    const r = await runProgram(process.execPath, [PROGRAM.connect, '--proxy', `socks5h://localhost:${p.port}`, '--gssapi-kerberos', '127.0.0.1', String(echo.port)], { input: 'x', env: env({ KRB5CCNAME: `FILE:${fx.kdc.dir}/none.ccache` }), timeout: 20000 });
+    const p = await proxy(['--gssapi-keytab', k.fx.keytab]);
+    const before = k.echo.connections;
+    const r = await runProgram(process.execPath, [PROGRAM.connect, '--proxy', `socks5h://localhost:${p.port}`, '--gssapi-kerberos', '127.0.0.1', String(k.echo.port)], { input: 'x', env: env({ KRB5CCNAME: `FILE:${k.fx.kdc.dir}/none.ccache` }), timeout: 20000 });
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.match(/^sockskit-connect: .*Kerberos.*(No credentials|not found)/im);
     expect(r.stderr).to.not.match(/at .*\.js:\d+/); // no stack trace
-    expect(echo.connections).to.equal(before);
+    expect(k.echo.connections).to.equal(before);
   });
 
   describe('--check and start-up', () => {
     const check = (args: string[]) => runProgram(process.execPath, [PROGRAM.proxy, '--check', ...args], { env: env(), timeout: 10000 });
 
     it('a good keytab: configuration OK', async () => {
-      const r = await check(['--gssapi-keytab', fx.keytab]);
+      const r = await check(['--gssapi-keytab', k.fx.keytab]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.match(/configuration OK/);
     });
 
     it('an unreadable or missing keytab: exit 2 with the reason', async () => {
-      let r = await check(['--gssapi-keytab', path.join(fx.kdc.dir, 'no-such.keytab')]);
+      let r = await check(['--gssapi-keytab', path.join(k.fx.kdc.dir, 'no-such.keytab')]);
       expect(r.code).to.equal(2);
       expect(r.stderr).to.match(/--gssapi-keytab .*no-such\.keytab: cannot read it \(no such file\)/);
-      const locked = path.join(fx.kdc.dir, 'locked.keytab');
+      const locked = path.join(k.fx.kdc.dir, 'locked.keytab');
       writeFileSync(locked, Buffer.from([5, 2]));
       chmodSync(locked, 0o000);
       if (process.getuid?.() !== 0) {
@@ -95,10 +85,10 @@ describe('sockskit-proxy --gssapi-keytab / sockskit-connect --gssapi-kerberos (r
     });
 
     it('a keytab without the service principal, and a file that is not a keytab: exit 2 naming what is there', async () => {
-      let r = await check(['--gssapi-keytab', fx.keytab, '--gssapi-service', 'sockd']);
+      let r = await check(['--gssapi-keytab', k.fx.keytab, '--gssapi-service', 'sockd']);
       expect(r.code).to.equal(2);
       expect(r.stderr).to.match(/no sockd\/HOST principal in it \(it holds rcmd\/localhost@SOCKSKIT\.TEST, rcmd\/127\.0\.0\.1@SOCKSKIT\.TEST\)/);
-      const junk = path.join(fx.kdc.dir, 'junk.keytab');
+      const junk = path.join(k.fx.kdc.dir, 'junk.keytab');
       writeFileSync(junk, 'not a keytab\n');
       r = await check(['--gssapi-keytab', junk]);
       expect(r.code).to.equal(2);
@@ -109,10 +99,10 @@ describe('sockskit-proxy --gssapi-keytab / sockskit-connect --gssapi-kerberos (r
       let r = await check(['--gssapi-service', 'rcmd']);
       expect(r.code).to.equal(2);
       expect(r.stderr).to.match(/--gssapi-service needs --gssapi-keytab/);
-      const key = path.join(fx.kdc.dir, 'psk.key');
+      const key = path.join(k.fx.kdc.dir, 'psk.key');
       writeFileSync(key, 'ab'.repeat(32));
       chmodSync(key, 0o600);
-      r = await check(['--gssapi-keytab', fx.keytab, '--gssapi-psk', key]);
+      r = await check(['--gssapi-keytab', k.fx.keytab, '--gssapi-psk', key]);
       expect(r.code).to.equal(2);
       expect(r.stderr).to.match(/choose one/);
     });

@@ -8,40 +8,8 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { PROGRAM } from '../support/paths.js';
 import { echoServer, requireProgram, startProgram, stopPrograms, cleanEnv, type Proc } from '../support/interop.js';
-import { hex } from '../support/helpers.js';
+import { connectTo, socksOutcome as request, UDP_ASSOCIATE, type Outcome } from '../support/socks-outcome.js';
 
-type Outcome = 'ok' | `rep:${string}` | 'closed';
-
-/** A SOCKS5 no-auth request to the proxy; on success (and an echo round trip for CONNECT) the socket is kept in `keep`. */
-function request(port: number, req: Buffer, keep: net.Socket[], echo: boolean): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    let done = false;
-    const end = (o: Outcome) => {
-      if (done) return;
-      done = true;
-      clearTimeout(t);
-      if (o === 'ok') keep.push(s);
-      else s.destroy();
-      resolve(o);
-    };
-    const t = setTimeout(() => end('closed'), 8000);
-    s.on('error', () => end('closed'));
-    s.on('close', () => end('closed'));
-    s.on('connect', () => s.write(Buffer.concat([hex('05 01 00'), req])));
-    s.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 4 && buf[3] !== 0x00) return end(`rep:${buf[3]!.toString(16).padStart(2, '0')}`);
-      if (buf.length < 12) return;
-      if (!echo) return end('ok');
-      if (buf.length === 12) s.write('ping');
-      else if (buf.subarray(12).toString() === 'ping') end('ok');
-    });
-  });
-}
-const connectTo = (port: number) => Buffer.concat([hex('05 01 00 01 7f 00 00 01'), Buffer.from([port >> 8, port & 255])]);
-const UDP_ASSOCIATE = hex('05 03 00 01 00 00 00 00 00 00');
 
 async function listening(p: Proc, n: number): Promise<number[]> {
   for (let i = 0; i < 100 && (p.stderr().match(/listening on 127\.0\.0\.1:\d+/g) ?? []).length < n; i++) await new Promise((r) => setTimeout(r, 50));

@@ -6,6 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
 import { ROOT as PATHS_ROOT } from './paths.js';
+import { startSocksServer } from './socks-server.js';
+import { electrumTokenAuth } from '../../lib/electrum/gate.js';
+import { relay } from '../../lib/transport/relay.js';
 
 export const ROOT = PATHS_ROOT;
 export const DIST = path.join(ROOT, 'dist');
@@ -164,4 +167,28 @@ export function paddedVersionRequest(): Buffer {
   const body = '{"jsonrpc":"2.0","method":"server.version","id":0,"params":["electrum/4.8.1",["1.4","1.6"]]';
   const pad = 1024 - body.length - 2;
   return Buffer.from(body + ' '.repeat(pad) + '}\n');
+}
+
+/** A stand-in Electrum server behind a token gateway (electrumTokenAuth relaying to it), both on loopback. */
+export interface TokenGateway {
+  backend: StandIn;
+  /** The gateway's SOCKS port. */
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startTokenGateway(): Promise<TokenGateway> {
+  const backend = await startStandIn();
+  const gateway = await startSocksServer(electrumTokenAuth({
+    token: TOKEN,
+    onConnection: ({ socket, head }) => relay(socket, net.connect({ port: backend.port, host: '127.0.0.1' }), head),
+  }));
+  return {
+    backend,
+    port: gateway.port,
+    close: async () => {
+      await gateway.close();
+      await backend.close();
+    },
+  };
 }

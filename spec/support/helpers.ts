@@ -1,4 +1,5 @@
 /** Shared test helpers: spaced-hex fixtures, split feeding, bounded waits. */
+import type { Duplex } from 'node:stream';
 
 /** hex('05 01 00') → Buffer; whitespace ignored. */
 export function hex(s: string): Buffer {
@@ -48,4 +49,19 @@ export async function waitFor(cond: () => boolean, timeout = 3000, what = 'condi
     if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Reads until `n` bytes arrived (or the end, or `ms`: a rejection), after `head`. */
+export function readN(s: Duplex, n: number, head: Buffer = Buffer.alloc(0), ms = 10000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const got: Buffer[] = head.length ? [head] : [];
+    let len = head.length;
+    const done = () => { clearTimeout(t); s.off('data', onData); resolve(Buffer.concat(got)); };
+    const onData = (d: Buffer) => { got.push(d); len += d.length; if (len >= n) done(); };
+    const t = setTimeout(() => reject(new Error(`timeout after ${len}/${n} bytes`)), ms);
+    if (len >= n) return done();
+    s.on('data', onData);
+    s.once('end', done);
+    s.once('error', (e) => { clearTimeout(t); reject(e); });
+  });
 }

@@ -5,9 +5,9 @@
  * reason where the binding or the KDC programs are missing (a failure under
  * SOCKSKIT_INTEROP_REQUIRED=1).
  */
-import type { Duplex } from 'node:stream';
 import { kerberosAvailable } from '../../methods/gssapi/kerberos/index.js';
 import { kdcMissing, skipUnless, startKdc, type Kdc } from './kdc.js';
+import { echoServer } from './interop.js';
 
 export const ALICE = 'alice';
 export const ALICE_PASSWORD = 'alice-secret-1';
@@ -46,21 +46,25 @@ export async function kerberosFixture(ctx: Mocha.Context): Promise<KerberosFixtu
   }
 }
 
+/**
+ * For a describe(): the realm and an echo server, up in before() (skipping
+ * as kerberosFixture does), down in after() once `stop` (the suite's own
+ * processes) has run. Read `fx` and `echo` inside tests and hooks.
+ */
+export function kerberosEchoSuite(stop?: () => Promise<void>): { fx: KerberosFixture; echo: Awaited<ReturnType<typeof echoServer>> } {
+  const suite = {} as ReturnType<typeof kerberosEchoSuite>;
+  before(async function () {
+    suite.fx = await kerberosFixture(this);
+    suite.echo = await echoServer();
+  });
+  after(async () => {
+    await stop?.();
+    await suite.echo?.close();
+    await suite.fx?.kdc.stop();
+  });
+  return suite;
+}
+
 /** The body every Kerberos tunnel spec sends: 300 KB, compared byte for byte. */
 export const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31 + 7) & 0xff));
-
-/** Reads until `n` bytes arrived (or the end, or 10 s). */
-export function readN(s: Duplex, n: number, head: Buffer = Buffer.alloc(0)): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const got: Buffer[] = head.length ? [head] : [];
-    let len = head.length;
-    const done = () => { clearTimeout(t); s.off('data', onData); resolve(Buffer.concat(got)); };
-    const onData = (d: Buffer) => { got.push(d); len += d.length; if (len >= n) done(); };
-    const t = setTimeout(() => reject(new Error(`timeout after ${len}/${n} bytes`)), 10000);
-    if (len >= n) return done();
-    s.on('data', onData);
-    s.once('end', done);
-    s.once('error', (e) => { clearTimeout(t); reject(e); });
-  });
-}
 
