@@ -31,6 +31,7 @@ import { allowedAddresses, routeFor, ruleInput, type RuleSubject } from './resol
 import { Ledger } from './ledger.js';
 import { stillKnown } from './revalidate.js';
 import { DEFAULTS } from './defaults.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import type { ConnectionHost, ConnInfo, Route, SocksServerOptions, Upstream } from './types.js';
 
 const debug = createDebug('sockskit:server');
@@ -68,8 +69,12 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   /** The server's configuration generation when the handshake began. */
   private generation = 0;
 
+  /** The limits the connection was admitted under (a reload may replace the server's). */
+  private readonly limits: ConnectionLimits;
+
   constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
     this.options = server.options;
+    this.limits = server.limits;
   }
 
   /**
@@ -195,6 +200,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   };
 
   private onSocketClose = (): void => {
+    this.limits.release(this.socket);
     this.clearTimer();
     // A client that leaves while its credentials are being checked made a
     // login attempt (a flood of one-packet logins does just that): counted
@@ -235,6 +241,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   offClose(f: () => void): void {
     const i = this.closers?.indexOf(f) ?? -1;
     if (i >= 0) this.closers!.splice(i, 1);
+    // Most lists held one handler until the tunnel started: an idle tunnel keeps no empty array.
+    if (this.closers?.length === 0) this.closers = undefined;
   }
 
   private runClosers(): void {

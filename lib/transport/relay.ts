@@ -61,6 +61,10 @@ class Tunnel implements ReaderEvents {
   /** A direction paused by the throttle, until its timer fires. */
   private throttled: { up?: NodeJS.Timeout; down?: NodeJS.Timeout } | undefined;
 
+  /** 'close' and 'end' of either side: one listener each for both (the side is the emitter, `this`). */
+  readonly onSideClose: (this: Duplex) => void;
+  readonly onSideEnd: (this: Duplex) => void;
+
   constructor(
     private readonly a: Duplex,
     private readonly b: Duplex,
@@ -69,6 +73,20 @@ class Tunnel implements ReaderEvents {
     this.lingerMs = options.lingerTimeout ?? 30000;
     this.counter = options.counter;
     this.throttle = options.throttle;
+    const t = this;
+    this.onSideClose = function (this: Duplex) {
+      t.onClose(this);
+    };
+    this.onSideEnd = function (this: Duplex) {
+      t.onEnd(this);
+    };
+  }
+
+  /** `from` sent FIN: end writing on the other side. */
+  private onEnd(from: Duplex): void {
+    const to = from === this.a ? this.b : this.a;
+    if (!to.destroyed) to.end();
+    this.startLinger();
   }
 
   destroyBoth(why: 'idle' | 'reset' | 'linger'): void {
@@ -146,14 +164,10 @@ class Tunnel implements ReaderEvents {
 
   /** One direction: data with backpressure, then FIN. */
   pipe(from: Duplex, to: Duplex, way: 'up' | 'down'): void {
-    const onEnd = (): void => {
-      if (!to.destroyed) to.end();
-      this.startLinger();
-    };
     // A FIN that arrived while the handshake was being decided (a client that
     // half-closes right after its request) has already emitted 'end'.
-    if (from.readableEnded) onEnd();
-    else from.on('end', onEnd);
+    if (from.readableEnded) this.onEnd(from);
+    else from.on('end', this.onSideEnd);
     const dialled = dialledReader(from);
     if (dialled) return this.read(dialled, to, way);
     const reader = new SocketReader();
@@ -180,8 +194,8 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
   const t = new Tunnel(a, b, options);
   a.on('error', t.onError);
   b.on('error', t.onError);
-  a.on('close', () => t.onClose(a));
-  b.on('close', () => t.onClose(b));
+  a.on('close', t.onSideClose);
+  b.on('close', t.onSideClose);
   // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
   if (a.destroyed || b.destroyed) {
     t.destroyBoth('reset');
