@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // node scripts/idle-memory.mjs [--steps 1000,3000,5000] [--settle 3000] [--rounds 1]
 //                              [--proxy dist/examples/proxy.js] [--node-args "--expose-gc"]
-//                              [-- extra proxy arguments]
+//                              [--command "node other-server.js {PORT}"] [-- extra proxy arguments]
 // Memory held per idle tunnel: starts the proxy (access log to /dev/null) and
 // an echo target on loopback, opens tunnels through the proxy (SOCKS5 no-auth
 // handshake, CONNECT, one 64-byte echo each) up to each step, lets the proxy
 // settle and reads its PSS and RSS from /proc/PID/smaps_rollup. Prints the
-// marginal KiB per tunnel between the first and the last step. Bounded: at
+// marginal KiB per tunnel between the first and the last step (after a
+// warm-up: --warm N tunnels opened and closed first). Bounded: at
 // most 20,000 tunnels, a 120 s cap per step; everything it starts is stopped.
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -27,9 +28,14 @@ const STEPS = arg('steps', '1000,3000,5000').split(',').map(Number);
 const SETTLE_MS = Number(arg('settle', 3000));
 const ROUNDS = Math.min(5, Number(arg('rounds', 1)));
 const PROXY = path.resolve(ROOT, arg('proxy', 'dist/examples/proxy.js'));
+// Another server to compare with: a command line, {PORT} replaced by the port it must listen on (127.0.0.1).
+const COMMAND = arg('command', '');
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 // --snapshots DIR: the proxy writes a heap snapshot into DIR at every step (after the PSS is read).
 const SNAP_DIR = arg('snapshots', '');
+// Tunnels opened and closed before the steps (0: none), as the shared benchmark's idle test comes after
+// others. The figure then depends on when V8 collects (0.7 to 6 KiB by round for the same build): off by default.
+const WARM = Number(arg('warm', 0));
 const PARALLEL = 64;
 const STEP_CAP_MS = 120_000;
 if (Math.max(...STEPS) > 20_000 || STEPS.some((s, i) => i > 0 && s <= STEPS[i - 1])) {
@@ -66,7 +72,10 @@ async function freePort() {
 async function startProxy(port) {
   const out = openSync('/dev/null', 'w');
   const snap = SNAP_DIR ? ['--heapsnapshot-signal=SIGUSR2'] : [];
-  const child = spawn(process.execPath, [...NODE_ARGS, ...snap, PROXY, '--listen', `127.0.0.1:${port}`, ...extra], {
+  const [file, ...args] = COMMAND
+    ? COMMAND.split(' ').filter(Boolean).map((w) => w.replaceAll('{PORT}', String(port))).flatMap((w) => (w === 'node' ? [process.execPath, ...snap] : [w]))
+    : [process.execPath, ...NODE_ARGS, ...snap, PROXY, '--listen', `127.0.0.1:${port}`, ...extra];
+  const child = spawn(file, args, {
     stdio: ['ignore', out, out],
     cwd: SNAP_DIR || ROOT,
   });
@@ -112,6 +121,34 @@ function tunnel(proxyPort, echoPort) {
   });
 }
 
+/** Objects in a heap snapshot file, by type and constructor: count and bytes (self size). */
+function heapCensus(file) {
+  const j = JSON.parse(readFileSync(file, 'utf8'));
+  const f = j.snapshot.meta.node_fields;
+  const [nf, ti, ni, si] = [f.length, f.indexOf('type'), f.indexOf('name'), f.indexOf('self_size')];
+  const types = j.snapshot.meta.node_types[0];
+  const census = new Map();
+  for (let i = 0; i < j.nodes.length; i += nf) {
+    const type = types[j.nodes[i + ti]];
+    const key = /string|number|code/.test(type) ? `(${type})` : `${type} ${String(j.strings[j.nodes[i + ni]]).slice(0, 40)}`;
+    const e = census.get(key) ?? { n: 0, bytes: 0 };
+    e.n++;
+    e.bytes += j.nodes[i + si];
+    census.set(key, e);
+  }
+  return census;
+}
+
+/** Live heap per tunnel between the first and the last snapshot, and the constructors that grew most. */
+function heapDiff(files, tunnels) {
+  const [a, b] = [heapCensus(files[0]), heapCensus(files.at(-1))];
+  const rows = [...b].map(([k, v]) => ({ k, n: (v.n - (a.get(k)?.n ?? 0)) / tunnels, bytes: (v.bytes - (a.get(k)?.bytes ?? 0)) / tunnels }));
+  rows.sort((x, y) => y.bytes - x.bytes);
+  const total = rows.reduce((t, r) => t + r.bytes, 0);
+  console.log(`heap: ${total.toFixed(0)} bytes of live objects per tunnel (snapshots at ${STEPS[0]} and ${STEPS.at(-1)})`);
+  for (const r of rows.slice(0, 30)) if (Math.abs(r.bytes) >= 8) console.log(`  ${r.n.toFixed(2).padStart(6)} ${r.bytes.toFixed(0).padStart(5)} B  ${r.k}`);
+}
+
 /** Signals the proxy to write a heap snapshot and waits (up to 60 s) until the file stops growing. */
 async function snapshot(pid) {
   const before = new Set(readdirSync(SNAP_DIR));
@@ -122,7 +159,7 @@ async function snapshot(pid) {
     const f = readdirSync(SNAP_DIR).find((n) => n.endsWith('.heapsnapshot') && !before.has(n));
     if (!f) continue;
     const size = statSync(path.join(SNAP_DIR, f)).size;
-    if (size > 0 && size === last) return log(`snapshot ${f}`);
+    if (size > 0 && size === last) return path.join(SNAP_DIR, f);
     last = size;
   }
   throw new Error('no heap snapshot within 60 s');
@@ -142,19 +179,27 @@ async function round(echo) {
   const proxy = await startProxy(port);
   const held = [];
   const rows = [];
+  const snaps = [];
   try {
+    if (WARM > 0) {
+      await openUpTo(WARM, held, port, echo.srv.address().port);
+      for (const s of held.splice(0)) s.destroy();
+      for (const s of echo.sockets.splice(0)) s.destroy();
+      await sleep(SETTLE_MS);
+    }
     for (const step of STEPS) {
       await openUpTo(step, held, port, echo.srv.address().port);
       await sleep(SETTLE_MS);
       rows.push({ step, ...rollup(proxy.pid) });
       log(`${step} tunnels: PSS ${rows.at(-1).pss} KiB, RSS ${rows.at(-1).rss} KiB`);
-      if (SNAP_DIR) await snapshot(proxy.pid);
+      if (SNAP_DIR) snaps.push(await snapshot(proxy.pid));
     }
   } finally {
     for (const s of held) s.destroy();
     proxy.kill('SIGKILL');
     for (const s of echo.sockets.splice(0)) s.destroy();
   }
+  if (snaps.length > 1) heapDiff(snaps, STEPS.at(-1) - STEPS[0]);
   const [a, b] = [rows[0], rows.at(-1)];
   const per = (k) => (b[k] - a[k]) / (b.step - a.step);
   return { pss: per('pss'), rss: per('rss') };
