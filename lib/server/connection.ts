@@ -39,6 +39,29 @@ const debug = createDebug('sockskit:server');
 const EMPTY = Buffer.alloc(0);
 const DONE_ENGINE = new ServerHandshake({ methods: [] });
 
+/**
+ * The client socket's Connection. The socket's listeners are shared
+ * functions that find their Connection here (the emitter is `this`), not
+ * closures made per connection: thousands of idle tunnels each keep them.
+ */
+const kConnection = Symbol('sockskit.connection');
+type Owned = Duplex & { [kConnection]: Connection };
+function connOnData(this: Owned, chunk: Buffer): void {
+  this[kConnection].onData(chunk);
+}
+function connOnError(this: Owned, err: Error): void {
+  this[kConnection].onError(err);
+}
+function connOnEarlyEnd(this: Owned): void {
+  this[kConnection].onEarlyEnd();
+}
+function connOnClose(this: Owned): void {
+  this[kConnection].onSocketClose();
+}
+function connOnDeadline(conn: Connection): void {
+  conn.onDeadline();
+}
+
 /** One client connection through its handshake and into its relay. */
 export class Connection implements Dispatchable, Decider, RuleSubject {
   request!: SocksRequest;
@@ -110,12 +133,13 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (ka !== false && ka !== inheritedKeepAlive) (socket as net.Socket).setKeepAlive?.(true, ka);
     const ms = o.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     this.deadline = Date.now() + ms;
-    this.timer = setTimeout(this.onDeadline, ms);
-    socket.on('error', this.onError);
-    socket.on('close', this.onSocketClose);
-    socket.on('end', this.onEarlyEnd);
+    this.timer = setTimeout(connOnDeadline, ms, this);
+    (socket as Owned)[kConnection] = this;
+    socket.on('error', connOnError);
+    socket.on('close', connOnClose);
+    socket.on('end', connOnEarlyEnd);
     // A PROXY header decides source/local, which methods(ctx) read: the engine starts after it.
-    socket.on('data', this.onData);
+    socket.on('data', connOnData);
     if (!o.proxyProtocol) return this.begin();
     // Until a real client shows, a balancer's health check (docs/operations.md).
     this.ledger.quiet = true;
@@ -183,23 +207,26 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.server.clientError(err, this.source);
   }
 
-  private onData = (chunk: Buffer): void => {
+  /** @internal The client socket's 'data' during the handshake. */
+  onData(chunk: Buffer): void {
     if (this.headerBuf) return this.onHeader(chunk);
     this.ledger.quiet = false;
     this.run(this.engine.receive(chunk));
-  };
+  }
 
-  private onError = (err: Error): void => {
+  /** @internal */
+  onError(err: Error): void {
     debug('client %s error: %s', formatAddress(this.source), (err as NodeJS.ErrnoException).code ?? err.message);
     this.socket.destroy();
-  };
+  }
 
-  /** FIN during the handshake: nothing more can arrive. */
-  private onEarlyEnd = (): void => {
+  /** @internal FIN during the handshake: nothing more can arrive. */
+  onEarlyEnd(): void {
     if (!this.decided) this.socket.destroy();
-  };
+  }
 
-  private onSocketClose = (): void => {
+  /** @internal */
+  onSocketClose(): void {
     this.limits.release(this.socket);
     this.clearTimer();
     // A client that leaves while its credentials are being checked made a
@@ -214,9 +241,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.server.ended(this);
     this.auth?.closed();
     this.runClosers();
-  };
+  }
 
-  private onDeadline = (): void => {
+  /** @internal The handshake deadline. */
+  onDeadline(): void {
     this.timer = undefined;
     if (this.finished) return;
     const err = new TimeoutError('handshake', this.options.handshakeTimeout ?? DEFAULTS.handshakeTimeout);
@@ -226,7 +254,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (this.decided) return this.deny(Reply.TtlExpired, err);
     this.failed(err, 'timeout');
     this.socket.destroy();
-  };
+  }
 
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -292,8 +320,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.ledger.handshakeOver();
     this.server.limits.handshakeOver(this.socket);
     this.clearTimer();
-    this.socket.removeListener('data', this.onData);
-    this.socket.removeListener('end', this.onEarlyEnd);
+    this.socket.removeListener('data', connOnData);
+    this.socket.removeListener('end', connOnEarlyEnd);
   }
 
   /** @internal A failure in our own continuation: this connection ends, never the process. */
