@@ -477,6 +477,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const user = rate ? this.verifiedUser() : undefined;
     const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
+    // The relay's own 'error' listener destroys both sides now (one listener, not a list of two, per idle tunnel).
+    if (client === this.socket) this.socket.removeListener('error', connOnError);
     this.server.tunnelOpened(this, other);
   }
 }

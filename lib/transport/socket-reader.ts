@@ -103,8 +103,19 @@ export class SocketReader {
   /** `to` is a socket: a completed write holds no reference, so views of our buffers can be written. */
   private direct = false;
 
-  private readonly written = (err?: Error | null): void => {
+  /**
+   * The write callback, made when a write starts and dropped when every write
+   * has completed: a quiet tunnel holds none (a closure and its context per
+   * direction), a busy one makes it once per burst.
+   */
+  private cb: ((err?: Error | null) => void) | undefined;
+  private get written(): (err?: Error | null) => void {
+    return (this.cb ??= (err) => this.completed(err));
+  }
+
+  private completed(err: Error | null | undefined): void {
     this.done++;
+    if (this.done === this.writes) this.cb = undefined;
     this.events?.activity();
     const until = this.heldUntil;
     while (until !== undefined && until.length > 0 && until[0] <= this.done) {
@@ -114,7 +125,7 @@ export class SocketReader {
     if (!this.waiting || err || this.to!.writableLength > 0) return;
     this.waiting = false;
     if (!this.from.destroyed) this.from.resume();
-  };
+  }
 
   /** @internal The buffer the socket reads into next. */
   get nextBuffer(): Buffer {
