@@ -44,6 +44,13 @@ const DONE_ENGINE = new ServerHandshake({ methods: [] });
  * functions that find their Connection here (the emitter is `this`), not
  * closures made per connection: thousands of idle tunnels each keep them.
  */
+const DECIDED = 1;
+const FINISHED = 2;
+const CLOSED = 4;
+const VIA_HEADER = 8;
+/** The socket had the client's address at accept (it had not reset). */
+const KNOWN = 16;
+
 const kConnection = Symbol('sockskit.connection');
 type Owned = Duplex & { [kConnection]: Connection };
 function connOnData(this: Owned, chunk: Buffer): void {
@@ -73,12 +80,39 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private loc: SocksAddress | undefined;
   private engine!: ServerHandshake;
   private timer: NodeJS.Timeout | undefined;
+  /** DECIDED, FINISHED, CLOSED, VIA_HEADER, KNOWN: one field, not five (an idle tunnel keeps its Connection for the record). */
+  private flags = 0;
   /** The request was received: the hook and the command decide from here. */
-  private decided = false;
+  private get decided(): boolean {
+    return (this.flags & DECIDED) !== 0;
+  }
+  private set decided(v: boolean) {
+    this.flag(DECIDED, v);
+  }
   /** The handshake is over (established, handed off, closed or refused). */
-  private finished = false;
+  private get finished(): boolean {
+    return (this.flags & FINISHED) !== 0;
+  }
+  private set finished(v: boolean) {
+    this.flag(FINISHED, v);
+  }
   /** The engine closed the connection (the socket may take a while to close). */
-  private closed = false;
+  private get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  private set closed(v: boolean) {
+    this.flag(CLOSED, v);
+  }
+  /** The client address came from a PROXY header. */
+  private get viaHeader(): boolean {
+    return (this.flags & VIA_HEADER) !== 0;
+  }
+  private set viaHeader(v: boolean) {
+    this.flag(VIA_HEADER, v);
+  }
+  private flag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
   private closers: (() => void)[] | undefined;
   private methods: readonly AuthMethod<unknown>[] = [];
   private auth: AuthContext | undefined;
@@ -87,17 +121,20 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private pendingEnc: Encapsulation | undefined;
   /** PROXY protocol: the header's bytes so far, until it is read. */
   private headerBuf: Buffer | undefined;
-  /** The client address came from a PROXY header. */
-  private viaHeader = false;
   /** The server's configuration generation when the handshake began. */
   private generation = 0;
 
   /** The limits the connection was admitted under (a reload may replace the server's). */
   private readonly limits: ConnectionLimits;
 
-  constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
+  /** The socket's addresses, until both are read into `source` and `local`. */
+  private info: ConnInfo | undefined;
+
+  constructor(readonly server: ConnectionHost, readonly socket: Duplex, info: ConnInfo) {
     this.options = server.options;
     this.limits = server.limits;
+    this.info = info;
+    if (info.remoteAddress !== undefined) this.flags = KNOWN;
   }
 
   /**
@@ -109,15 +146,15 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   }
   /** False when the client reset before its address could be read. */
   get clientKnown(): boolean {
-    return this.viaHeader || this.info.remoteAddress !== undefined;
+    return (this.flags & (VIA_HEADER | KNOWN)) !== 0;
   }
 
   // Read lazily: each is a system call (getpeername/getsockname) most connections never need.
   get source(): SocksAddress {
-    return (this.src ??= fromNodeAddress(this.info.remoteAddress, this.info.remotePort));
+    return (this.src ??= fromNodeAddress(this.info!.remoteAddress, this.info!.remotePort));
   }
   get local(): SocksAddress {
-    return (this.loc ??= fromNodeAddress(this.info.localAddress, this.info.localPort));
+    return (this.loc ??= fromNodeAddress(this.info!.localAddress, this.info!.localPort));
   }
   get encapsulation(): Encapsulation | undefined {
     return this.engine?.protection;
@@ -128,7 +165,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const { socket, options: o } = this;
     this.server.registry.track(socket);
     // The record needs both addresses, and a closed socket no longer has them.
-    if (this.server.listenerCount('connectionEnd') > 0) void (this.source, this.local);
+    if (this.server.listenerCount('connectionEnd') > 0) {
+      void (this.source, this.local);
+      this.info = undefined;
+    }
     const ka = o.keepAlive === false ? false : (o.keepAlive ?? DEFAULTS.keepAlive);
     if (ka !== false && ka !== inheritedKeepAlive) (socket as net.Socket).setKeepAlive?.(true, ka);
     const ms = o.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
@@ -145,7 +185,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.ledger.quiet = true;
     // Reset before its address could be read: a health check that connected and
     // closed at once (HAProxy's check-send-proxy), not an untrusted sender.
-    if (this.info.remoteAddress === undefined) return void this.socket.destroy();
+    if ((this.flags & KNOWN) === 0) return void this.socket.destroy();
     const refusal = untrustedSender(o.proxyProtocolFrom, this.source);
     if (refusal) return this.refuse(refusal);
     this.headerBuf = EMPTY;
@@ -183,7 +223,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const real = this.source;
     // LOCAL and UNKNOWN keep the socket's own addresses.
     if (r.header.source) {
-      [this.src, this.loc] = [r.header.source, r.header.destination];
+      // No destination: the socket's own local address (read before the header's source replaces anything).
+      [this.src, this.loc] = [r.header.source, r.header.destination ?? this.local];
       this.viaHeader = true;
     }
     if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', r.header.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
