@@ -22,7 +22,7 @@ import { endSoon } from '../transport/end-soon.js';
 import type { AnyLookup, Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
 import { identityOf, type EndReason } from './access-log.js';
-import { dispatch, type Dispatchable } from './commands/index.js';
+import { dispatch, dispatchNow, type Dispatchable } from './commands/index.js';
 import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
 import { runHook, type Decider } from './request-context.js';
@@ -336,7 +336,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
           this.decided = true;
           this.server.limits.handshakeOver(this.socket);
           if (this.options.onRequest) runHook(this.options.onRequest, this);
-          else void this.accept();
+          else this.acceptNow();
           break;
         case 'established':
         case 'handoff':
@@ -388,21 +388,31 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
   accept(): Promise<void> {
+    return this.admitted() ? dispatch(this) : Promise.resolve();
+  }
+
+  /** accept() when nobody waits for it (no request hook): the default CONNECT makes no promise. */
+  private acceptNow(): void {
+    if (this.admitted()) dispatchNow(this);
+  }
+
+  /** The checks before the command runs: false when the connection was answered (or is over) already. */
+  private admitted(): boolean {
     this.clearTimer();
-    if (this.finished) return Promise.resolve();
+    if (this.finished) return false;
     // Reconfigured while this client authenticated (a slow password check): the user must still be accepted.
     if (this.server.generation !== this.generation && !this.stillAuthorized()) {
       this.deny(Reply.NotAllowedByRuleset, new AuthError('the user is no longer accepted (the server was reconfigured)', this.request.method?.code));
-      return Promise.resolve();
+      return false;
     }
     const user = this.verifiedUser();
     const max = this.options.maxConnectionsPerUser;
     if (user !== undefined && !this.server.limits.admitUser(this.socket, user, max)) {
       // 02 (SOCKS4 5B): refused by policy, for this user only; the class is `limit`.
       this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
-      return Promise.resolve();
+      return false;
     }
-    return dispatch(this);
+    return true;
   }
 
   /** The identity a method verified (never SOCKS4's USERID): what per-user limits count. */
