@@ -82,14 +82,17 @@ export class ConnectionLimits {
     return this.open >= MAX_CONNECTIONS_CAP || (b !== undefined && this.charged + DESCRIPTORS_PER_CONNECTION > b);
   }
 
-  /** Counts an accepted connection until it closes (or is evicted); per source when `perSource`. */
+  /**
+   * Counts an accepted connection until it closes (or is evicted); per source
+   * when `perSource`. The caller calls release() at its 'close' (one listener
+   * per connection, not a closure and a once wrapper each).
+   */
   admit(socket: Duplex, host: string, perSource: boolean): void {
     const h: Held = { host: perSource ? host : undefined, descriptors: DESCRIPTORS_PER_CONNECTION };
     this.held.set(socket, h);
     this.handshaking.add(socket);
     this.charged += h.descriptors;
     if (h.host !== undefined) this.perSource.set(host, this.fromSource(host) + 1);
-    socket.once('close', () => this.release(socket));
   }
 
   /**
@@ -143,7 +146,8 @@ export class ConnectionLimits {
     return oldest;
   }
 
-  private release(s: Duplex): void {
+  /** The admitted connection closed (or was evicted): out of the counts. Twice is harmless. */
+  release(s: Duplex): void {
     const h = this.held.get(s);
     this.handshaking.delete(s);
     if (!h) return;

@@ -22,7 +22,7 @@ import { endSoon } from '../transport/end-soon.js';
 import type { AnyLookup, Candidate } from '../transport/happy-eyeballs.js';
 import type { Policy } from './policy.js';
 import { identityOf, type EndReason } from './access-log.js';
-import { dispatch, type Dispatchable } from './commands/index.js';
+import { dispatch, dispatchNow, type Dispatchable } from './commands/index.js';
 import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
 import { runHook, type Decider } from './request-context.js';
@@ -31,12 +31,43 @@ import { allowedAddresses, routeFor, ruleInput, type RuleSubject } from './resol
 import { Ledger } from './ledger.js';
 import { stillKnown } from './revalidate.js';
 import { DEFAULTS } from './defaults.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import type { ConnectionHost, ConnInfo, Route, SocksServerOptions, Upstream } from './types.js';
 
 const debug = createDebug('sockskit:server');
 
 const EMPTY = Buffer.alloc(0);
 const DONE_ENGINE = new ServerHandshake({ methods: [] });
+
+/**
+ * The client socket's Connection. The socket's listeners are shared
+ * functions that find their Connection here (the emitter is `this`), not
+ * closures made per connection: thousands of idle tunnels each keep them.
+ */
+const DECIDED = 1;
+const FINISHED = 2;
+const CLOSED = 4;
+const VIA_HEADER = 8;
+/** The socket had the client's address at accept (it had not reset). */
+const KNOWN = 16;
+
+const kConnection = Symbol('sockskit.connection');
+type Owned = Duplex & { [kConnection]: Connection };
+function connOnData(this: Owned, chunk: Buffer): void {
+  this[kConnection].onData(chunk);
+}
+function connOnError(this: Owned, err: Error): void {
+  this[kConnection].onError(err);
+}
+function connOnEarlyEnd(this: Owned): void {
+  this[kConnection].onEarlyEnd();
+}
+function connOnClose(this: Owned): void {
+  this[kConnection].onSocketClose();
+}
+function connOnDeadline(conn: Connection): void {
+  conn.onDeadline();
+}
 
 /** One client connection through its handshake and into its relay. */
 export class Connection implements Dispatchable, Decider, RuleSubject {
@@ -49,12 +80,39 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private loc: SocksAddress | undefined;
   private engine!: ServerHandshake;
   private timer: NodeJS.Timeout | undefined;
+  /** DECIDED, FINISHED, CLOSED, VIA_HEADER, KNOWN: one field, not five (an idle tunnel keeps its Connection for the record). */
+  private flags = 0;
   /** The request was received: the hook and the command decide from here. */
-  private decided = false;
+  private get decided(): boolean {
+    return (this.flags & DECIDED) !== 0;
+  }
+  private set decided(v: boolean) {
+    this.flag(DECIDED, v);
+  }
   /** The handshake is over (established, handed off, closed or refused). */
-  private finished = false;
+  private get finished(): boolean {
+    return (this.flags & FINISHED) !== 0;
+  }
+  private set finished(v: boolean) {
+    this.flag(FINISHED, v);
+  }
   /** The engine closed the connection (the socket may take a while to close). */
-  private closed = false;
+  private get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  private set closed(v: boolean) {
+    this.flag(CLOSED, v);
+  }
+  /** The client address came from a PROXY header. */
+  private get viaHeader(): boolean {
+    return (this.flags & VIA_HEADER) !== 0;
+  }
+  private set viaHeader(v: boolean) {
+    this.flag(VIA_HEADER, v);
+  }
+  private flag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
   private closers: (() => void)[] | undefined;
   private methods: readonly AuthMethod<unknown>[] = [];
   private auth: AuthContext | undefined;
@@ -63,15 +121,22 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   private pendingEnc: Encapsulation | undefined;
   /** PROXY protocol: the header's bytes so far, until it is read. */
   private headerBuf: Buffer | undefined;
-  /** The client address came from a PROXY header. */
-  private viaHeader = false;
   /** The server's configuration generation when the handshake began. */
   private generation = 0;
   /** The verified user's rate for this request's tunnel, once accept() admitted the user (null: it did not: the flag's). */
   private userRate: number | undefined | null = null;
 
-  constructor(readonly server: ConnectionHost, readonly socket: Duplex, private readonly info: ConnInfo) {
+  /** The limits the connection was admitted under (a reload may replace the server's). */
+  private readonly limits: ConnectionLimits;
+
+  /** The socket's addresses, until both are read into `source` and `local`. */
+  private info: ConnInfo | undefined;
+
+  constructor(readonly server: ConnectionHost, readonly socket: Duplex, info: ConnInfo) {
     this.options = server.options;
+    this.limits = server.limits;
+    this.info = info;
+    if (info.remoteAddress !== undefined) this.flags = KNOWN;
   }
 
   /**
@@ -83,15 +148,15 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   }
   /** False when the client reset before its address could be read. */
   get clientKnown(): boolean {
-    return this.viaHeader || this.info.remoteAddress !== undefined;
+    return (this.flags & (VIA_HEADER | KNOWN)) !== 0;
   }
 
   // Read lazily: each is a system call (getpeername/getsockname) most connections never need.
   get source(): SocksAddress {
-    return (this.src ??= fromNodeAddress(this.info.remoteAddress, this.info.remotePort));
+    return (this.src ??= fromNodeAddress(this.info!.remoteAddress, this.info!.remotePort));
   }
   get local(): SocksAddress {
-    return (this.loc ??= fromNodeAddress(this.info.localAddress, this.info.localPort));
+    return (this.loc ??= fromNodeAddress(this.info!.localAddress, this.info!.localPort));
   }
   get encapsulation(): Encapsulation | undefined {
     return this.engine?.protection;
@@ -102,23 +167,27 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const { socket, options: o } = this;
     this.server.registry.track(socket);
     // The record needs both addresses, and a closed socket no longer has them.
-    if (this.server.listenerCount('connectionEnd') > 0) void (this.source, this.local);
+    if (this.server.listenerCount('connectionEnd') > 0) {
+      void (this.source, this.local);
+      this.info = undefined;
+    }
     const ka = o.keepAlive === false ? false : (o.keepAlive ?? DEFAULTS.keepAlive);
     if (ka !== false && ka !== inheritedKeepAlive) (socket as net.Socket).setKeepAlive?.(true, ka);
     const ms = o.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     this.deadline = Date.now() + ms;
-    this.timer = setTimeout(this.onDeadline, ms);
-    socket.on('error', this.onError);
-    socket.on('close', this.onSocketClose);
-    socket.on('end', this.onEarlyEnd);
+    this.timer = setTimeout(connOnDeadline, ms, this);
+    (socket as Owned)[kConnection] = this;
+    socket.on('error', connOnError);
+    socket.on('close', connOnClose);
+    socket.on('end', connOnEarlyEnd);
     // A PROXY header decides source/local, which methods(ctx) read: the engine starts after it.
-    socket.on('data', this.onData);
+    socket.on('data', connOnData);
     if (!o.proxyProtocol) return this.begin();
     // Until a real client shows, a balancer's health check (docs/operations.md).
     this.ledger.quiet = true;
     // Reset before its address could be read: a health check that connected and
     // closed at once (HAProxy's check-send-proxy), not an untrusted sender.
-    if (this.info.remoteAddress === undefined) return void this.socket.destroy();
+    if ((this.flags & KNOWN) === 0) return void this.socket.destroy();
     const refusal = untrustedSender(o.proxyProtocolFrom, this.source);
     if (refusal) return this.refuse(refusal);
     this.headerBuf = EMPTY;
@@ -156,7 +225,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const real = this.source;
     // LOCAL and UNKNOWN keep the socket's own addresses.
     if (r.header.source) {
-      [this.src, this.loc] = [r.header.source, r.header.destination];
+      // No destination: the socket's own local address (read before the header's source replaces anything).
+      [this.src, this.loc] = [r.header.source, r.header.destination ?? this.local];
       this.viaHeader = true;
     }
     if (debug.enabled) debug('PROXY v%d from %s: client %s, to %s', r.header.version, formatAddress(real), formatAddress(this.source), formatAddress(this.local));
@@ -180,23 +250,27 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.server.clientError(err, this.source);
   }
 
-  private onData = (chunk: Buffer): void => {
+  /** @internal The client socket's 'data' during the handshake. */
+  onData(chunk: Buffer): void {
     if (this.headerBuf) return this.onHeader(chunk);
     this.ledger.quiet = false;
     this.run(this.engine.receive(chunk));
-  };
+  }
 
-  private onError = (err: Error): void => {
+  /** @internal */
+  onError(err: Error): void {
     debug('client %s error: %s', formatAddress(this.source), (err as NodeJS.ErrnoException).code ?? err.message);
     this.socket.destroy();
-  };
+  }
 
-  /** FIN during the handshake: nothing more can arrive. */
-  private onEarlyEnd = (): void => {
+  /** @internal FIN during the handshake: nothing more can arrive. */
+  onEarlyEnd(): void {
     if (!this.decided) this.socket.destroy();
-  };
+  }
 
-  private onSocketClose = (): void => {
+  /** @internal */
+  onSocketClose(): void {
+    this.limits.release(this.socket);
     this.clearTimer();
     // A client that leaves while its credentials are being checked made a
     // login attempt (a flood of one-packet logins does just that): counted
@@ -210,9 +284,10 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.server.ended(this);
     this.auth?.closed();
     this.runClosers();
-  };
+  }
 
-  private onDeadline = (): void => {
+  /** @internal The handshake deadline. */
+  onDeadline(): void {
     this.timer = undefined;
     if (this.finished) return;
     const err = new TimeoutError('handshake', this.options.handshakeTimeout ?? DEFAULTS.handshakeTimeout);
@@ -222,7 +297,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (this.decided) return this.deny(Reply.TtlExpired, err);
     this.failed(err, 'timeout');
     this.socket.destroy();
-  };
+  }
 
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -237,6 +312,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
   offClose(f: () => void): void {
     const i = this.closers?.indexOf(f) ?? -1;
     if (i >= 0) this.closers!.splice(i, 1);
+    // Most lists held one handler until the tunnel started: an idle tunnel keeps no empty array.
+    if (this.closers?.length === 0) this.closers = undefined;
   }
 
   private runClosers(): void {
@@ -261,7 +338,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
           this.decided = true;
           this.server.limits.handshakeOver(this.socket);
           if (this.options.onRequest) runHook(this.options.onRequest, this);
-          else void this.accept();
+          else this.acceptNow();
           break;
         case 'established':
         case 'handoff':
@@ -286,8 +363,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.ledger.handshakeOver();
     this.server.limits.handshakeOver(this.socket);
     this.clearTimer();
-    this.socket.removeListener('data', this.onData);
-    this.socket.removeListener('end', this.onEarlyEnd);
+    this.socket.removeListener('data', connOnData);
+    this.socket.removeListener('end', connOnEarlyEnd);
   }
 
   /** @internal A failure in our own continuation: this connection ends, never the process. */
@@ -313,16 +390,26 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
 
   /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
   accept(): Promise<void> {
+    return this.admitted() ? dispatch(this) : Promise.resolve();
+  }
+
+  /** accept() when nobody waits for it (no request hook): the default CONNECT makes no promise. */
+  private acceptNow(): void {
+    if (this.admitted()) dispatchNow(this);
+  }
+
+  /** The checks before the command runs: false when the connection was answered (or is over) already. */
+  private admitted(): boolean {
     this.clearTimer();
-    if (this.finished) return Promise.resolve();
+    if (this.finished) return false;
     // Reconfigured while this client authenticated (a slow password check): the user must still be accepted.
     if (this.server.generation !== this.generation && !this.stillAuthorized()) {
       this.deny(Reply.NotAllowedByRuleset, new AuthError('the user is no longer accepted (the server was reconfigured)', this.request.method?.code));
-      return Promise.resolve();
+      return false;
     }
     const user = this.verifiedUser();
-    if (user !== undefined && !this.admitUser(user)) return Promise.resolve();
-    return dispatch(this);
+    if (user !== undefined && !this.admitUser(user)) return false;
+    return true;
   }
 
   /**
@@ -454,6 +541,8 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     const user = rate ? this.verifiedUser() : undefined;
     const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
+    // The relay's own 'error' listener destroys both sides now (one listener, not a list of two, per idle tunnel).
+    if (client === this.socket) this.socket.removeListener('error', connOnError);
     this.server.tunnelOpened(this, other);
   }
 }

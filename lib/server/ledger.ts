@@ -23,37 +23,88 @@ export interface RecordSource {
   readonly clientKnown: boolean;
 }
 
+/** What most connections never set: kept apart, allocated at the first value (an idle tunnel holds the ledger). */
+interface Rare {
+  via?: string;
+  hookFailed?: boolean;
+  authMethod?: string;
+  quiet?: boolean;
+  authUser?: string;
+  rule?: string;
+  mark?: { read: number; written: number };
+}
+
 export class Ledger implements RelayCounter {
   readonly t0 = Date.now();
   handshakeMs: number | undefined;
   /** The address CONNECT dialled. */
   dialled: string | undefined;
-  /** The upstream proxy that carried CONNECT (its name, no credentials). */
-  via: string | undefined;
   /** The reply code sent (0: success). */
   reply: number | undefined;
   how: EndReason | undefined;
   error: ErrorClass | undefined;
-  /** The request hook threw (the error class is then `hook`). */
-  hookFailed = false;
-  /** The method named by an authentication failure before any request. */
-  authMethod: string | undefined;
-  /**
-   * Behind a PROXY listener, until a real client shows: nothing received, or
-   * only a PROXY v2 LOCAL header (what balancers' health checks send).
-   */
-  quiet = false;
-  /** The user name a failed authentication tried. */
-  authUser: string | undefined;
-  /** The rule that decided a block (RuleBlock.rule). */
-  rule: string | undefined;
   /** The server relays a tunnel and counts its bytes here (RelayCounter). */
   relayed = false;
   up = 0;
   down = 0;
   end: RelayCounter['end'];
+  private rare: Rare | undefined;
+
+  private put<K extends keyof Rare>(k: K, v: Rare[K]): void {
+    if (v || this.rare) (this.rare ??= {})[k] = v;
+  }
+  /** The upstream proxy that carried CONNECT (its name, no credentials). */
+  get via(): string | undefined {
+    return this.rare?.via;
+  }
+  set via(v: string | undefined) {
+    this.put('via', v);
+  }
+  /** The request hook threw (the error class is then `hook`). */
+  get hookFailed(): boolean {
+    return this.rare?.hookFailed ?? false;
+  }
+  set hookFailed(v: boolean) {
+    this.put('hookFailed', v);
+  }
+  /** The method named by an authentication failure before any request. */
+  get authMethod(): string | undefined {
+    return this.rare?.authMethod;
+  }
+  set authMethod(v: string | undefined) {
+    this.put('authMethod', v);
+  }
+  /**
+   * Behind a PROXY listener, until a real client shows: nothing received, or
+   * only a PROXY v2 LOCAL header (what balancers' health checks send).
+   */
+  get quiet(): boolean {
+    return this.rare?.quiet ?? false;
+  }
+  set quiet(v: boolean) {
+    this.put('quiet', v);
+  }
+  /** The user name a failed authentication tried. */
+  get authUser(): string | undefined {
+    return this.rare?.authUser;
+  }
+  set authUser(v: string | undefined) {
+    this.put('authUser', v);
+  }
+  /** The rule that decided a block (RuleBlock.rule), or let the tunnel through. */
+  get rule(): string | undefined {
+    return this.rare?.rule;
+  }
+  set rule(v: string | undefined) {
+    this.put('rule', v);
+  }
   /** After a hand-off: the socket's counters at that moment. */
-  private mark: { read: number; written: number } | undefined;
+  private get mark(): Rare['mark'] {
+    return this.rare?.mark;
+  }
+  private set mark(v: Rare['mark']) {
+    this.put('mark', v);
+  }
 
   /** The error the connection ends with: how it ended and its class, first cause wins. */
   failed(err: SocksError, how: EndReason, methods: readonly AuthMethod<unknown>[]): void {

@@ -33,6 +33,13 @@ export function zeroStats(): Record<StatKey, number> {
   return Object.fromEntries(STAT_KEYS.map((k) => [k, 0])) as Record<StatKey, number>;
 }
 
+/** An outbound stream's registry: its 'close' listener is one shared function, not a closure per tunnel. */
+const kRegistry = Symbol('sockskit.registry');
+type Tracked = Duplex & { [kRegistry]: ConnectionRegistry };
+function untrackUpstream(this: Tracked): void {
+  this[kRegistry].upstreamClosed(this);
+}
+
 export class ConnectionRegistry {
   /** This server's client connections (drain and close() wait for and destroy them). */
   readonly open = new Set<Duplex>();
@@ -70,7 +77,12 @@ export class ConnectionRegistry {
   /** An outbound stream that close() must also destroy. */
   trackUpstream(s: Duplex): void {
     this.upstreams.add(s);
-    s.on('close', () => this.upstreams.delete(s));
+    (s as Tracked)[kRegistry] = this;
+    s.on('close', untrackUpstream);
+  }
+  /** @internal */
+  upstreamClosed(s: Duplex): void {
+    this.upstreams.delete(s);
   }
   /** Destroys every client connection and outbound stream. */
   destroyAll(): void {

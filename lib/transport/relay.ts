@@ -45,6 +45,22 @@ export interface RelayCounter {
 
 type Timeoutable = Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
 
+/**
+ * Each side's Tunnel. The sides' listeners are shared functions that find
+ * their tunnel here (the emitter is `this`), not closures made per tunnel.
+ */
+const kTunnel = Symbol('sockskit.tunnel');
+type Side = Duplex & { [kTunnel]: Tunnel };
+function onSideError(this: Side): void {
+  this[kTunnel].destroyBoth('reset');
+}
+function onSideClose(this: Side): void {
+  this[kTunnel].onClose(this);
+}
+function onSideEnd(this: Side): void {
+  this[kTunnel].onEnd(this);
+}
+
 class Tunnel implements ReaderEvents {
   private closed = false;
   private closes = 0;
@@ -71,6 +87,13 @@ class Tunnel implements ReaderEvents {
     this.throttle = options.throttle;
   }
 
+  /** `from` sent FIN: end writing on the other side. */
+  onEnd(from: Duplex): void {
+    const to = from === this.a ? this.b : this.a;
+    if (!to.destroyed) to.end();
+    this.startLinger();
+  }
+
   destroyBoth(why: 'idle' | 'reset' | 'linger'): void {
     if (this.closed) return;
     this.closed = true;
@@ -80,7 +103,6 @@ class Tunnel implements ReaderEvents {
     this.a.destroy();
     this.b.destroy();
   }
-  readonly onError = (): void => this.destroyBoth('reset');
 
   received(way: 'up' | 'down', n: number): void {
     this.traffic++;
@@ -146,14 +168,10 @@ class Tunnel implements ReaderEvents {
 
   /** One direction: data with backpressure, then FIN. */
   pipe(from: Duplex, to: Duplex, way: 'up' | 'down'): void {
-    const onEnd = (): void => {
-      if (!to.destroyed) to.end();
-      this.startLinger();
-    };
     // A FIN that arrived while the handshake was being decided (a client that
     // half-closes right after its request) has already emitted 'end'.
-    if (from.readableEnded) onEnd();
-    else from.on('end', onEnd);
+    if (from.readableEnded) this.onEnd(from);
+    else from.on('end', onSideEnd);
     const dialled = dialledReader(from);
     if (dialled) return this.read(dialled, to, way);
     const reader = new SocketReader();
@@ -178,10 +196,12 @@ class Tunnel implements ReaderEvents {
 
 export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOptions = {}): void {
   const t = new Tunnel(a, b, options);
-  a.on('error', t.onError);
-  b.on('error', t.onError);
-  a.on('close', () => t.onClose(a));
-  b.on('close', () => t.onClose(b));
+  (a as Side)[kTunnel] = t;
+  (b as Side)[kTunnel] = t;
+  a.on('error', onSideError);
+  b.on('error', onSideError);
+  a.on('close', onSideClose);
+  b.on('close', onSideClose);
   // A side that is already gone (the client reset while the hook decided) emits no more 'close'.
   if (a.destroyed || b.destroyed) {
     t.destroyBoth('reset');

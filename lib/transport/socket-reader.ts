@@ -103,10 +103,19 @@ export class SocketReader {
   /** `to` is a socket: a completed write holds no reference, so views of our buffers can be written. */
   private direct = false;
 
-  readonly buffer = (): Buffer => this.next;
-  readonly callback = (n: number, buf: Buffer): boolean => this.read(n, buf);
-  private readonly written = (err?: Error | null): void => {
+  /**
+   * The write callback, made when a write starts and dropped when every write
+   * has completed: a quiet tunnel holds none (a closure and its context per
+   * direction), a busy one makes it once per burst.
+   */
+  private cb: ((err?: Error | null) => void) | undefined;
+  private get written(): (err?: Error | null) => void {
+    return (this.cb ??= (err) => this.completed(err));
+  }
+
+  private completed(err: Error | null | undefined): void {
     this.done++;
+    if (this.done === this.writes) this.cb = undefined;
     this.events?.activity();
     const until = this.heldUntil;
     while (until !== undefined && until.length > 0 && until[0] <= this.done) {
@@ -116,7 +125,12 @@ export class SocketReader {
     if (!this.waiting || err || this.to!.writableLength > 0) return;
     this.waiting = false;
     if (!this.from.destroyed) this.from.resume();
-  };
+  }
+
+  /** @internal The buffer the socket reads into next. */
+  get nextBuffer(): Buffer {
+    return this.next;
+  }
 
   /** Keeps bytes read before attach() (they are written first). */
   keep(chunk: Buffer): void {
@@ -142,7 +156,8 @@ export class SocketReader {
     else this.from.resume();
   }
 
-  private read(n: number, buf: Buffer): boolean {
+  /** @internal `n` bytes arrived in `buf` (the socket's onread callback, through onSocketRead). */
+  read(n: number, buf: Buffer): boolean {
     const to = this.to;
     if (buf !== this.own) {
       // The shared buffer: copy out now, the next read of any socket reuses it.
@@ -215,7 +230,31 @@ function giveBack(b: Buffer): void {
   } else if (spare.length < SPARE_MAX) spare.push(b);
 }
 
-const dialled = new WeakMap<Duplex, SocketReader>();
+/**
+ * Every socket's reader is found through this symbol: Node calls the onread
+ * callback as a method of the socket, so one shared function serves all
+ * readers (no closures per reader: thousands of idle tunnels keep them).
+ */
+const kReader = Symbol('sockskit.reader');
+type ReadSocket = net.Socket & { [kReader]?: SocketReader };
+/**
+ * Node asks for the next buffer (plain call, no `this`) right after the
+ * callback: the callback leaves the answer here. Anything else (the first
+ * buffer of a dialled socket) gets the shared one, which is where every reader
+ * starts.
+ */
+let answer: Buffer = SHARED;
+function onSocketRead(this: ReadSocket, n: number, buf: Buffer): boolean {
+  const reader = this[kReader]!;
+  const more = reader.read(n, buf);
+  answer = reader.nextBuffer;
+  return more;
+}
+function nextReadBuffer(): Buffer {
+  const b = answer;
+  answer = SHARED;
+  return b;
+}
 
 /**
  * net.connect() with reads through a SocketReader: once relay()ed, the socket
@@ -225,15 +264,16 @@ const dialled = new WeakMap<Duplex, SocketReader>();
  */
 export function dial(options: net.TcpNetConnectOpts): net.Socket {
   const reader = new SocketReader();
-  const socket = net.connect({ ...options, onread: { buffer: reader.buffer, callback: reader.callback } });
+  answer = SHARED;
+  const socket: ReadSocket = net.connect({ ...options, onread: { buffer: nextReadBuffer, callback: onSocketRead } });
   reader.from = socket;
-  dialled.set(socket, reader);
+  socket[kReader] = reader;
   return socket;
 }
 
 /** The reader of a socket from dial(), if it is one. */
 export function dialledReader(s: Duplex): SocketReader | undefined {
-  return dialled.get(s);
+  return s instanceof net.Socket ? (s as ReadSocket)[kReader] : undefined;
 }
 
 interface OnreadFields {
@@ -284,8 +324,9 @@ export function adopt(s: Duplex, reader: SocketReader): boolean {
   // Bytes read before the switch (pipelined behind the request) go first.
   for (let chunk = sock.read() as Buffer | null; chunk !== null; chunk = sock.read() as Buffer | null) reader.keep(chunk);
   reader.from = sock;
-  rec[k.cb] = reader.callback;
-  rec[k.gen] = reader.buffer;
+  (sock as ReadSocket)[kReader] = reader;
+  rec[k.cb] = onSocketRead;
+  rec[k.gen] = nextReadBuffer;
   rec[k.buf] = SHARED;
   handle.useUserBuffer(SHARED);
   return true;

@@ -35,6 +35,21 @@ function runConnect(conn: ConnectionControl): Promise<void> {
   return new Promise<void>((done, crash) => new ConnectAttempt(conn, done, crash).start());
 }
 
+/**
+ * The default CONNECT for a caller that does not wait for it (no request
+ * hook): no promise and resolving functions per connection; a failure of our
+ * own goes to `conn.handlerFailed`, as dispatch() would send it.
+ */
+export function connectNow(conn: ConnectionControl & { handlerFailed(err: unknown): void }): void {
+  try {
+    new ConnectAttempt(conn, noop, undefined).start();
+  } catch (err) {
+    conn.handlerFailed(err);
+  }
+}
+
+function noop(): void {}
+
 /** One CONNECT, from resolving to relaying: one object, its callbacks bound once. */
 class ConnectAttempt {
   private readonly dest: SocksAddress;
@@ -47,11 +62,15 @@ class ConnectAttempt {
   private sock: net.Socket | undefined;
   private target: Candidate | undefined;
 
+  /** Our own failure (a bug): the promise's rejection, or the connection's handlerFailed without one. */
+  private readonly crash: (err: unknown) => void;
+
   constructor(
     private readonly conn: ConnectionControl,
     private readonly done: () => void,
-    private readonly crash: (err: unknown) => void,
+    crash: ((err: unknown) => void) | undefined,
   ) {
+    this.crash = crash ?? ((err) => (conn as ConnectionControl & { handlerFailed(err: unknown): void }).handlerFailed(err));
     this.dest = conn.request.destination;
     const ms = conn.options.connectTimeout ?? DEFAULTS.connectTimeout;
     this.ms = ms;

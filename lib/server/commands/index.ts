@@ -8,7 +8,7 @@ import { SocksError } from '../../protocol/errors.js';
 import { isZeroAddress } from '../../protocol/codec/address.js';
 import { ruleInput, type RuleSubject } from '../resolve.js';
 import type { CommandHandler, ConnectionControl, Upstream } from '../types.js';
-import { connectHandler } from './connect.js';
+import { connectHandler, connectNow } from './connect.js';
 import { bindHandler } from './bind.js';
 import { udpHandler } from './udp.js';
 
@@ -36,6 +36,16 @@ export function dispatch(conn: Dispatchable): Promise<void> {
     conn.handlerFailed(err);
     return Promise.resolve();
   }
+}
+
+/**
+ * dispatch() for a caller that does not wait (no request hook): the default
+ * CONNECT, the common case, runs without a promise per connection.
+ */
+export function dispatchNow(conn: Dispatchable): void {
+  const o = conn.options;
+  if (conn.request.command === 'connect' && o.connect === undefined && (!o.commands || o.commands.includes('connect'))) return connectNow(conn);
+  void dispatch(conn);
 }
 
 /** BIND and UDP routed to an upstream (a rule's `via`, else the server's): they cannot follow it, and must not leave directly. */
