@@ -5,34 +5,30 @@
  * and the request hook (request-context.ts), and runs the command's handler
  * (commands/: connect, bind, udp). The PROXY header is read by
  * proxy-header.ts, the rules are the server's compiled Policy, and what the
- * 'connectionEnd' record needs is kept in a Ledger (ledger.ts).
+ * 'connectionEnd' record needs is kept in a Ledger (ledger.ts). What the
+ * commands and the rules see of it (state, admission, the server's
+ * services) is its base class, connection-state.ts.
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { Reply } from '../protocol/constants.js';
-import { AuthError, SocksError, TimeoutError, replyFromErrno } from '../protocol/errors.js';
-import { printable } from '../protocol/printable.js';
-import { SocksAddress, fromNodeAddress, formatAddress, isZeroAddress, ANY_IPV4 } from '../protocol/codec/address.js';
-import { ServerHandshake, ServerAction, SocksRequest } from '../protocol/server-handshake.js';
-import { runCheck, type AuthMethod, type Encapsulation, type VerifyResult } from '../protocol/method.js';
+import { SocksError, TimeoutError } from '../protocol/errors.js';
+import { SocksAddress, formatAddress, ANY_IPV4 } from '../protocol/codec/address.js';
+import { ServerHandshake, ServerAction } from '../protocol/server-handshake.js';
+import { runCheck, type Encapsulation, type VerifyResult } from '../protocol/method.js';
 import { encapsulate } from '../transport/encapsulation-stream.js';
 import { relay } from '../transport/relay.js';
 import { endSoon } from '../transport/end-soon.js';
-import type { AnyLookup, Candidate } from '../transport/happy-eyeballs.js';
-import type { Policy } from './policy.js';
-import { identityOf, type EndReason } from './access-log.js';
 import { dispatch, dispatchNow, type Dispatchable } from './commands/index.js';
 import { isDescriptorExhaustion } from './limits.js';
 import { readProxyHeader, untrustedSender } from './proxy-header.js';
 import { runHook, type Decider } from './request-context.js';
 import { AuthContext } from './auth-context.js';
-import { allowedAddresses, routeFor, ruleInput, type RuleSubject } from './resolve.js';
-import { Ledger } from './ledger.js';
-import { stillKnown } from './revalidate.js';
+import type { RuleSubject } from './resolve.js';
+import { ConnectionState } from './connection-state.js';
 import { DEFAULTS } from './defaults.js';
-import type { ConnectionLimits } from './connection-limits.js';
-import type { ConnectionHost, ConnInfo, Route, SocksServerOptions, Upstream } from './types.js';
+import type { ConnectionHost, ConnInfo } from './types.js';
 
 const debug = createDebug('sockskit:server');
 
@@ -44,13 +40,6 @@ const DONE_ENGINE = new ServerHandshake({ methods: [] });
  * functions that find their Connection here (the emitter is `this`), not
  * closures made per connection: thousands of idle tunnels each keep them.
  */
-const DECIDED = 1;
-const FINISHED = 2;
-const CLOSED = 4;
-const VIA_HEADER = 8;
-/** The socket had the client's address at accept (it had not reset). */
-const KNOWN = 16;
-
 const kConnection = Symbol('sockskit.connection');
 type Owned = Duplex & { [kConnection]: Connection };
 function connOnData(this: Owned, chunk: Buffer): void {
@@ -70,94 +59,19 @@ function connOnDeadline(conn: Connection): void {
 }
 
 /** One client connection through its handshake and into its relay. */
-export class Connection implements Dispatchable, Decider, RuleSubject {
-  request!: SocksRequest;
-  readonly options: Readonly<SocksServerOptions>;
-  readonly ledger = new Ledger();
-  /** When the handshake deadline fires (Date.now() value). */
-  deadline = 0;
-  private src: SocksAddress | undefined;
-  private loc: SocksAddress | undefined;
+export class Connection extends ConnectionState implements Dispatchable, Decider, RuleSubject {
   private engine!: ServerHandshake;
   private timer: NodeJS.Timeout | undefined;
-  /** DECIDED, FINISHED, CLOSED, VIA_HEADER, KNOWN: one field, not five (an idle tunnel keeps its Connection for the record). */
-  private flags = 0;
-  /** The request was received: the hook and the command decide from here. */
-  private get decided(): boolean {
-    return (this.flags & DECIDED) !== 0;
-  }
-  private set decided(v: boolean) {
-    this.flag(DECIDED, v);
-  }
-  /** The handshake is over (established, handed off, closed or refused). */
-  private get finished(): boolean {
-    return (this.flags & FINISHED) !== 0;
-  }
-  private set finished(v: boolean) {
-    this.flag(FINISHED, v);
-  }
-  /** The engine closed the connection (the socket may take a while to close). */
-  private get closed(): boolean {
-    return (this.flags & CLOSED) !== 0;
-  }
-  private set closed(v: boolean) {
-    this.flag(CLOSED, v);
-  }
-  /** The client address came from a PROXY header. */
-  private get viaHeader(): boolean {
-    return (this.flags & VIA_HEADER) !== 0;
-  }
-  private set viaHeader(v: boolean) {
-    this.flag(VIA_HEADER, v);
-  }
-  private flag(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit;
-  }
-  private closers: (() => void)[] | undefined;
-  private methods: readonly AuthMethod<unknown>[] = [];
-  private auth: AuthContext | undefined;
   /** From 'established'/'handoff' until takeStream(): the tunnel head and protection. */
   private pendingHead: Buffer | undefined;
   private pendingEnc: Encapsulation | undefined;
   /** PROXY protocol: the header's bytes so far, until it is read. */
   private headerBuf: Buffer | undefined;
-  /** The server's configuration generation when the handshake began. */
-  private generation = 0;
-  /** The verified user's rate for this request's tunnel, once accept() admitted the user (null: it did not: the flag's). */
-  private userRate: number | undefined | null = null;
 
-  /** The limits the connection was admitted under (a reload may replace the server's). */
-  private readonly limits: ConnectionLimits;
-
-  /** The socket's addresses, until both are read into `source` and `local`. */
-  private info: ConnInfo | undefined;
-
-  constructor(readonly server: ConnectionHost, readonly socket: Duplex, info: ConnInfo) {
-    this.options = server.options;
-    this.limits = server.limits;
-    this.info = info;
-    if (info.remoteAddress !== undefined) this.flags = KNOWN;
+  constructor(server: ConnectionHost, socket: Duplex, info: ConnInfo) {
+    super(server, socket, info);
   }
 
-  /**
-   * The rules in force now: a reload applies to every decision still to come
-   * (a request, each new UDP destination); open TCP tunnels go on.
-   */
-  get policy(): Policy {
-    return this.server.policy;
-  }
-  /** False when the client reset before its address could be read. */
-  get clientKnown(): boolean {
-    return (this.flags & (VIA_HEADER | KNOWN)) !== 0;
-  }
-
-  // Read lazily: each is a system call (getpeername/getsockname) most connections never need.
-  get source(): SocksAddress {
-    return (this.src ??= fromNodeAddress(this.info!.remoteAddress, this.info!.remotePort));
-  }
-  get local(): SocksAddress {
-    return (this.loc ??= fromNodeAddress(this.info!.localAddress, this.info!.localPort));
-  }
   get encapsulation(): Encapsulation | undefined {
     return this.engine?.protection;
   }
@@ -187,7 +101,7 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.ledger.quiet = true;
     // Reset before its address could be read: a health check that connected and
     // closed at once (HAProxy's check-send-proxy), not an untrusted sender.
-    if ((this.flags & KNOWN) === 0) return void this.socket.destroy();
+    if (!this.clientKnown) return void this.socket.destroy();
     const refusal = untrustedSender(o.proxyProtocolFrom, this.source);
     if (refusal) return this.refuse(refusal);
     this.headerBuf = EMPTY;
@@ -243,13 +157,6 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.socket.destroy();
   }
 
-  /** Counts and reports an error this connection ends with. */
-  private failed(err: SocksError, how: EndReason): void {
-    debug('closing %s: %s', formatAddress(this.source), printable(err.message));
-    this.ledger.failed(err, how, this.methods);
-    this.server.clientError(err, this.source);
-  }
-
   /** @internal The client socket's 'data' during the handshake. */
   onData(chunk: Buffer): void {
     if (this.headerBuf) return this.onHeader(chunk);
@@ -299,28 +206,11 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.socket.destroy();
   }
 
-  private clearTimer(): void {
+  protected clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  onClose(f: () => void): void {
-    if (this.socket.destroyed || this.closed) f();
-    else (this.closers ??= []).push(f);
-  }
-
-  offClose(f: () => void): void {
-    const i = this.closers?.indexOf(f) ?? -1;
-    if (i >= 0) this.closers!.splice(i, 1);
-    // Most lists held one handler until the tunnel started: an idle tunnel keeps no empty array.
-    if (this.closers?.length === 0) this.closers = undefined;
-  }
-
-  private runClosers(): void {
-    const list = this.closers;
-    this.closers = undefined;
-    if (list) for (const f of list) f();
-  }
 
   private run(actions: ServerAction[]): void {
     for (const a of actions) {
@@ -367,25 +257,11 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     this.socket.removeListener('end', connOnEarlyEnd);
   }
 
-  /** @internal A failure in our own continuation: this connection ends, never the process. */
-  crashed(err: unknown): void {
-    debug('closing %s: internal error: %s', formatAddress(this.source), printable(String((err as Error)?.message)));
-    if (!this.socket.destroyed) this.server.clientError(new SocksError('ERR_SOCKS_PROTOCOL', `internal error: ${(err as Error)?.message}`, undefined, { cause: err }), this.source);
-    this.socket.destroy();
-  }
-
   private afterCheck(result: VerifyResult): void {
     if (this.socket.destroyed) return;
     this.run(this.engine.verified(result));
     const phase = this.engine.phase;
     if (!this.finished && phase !== 'decide' && phase !== 'identify' && phase !== 'auth-verify') this.socket.resume();
-  }
-
-  /** @internal */
-  hookFailed(settled: boolean, err: unknown): void {
-    this.ledger.hookFailed = true;
-    if (!settled) this.deny(replyFromErrno(err), err);
-    else debug('request hook failed after deciding: %s', (err as Error)?.message);
   }
 
   /** The command's handler (commands/), if enabled and the rules pass; nothing if the deadline already denied an undecided hook. */
@@ -398,48 +274,6 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     if (this.admitted()) dispatchNow(this);
   }
 
-  /** The checks before the command runs: false when the connection was answered (or is over) already. */
-  private admitted(): boolean {
-    this.clearTimer();
-    if (this.finished) return false;
-    // Reconfigured while this client authenticated (a slow password check): the user must still be accepted.
-    if (this.server.generation !== this.generation && !this.stillAuthorized()) {
-      this.deny(Reply.NotAllowedByRuleset, new AuthError('the user is no longer accepted (the server was reconfigured)', this.request.method?.code));
-      return false;
-    }
-    const user = this.verifiedUser();
-    if (user !== undefined && !this.admitUser(user)) return false;
-    return true;
-  }
-
-  /**
-   * Counts the request against its user's cap, and keeps the rate for the
-   * relay: the limits of the rule deciding it (policy.userLimits), else the
-   * flags. False when refused: 02 (SOCKS4 5B), for this user only; the class is `limit`.
-   */
-  private admitUser(user: string): boolean {
-    const o = this.options;
-    const flags = { maxConnections: o.maxConnectionsPerUser, rate: o.ratePerUser };
-    const lim = this.policy.limits ? this.policy.userLimits(ruleInput(this, this.request.destination, undefined), this.request.command === 'udp' || isZeroAddress(this.request.destination), flags) : flags;
-    this.userRate = lim.rate;
-    if (this.server.limits.admitUser(this.socket, user, lim.maxConnections)) return true;
-    const max = lim.maxConnections;
-    this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
-    return false;
-  }
-
-  /** The identity a method verified (never SOCKS4's USERID): what per-user limits count. */
-  private verifiedUser(): string | undefined {
-    const req = this.request;
-    if (req.version === 4 || !req.method) return undefined;
-    return identityOf(req.method.name, req.identity);
-  }
-
-  /** @internal */
-  handlerFailed(err: unknown): void {
-    if (this.finished) this.crashed(err);
-    else this.deny(replyFromErrno(err), err);
-  }
 
   deny(reply: number, error?: unknown): void {
     if (this.socket.destroyed || this.finished) return;
@@ -484,49 +318,6 @@ export class Connection implements Dispatchable, Decider, RuleSubject {
     return { established: true, head, socket };
   }
 
-  watchReconfigure(f: () => void): () => void {
-    return this.server.registry.watchReconfigure(f);
-  }
-
-  stillAuthorized(): boolean {
-    try {
-      return stillKnown(this.server.methodsFor(this.auth!), this.request);
-    } catch {
-      // methods(ctx) failed: nothing vouches for the identity any more.
-      return false;
-    }
-  }
-
-  addressBlock(dest: SocksAddress, address: string): SocksError | undefined {
-    return this.policy.active ? this.policy.address(ruleInput(this, dest, address)) : undefined;
-  }
-
-  holdDescriptors(n: number): boolean {
-    return this.server.limits.charge(this.socket, n, this.options.maxConnections === undefined);
-  }
-
-  dialled(address: SocksAddress | undefined, via?: Upstream): void {
-    if (address) this.ledger.dialled = formatAddress(address);
-    if (via) this.ledger.via = via.name;
-    // The rule that let it through, for the access log (only when someone reads the record).
-    if (this.policy.active && this.server.listenerCount('connectionEnd') > 0) this.ledger.rule = this.policy.decidedBy(ruleInput(this, this.request.destination, address?.host));
-  }
-
-  get routed(): boolean {
-    return this.options.upstream !== undefined || this.policy.routes;
-  }
-
-  route(dest: SocksAddress, signal?: AbortSignal): Promise<Route> {
-    return routeFor(this, this.options.lookup as AnyLookup | undefined, dest, this.options.upstream, signal);
-  }
-
-  resolve(dest: SocksAddress): Promise<{ address: string; family: number }> {
-    return this.resolveAll(dest).then((c) => c[0]!);
-  }
-
-  resolveAll(dest: SocksAddress, signal?: AbortSignal): Promise<Candidate[]> {
-    return allowedAddresses(this, this.options.lookup as AnyLookup | undefined, dest, signal);
-  }
 
   /** The hook's relay(): success, then relay to the application's stream (ours to close if the client left or the deadline answered meanwhile). */
   relayTo(upstream: Duplex, bound: SocksAddress | undefined): void {

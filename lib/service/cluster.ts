@@ -101,7 +101,7 @@ function gather(id: number): Promise<{ snap: MetricsSnapshot; extra: Record<stri
     const t = setTimeout(finish, 1000);
     for (const w of workers) {
       w.on('message', onMsg);
-      w.send({ type: 'snapshot', id } satisfies Ipc);
+      w.send({ type: 'snapshot', id } satisfies Ipc, ignoreSendError);
     }
     if (workers.length === 0) finish();
   });
@@ -130,9 +130,12 @@ function allWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
 }
 
+/** A message to every worker still connected; one that is exiting cannot take it, and that is no error (an unheard send error would end the primary). */
 function broadcast(m: Ipc): void {
-  for (const w of allWorkers()) w.send(m);
+  for (const w of allWorkers()) if (w.isConnected()) w.send(m, ignoreSendError);
 }
+
+function ignoreSendError(): void {}
 
 /** The primary: forks, supervises, sums the workers' counters, passes signals on. */
 export function runPrimary<C extends ServiceConfig>(p: ServiceProgram<C>, first: { value: C; inputs: Inputs }, io: ServiceIo): Promise<number> {
@@ -193,8 +196,10 @@ class Primary<C extends ServiceConfig> {
   private readonly fork = (slot: number): void => {
     const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
     this.slots.set(w.id, slot);
+    // A worker's IPC errors (a channel closing as it exits) are the supervisor's business, not a crash of the primary.
+    w.on('error', ignoreSendError);
     w.on('message', (m: Ipc) => {
-      if (m.type === 'inputs') w.send({ type: 'start', inputs: this.inputs } satisfies Ipc);
+      if (m.type === 'inputs') w.send({ type: 'start', inputs: this.inputs } satisfies Ipc, ignoreSendError);
     });
   };
 
