@@ -31,7 +31,14 @@ export interface Settings {
 /** File keys that are not flags: structured data the command line cannot hold. */
 const FILE_ONLY = new Set(['rules']);
 /** SOCKSKIT_* variables that are not options (the test suite's own, and a worker's slot: worker-limits.ts). */
-const NOT_OPTIONS = new Set(['SOCKSKIT_INTEROP_REQUIRED', 'SOCKSKIT_RANDOM_CASES', 'SOCKSKIT_SEED', 'SOCKSKIT_WORKER_SLOT']);
+const NOT_OPTIONS = new Set([
+  // Read by the tests, the benchmark script, CI and the Kerberos build, which may share a shell with a program.
+  'SOCKSKIT_INTEROP_REQUIRED', 'SOCKSKIT_RANDOM_CASES', 'SOCKSKIT_SEED', 'SOCKSKIT_SOCKET_SESSIONS', 'SOCKSKIT_DANTE_GSSAPI',
+  'SOCKSKIT_PYTHON', 'SOCKSKIT_UNDICI_MAJOR', 'SOCKSKIT_CACHE', 'SOCKSKIT_BENCH_DIR', 'SOCKSKIT_BENCH_DRY_RUN',
+  'SOCKSKIT_SKIP_KERBEROS_BUILD', 'SOCKSKIT_KERBEROS_ADDON',
+  // Set by the cluster primary for its workers.
+  'SOCKSKIT_WORKER_SLOT',
+]);
 
 function fromEnv(key: string, d: OptionDef, text: string): string | boolean | string[] {
   if (d.type === 'boolean') {
