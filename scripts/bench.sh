@@ -6,17 +6,17 @@
 #   npm run bench -- full [ARGS]   run.sh: the full benchmark, sockskit vs all peers
 #                                  of servers.list (BENCH_PEERS="a b" to choose);
 #                                  ARGS go to run.sh (e.g. --reps 3 --tests up1,cN)
-# The harness is not part of the repository: $SOCKSKIT_BENCH_DIR, by default
-# the folder named below beside the repository (docs/bench.md says what it must hold).
+# The harness is not part of the repository: $SOCKSKIT_BENCH_DIR names its
+# folder (docs/bench.md says what it must hold); there is no default.
 # quick.sh takes no options; set BENCH_REF / BENCH_OUT in the environment instead.
 # SOCKSKIT_BENCH_DRY_RUN=1 prints the command instead of running it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
-BENCH_DIR="${SOCKSKIT_BENCH_DIR:-$ROOT/../shared/bench}"
+BENCH_DIR="${SOCKSKIT_BENCH_DIR:-}"
 if [ ! -x "$BENCH_DIR/quick.sh" ] || [ ! -x "$BENCH_DIR/run.sh" ]; then
   cat >&2 <<EOF
-bench: no benchmark harness in $BENCH_DIR
+bench: no benchmark harness in ${BENCH_DIR:-(SOCKSKIT_BENCH_DIR is not set)}
   npm run bench needs the external SOCKS benchmark harness: a folder with the
   executables quick.sh (a run under a minute) and run.sh (the full run) and
   the peer list servers.list. It is not part of this repository.
