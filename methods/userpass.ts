@@ -246,7 +246,8 @@ function serverSession(ctx: ServerAuthContext, { direct, guarded, counts }: Serv
       return { kind: 'verify', check: () => guarded(username, password, ctx) };
     },
     verified(result: VerifyResult): AuthStep {
-      if (!result.ok) return failed(`check failed: ${(result.error as Error)?.message}`, username);
+      // Not the error's message: a helper's BH text or a verifier's error may repeat the password.
+      if (!result.ok) return failed(`the check failed (${(result.error as Error)?.name ?? 'error'})`, username);
       const v = result.value;
       if (!accepted(v)) return failed(`user ${JSON.stringify(username)}`, username);
       return { kind: 'done', identity: v === true ? username : v, write: SUCCESS };

@@ -4,6 +4,7 @@
  * (proxyProgram). An embedder adds its own server options on top, e.g. an
  * onRequest hook: examples/custom-proxy.ts.
  */
+import path from 'node:path';
 import { binauth, parseAuthorizedKeys, parsePrivateKey } from '../../methods/binauth/index.js';
 import { identSocks4 } from '../../methods/ident/index.js';
 import { none } from '../../methods/none.js';
@@ -88,6 +89,11 @@ interface ProxyMethods {
   describe: string[];
 }
 
+/** The helper's program name alone, for the listening line: its arguments may hold a secret (basic_ldap_auth -w PASSWORD). */
+function helperProgram(command: string): string {
+  return path.basename(command.trim().split(/\s+/)[0] ?? '');
+}
+
 /** username/password from --user/--users or --auth-helper, with the login throttle; undefined when neither is given. */
 function userpassFromSettings(v: Values, notices: string[], say: (line: string) => void): { method: AuthMethod<unknown>; describe: string } | undefined {
   const users = usersFromFlags(v, (w) => notices.push(w));
@@ -95,7 +101,7 @@ function userpassFromSettings(v: Values, notices: string[], say: (line: string) 
   const throttle = throttleFromFlags(v);
   const queue = scryptQueueFromFlags(v);
   if (helper && users.size > 0) throw new UsageError('--auth-helper and --user/--users exclude each other (one source of passwords)');
-  if (helper) return { method: userpass({ verify: helper, throttle }), describe: `username/password, auth helper ${JSON.stringify(v['auth-helper'])}` };
+  if (helper) return { method: userpass({ verify: helper, throttle }), describe: `username/password, auth helper ${JSON.stringify(helperProgram(v['auth-helper'] as string))}` };
   if (users.size === 0) return undefined;
   return { method: userpass({ users, throttle, queue }), describe: `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` };
 }
@@ -141,7 +147,7 @@ function proxyProtocolFromSettings(v: Values, say: (line: string) => void): Pick
   if (from && mode === undefined) throw new UsageError('--proxy-protocol-from needs --proxy-protocol');
   // Any peer could then claim any source address, and the UDP relay and ident follow the claim.
   if (mode !== undefined && !from) say(`WARNING: --proxy-protocol without --proxy-protocol-from: any client can claim any source address; name the balancers with --proxy-protocol-from CIDR`);
-  return { proxyProtocol: mode, proxyProtocolFrom: from?.map(parseCidr) };
+  return { proxyProtocol: mode, proxyProtocolFrom: from ? cidrs(v, 'proxy-protocol-from') : undefined };
 }
 
 /**

@@ -83,6 +83,8 @@ export interface SquidHelper {
 /** A request from asking to answer: the child settles it through resolve/reject, which go through finish(). */
 interface Job extends Pending {
   timer: NodeJS.Timeout | undefined;
+  /** Removes the client's abort listener (it holds the job, password included, while the connection lives). */
+  unlisten?: () => void;
   child?: HelperChild;
   done: boolean;
   ok: (r: HelperReply) => void;
@@ -189,8 +191,13 @@ class HelperPool {
         resolve: (r) => this.finish(job, r, ''),
         reject: (e) => this.finish(job, undefined, e.message),
       };
+      if (signal?.aborted) return this.finish(job, undefined, LEFT);
       job.timer = setTimeout(() => this.timedOut(job), this.o.timeout);
-      signal?.addEventListener('abort', () => this.finish(job, undefined, LEFT), { once: true });
+      if (signal) {
+        const onAbort = () => this.finish(job, undefined, LEFT);
+        signal.addEventListener('abort', onAbort, { once: true });
+        job.unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
       this.waiting.push(job);
       this.pump();
     }).then((reply) => this.verdict(user, password, reply));
@@ -235,6 +242,7 @@ class HelperPool {
     if (job.done) return;
     job.done = true;
     clearTimeout(job.timer);
+    job.unlisten?.();
     if (reply) {
       job.ok(reply);
       return;

@@ -72,6 +72,8 @@ describe('sockskit-proxy: --auth-helper, login throttling, --scrypt-concurrency'
     execFileSync(htpasswd, ['-c', '-b', '-B', '-C', '5', file, 'alice', 's3cret'], { stdio: 'ignore', timeout: 10000 });
     const { daemon, port, metricsPort } = await startProxy(['--auth-helper', `${NCSA} ${file}`, '--auth-helper-children', '1', '--metrics', '127.0.0.1:0']);
     expect(daemon.output()).to.match(/listening on 127\.0\.0\.1:\d+ \(username\/password, auth helper/);
+    // The listening line names the helper program, never its arguments (they may hold a secret: basic_ldap_auth -w PASSWORD).
+    expect(daemon.output()).to.include('auth helper "basic_ncsa_auth"').and.not.include(file);
     const good = await login(port, 'alice', 's3cret');
     expect(good.answer).to.deep.equal(OK);
     good.c.write(Buffer.concat([hex('05 01 00 01 7f 00 00 01'), Buffer.from([target.port >> 8, target.port & 255])]));
