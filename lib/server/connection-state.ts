@@ -191,7 +191,7 @@ export abstract class ConnectionState {
     const flags = { maxConnections: o.maxConnectionsPerUser, rate: o.ratePerUser };
     const lim = this.policy.limits ? this.policy.userLimits(ruleInput(this, this.request.destination, undefined), this.request.command === 'udp' || isZeroAddress(this.request.destination), flags) : flags;
     this.userRate = lim.rate;
-    if (this.server.limits.admitUser(this.socket, user, lim.maxConnections)) return true;
+    if (this.limits.admitUser(this.socket, user, lim.maxConnections)) return true;
     const max = lim.maxConnections;
     this.deny(Reply.NotAllowedByRuleset, new SocksError('ERR_SOCKS_DENIED', `user ${printable(user)} has ${max} connections open already`, Reply.NotAllowedByRuleset, { cause: { code: 'ERR_SOCKS_LIMIT' } }));
     return false;
@@ -222,7 +222,7 @@ export abstract class ConnectionState {
   }
 
   holdDescriptors(n: number): boolean {
-    return this.server.limits.charge(this.socket, n, this.options.maxConnections === undefined);
+    return this.limits.charge(this.socket, n, this.options.maxConnections === undefined);
   }
 
   dialled(address: SocksAddress | undefined, via?: Upstream): void {

@@ -226,7 +226,7 @@ export class Connection extends ConnectionState implements Dispatchable, Decider
           this.socket.pause();
           this.request = a.request;
           this.decided = true;
-          this.server.limits.handshakeOver(this.socket);
+          this.limits.handshakeOver(this.socket);
           if (this.options.onRequest) runHook(this.options.onRequest, this);
           else this.acceptNow();
           break;
@@ -251,7 +251,7 @@ export class Connection extends ConnectionState implements Dispatchable, Decider
   private finish(): void {
     this.finished = true;
     this.ledger.handshakeOver();
-    this.server.limits.handshakeOver(this.socket);
+    this.limits.handshakeOver(this.socket);
     this.clearTimer();
     this.socket.removeListener('data', connOnData);
     this.socket.removeListener('end', connOnEarlyEnd);
@@ -330,7 +330,7 @@ export class Connection extends ConnectionState implements Dispatchable, Decider
     this.ledger.relayed = true;
     const rate = this.userRate === null ? this.options.ratePerUser : this.userRate;
     const user = rate ? this.verifiedUser() : undefined;
-    const throttle = user !== undefined ? this.server.limits.userThrottle(user, rate!) : undefined;
+    const throttle = user !== undefined ? this.limits.userThrottle(user, rate!) : undefined;
     relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
     // The relay's own 'error' listener destroys both sides now (one listener, not a list of two, per idle tunnel).
     if (client === this.socket) this.socket.removeListener('error', connOnError);

@@ -97,6 +97,8 @@ class BindWait {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
+    // An established BIND tunnel keeps no closer (as CONNECT's attempt removes its own).
+    this.conn.offClose(this.finish);
     this.listener.close();
     this.done();
   };
