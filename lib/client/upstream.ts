@@ -5,9 +5,9 @@
  * Upstream type without importing it (server and client stay apart).
  */
 import type { Duplex } from 'node:stream';
-import { formatAddress, type SocksAddress } from '../protocol/codec/address.js';
+import type { SocksAddress } from '../protocol/codec/address.js';
 import type { AuthMethod } from '../protocol/method.js';
-import { connect, parseProxy, type ClientLookup, type ProxySpec } from './connect.js';
+import { connect, hopUrl, parseProxy, type ClientLookup, type ProxySpec } from './connect.js';
 
 export interface ProxyUpstream {
   /** The hops without credentials, comma-separated: `socks5h://127.0.0.1:1080,socks4://10.0.0.1:1080`. */
@@ -15,7 +15,6 @@ export interface ProxyUpstream {
   connect(dest: SocksAddress, o: { signal: AbortSignal; localAddress?: string; lookup?: ClientLookup; keepAlive: number | false }): Promise<{ socket: Duplex; bound: SocksAddress }>;
 }
 
-const SCHEME_OF = { 5: 'socks5', '4a': 'socks4a', 4: 'socks4' } as const;
 
 /**
  * The upstream of `proxies` (first dialled first). Each URL is checked now
@@ -25,10 +24,7 @@ const SCHEME_OF = { 5: 'socks5', '4a': 'socks4a', 4: 'socks4' } as const;
  */
 export function proxyUpstream(proxies: readonly ProxySpec[], methods?: readonly AuthMethod<unknown>[]): ProxyUpstream {
   const hops = proxies.map((p) => parseProxy(p, methods));
-  const name = hops.map((h) => {
-    const scheme = h.version === 5 && h.remoteDns ? 'socks5h' : SCHEME_OF[h.version];
-    return `${scheme}://${formatAddress({ type: h.host.includes(':') ? 'ipv6' : 'domain', host: h.host, port: h.port })}`;
-  }).join(',');
+  const name = hops.map(hopUrl).join(',');
   return {
     name,
     async connect(dest, o) {
