@@ -73,7 +73,18 @@ describe('connection limits across listeners, workers and commands (issue 18: fi
     const [port] = await listening(p, 1);
     const out: Outcome[] = [];
     for (let i = 0; i < 60 && !out.some((o) => o !== 'ok'); i++) out.push(await request(port!, UDP_ASSOCIATE, keep, false));
-    const first = out.find((o) => o !== 'ok');
+    let first: Outcome | undefined = out.find((o) => o !== 'ok');
+    // The budget's remainder after the last association depends on the
+    // descriptors the process opened before (the environment): 0 or 1 left
+    // and the next connection is refused at accept; 2 or 3 and the association
+    // gets REP 01. In the first case free one association and fill two of its
+    // four with a CONNECT tunnel: 2 or 3 are left, and REP 01 must follow.
+    if (first === 'closed') {
+      keep.shift()!.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await request(port!, connectTo(echo.port), keep, true), p.stderr()).to.equal('ok');
+      first = await request(port!, UDP_ASSOCIATE, keep, false);
+    }
     expect(first, `${out.join(' ')}\n${p.stderr()}`).to.equal('rep:01');
     const st = await stats(p);
     expect(st.noDescriptor, JSON.stringify(st)).to.equal(1);
