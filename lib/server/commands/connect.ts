@@ -20,6 +20,7 @@ import { formatAddress, fromNodeAddress, type SocksAddress } from '../../protoco
 import { printable } from '../../protocol/printable.js';
 import { race, type Candidate } from '../../transport/happy-eyeballs.js';
 import { dial } from '../../transport/socket-reader.js';
+import { keepAliveLater } from '../../transport/keepalive-later.js';
 import type { CommandHandler, ConnectionControl, Route, Upstream } from '../types.js';
 import { literalCandidate } from '../resolve.js';
 import { DEFAULTS } from '../defaults.js';
@@ -130,10 +131,10 @@ class ConnectAttempt {
       e.code = 'EADDRNOTAVAIL';
       return this.fail(e);
     }
-    const keepAlive = o.keepAlive !== false;
     let s: net.Socket;
     try {
-      s = dial({ host: c.address, port: this.dest.port, family: c.family, localAddress: local, allowHalfOpen: true, noDelay: true, keepAlive, keepAliveInitialDelay: keepAlive ? (o.keepAlive ?? DEFAULTS.keepAlive) : 0 });
+      // Keepalive is armed once the tunnel is up, and late (keepAliveLater).
+      s = dial({ host: c.address, port: this.dest.port, family: c.family, localAddress: local, allowHalfOpen: true, noDelay: true });
     } catch (err) {
       // Bad options (an invalid outboundAddress) throw at once: a failed attempt like any other.
       return this.fail(err);
@@ -178,8 +179,8 @@ class ConnectAttempt {
     const { conn } = this;
     const o = conn.options;
     conn.dialled(remote);
-    // The direct dial set keepalive at connect (net.connect's keepAlive option).
-    if (!c && o.keepAlive !== false) sock.setKeepAlive(true, o.keepAlive ?? DEFAULTS.keepAlive);
+    // Armed before the keepalive delay has passed, not now: most tunnels end first (keepalive-later.ts).
+    if (o.keepAlive !== false) keepAliveLater(sock, o.keepAlive ?? DEFAULTS.keepAlive);
     const r = conn.reply(local);
     conn.relay(r.socket, sock as Duplex, r.head);
     this.done();
