@@ -14,17 +14,23 @@ function flushAll(): void {
   for (const log of unflushed) log.flush();
 }
 
+/** Pending lines are written at most this long after the first of them (ms)… */
+export const ACCESS_LOG_FLUSH_MS = 50;
+/** …or as soon as this many characters wait. */
+const FLUSH_CHARS = 16 * 1024;
+
 /**
- * Lines are batched: the lines of every connection that ends in one turn of
- * the event loop go out in one write (setImmediate), not one system call
- * each. They are flushed before a reopen, on close() and at process exit
- * (also an exit on an uncaught exception), so no line is lost short of a
- * SIGKILL in the same turn.
+ * Lines are batched: every line of a 50 ms window goes out in one write, not
+ * one system call each (under load most connections end in turns of the
+ * event loop of their own, so a batch per turn saved little: 0.88 writes per
+ * connection, measured). They are flushed once 16 KiB wait, before a reopen,
+ * on close() and at process exit (also an exit on an uncaught exception), so
+ * no line is lost short of a SIGKILL, and then at most 50 ms of them.
  */
 export class AccessLogFile {
   private fd: number | undefined;
   private pending = '';
-  private scheduled: NodeJS.Immediate | undefined;
+  private scheduled: NodeJS.Timeout | undefined;
   /** `target`: '-' (the `stderr` stream), 'off', or a file opened for appending. */
   constructor(private target: string, private format: AccessLogFormat, private readonly worker?: number, private readonly stderr: { write(s: string): unknown } = process.stderr) {
     this.open();
@@ -63,8 +69,10 @@ export class AccessLogFile {
     if (this.target === 'off') return;
     const w = this.worker;
     this.pending += this.format === 'json' ? formatJson(w === undefined ? r : { ...r, worker: w }) : formatText(r, w ?? r.worker);
+    if (this.pending.length >= FLUSH_CHARS) return this.flush();
     if (this.scheduled) return;
-    this.scheduled = setImmediate(this.flush);
+    // Unref'd: a pending line never keeps the process alive (exit writes it).
+    this.scheduled = setTimeout(this.flush, ACCESS_LOG_FLUSH_MS).unref();
     unflushed.add(this);
     if (!exitHook) {
       exitHook = true;
@@ -74,7 +82,7 @@ export class AccessLogFile {
 
   /** Writes the pending lines now (one write). */
   readonly flush = (): void => {
-    if (this.scheduled) clearImmediate(this.scheduled);
+    if (this.scheduled) clearTimeout(this.scheduled);
     this.scheduled = undefined;
     unflushed.delete(this);
     const text = this.pending;

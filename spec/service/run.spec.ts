@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runService, proxyProgram, AccessLogFile, UsageError, type ServiceIo } from '../../lib/service/index.js';
+import { ACCESS_LOG_FLUSH_MS } from '../../lib/service/access-log-file.js';
 import { hex } from '../support/helpers.js';
 import { RawClient, startTarget, echo, waitFor, type Target } from '../support/server.js';
 import { tempDir } from '../support/interop.js';
@@ -97,17 +98,33 @@ describe('runService (by import)', function () {
 
   const rec = (i: number) => ({ time: new Date(0).toISOString(), listener: '127.0.0.1:1080', client: `127.0.0.1:${i}`, method: 'none', identity: undefined, command: 'connect', destination: 'a b:80', dialled: undefined, reply: 0, bytesUp: i, bytesDown: 0, durationMs: 1, handshakeMs: 0, end: 'closed', error: undefined }) as const;
 
-  it('AccessLogFile: the lines of one turn of the event loop go out in one write, each as formatText makes it', async () => {
+  it('AccessLogFile: the lines of a 50 ms window go out in one write, each as formatText makes it', async () => {
     const writes: string[] = [];
     const f = new AccessLogFile('-', 'text', 2, { write: (s: string) => writes.push(s) });
     for (let i = 1; i <= 3; i++) f.write(rec(i));
-    expect(writes).to.deep.equal([]);
     await new Promise((r) => setImmediate(r));
+    f.write(rec(4));
+    expect(writes, 'nothing before the window ends').to.deep.equal([]);
+    await new Promise((r) => setTimeout(r, ACCESS_LOG_FLUSH_MS + 30));
     expect(writes).to.have.length(1);
     const lines = writes[0]!.split('\n');
-    expect(lines).to.have.length(4);
+    expect(lines).to.have.length(5);
     expect(lines[0]).to.equal('1970-01-01T00:00:00.000Z listener=127.0.0.1:1080 client=127.0.0.1:1 method=none identity=- user=- userid=- command=connect destination=a\\x20b:80 dialled=- rule=- reply=0 bytesUp=1 bytesDown=0 durationMs=1 handshakeMs=0 end=closed error=- worker=2');
-    expect(lines[3]).to.equal('');
+    expect(lines[4]).to.equal('');
     f.close();
+  });
+
+  it('AccessLogFile: 16 KiB of pending lines are written at once, not after the window', () => {
+    const writes: string[] = [];
+    const f = new AccessLogFile('-', 'text', undefined, { write: (s: string) => writes.push(s) });
+    const one = rec(1);
+    let n = 0;
+    for (let size = 0; size < 16 * 1024; size += 200) f.write(one), n++;
+    expect(writes.length, `${n} lines`).to.equal(1);
+    expect(writes[0]!.length).to.be.at.least(16 * 1024);
+    f.write(one);
+    expect(writes).to.have.length(1);
+    f.close();
+    expect(writes).to.have.length(2);
   });
 });
