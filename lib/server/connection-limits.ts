@@ -41,6 +41,8 @@ export interface ConnectionLimitsOptions {
 interface Held {
   host: string | undefined;
   descriptors: number;
+  /** The verified user admitUser() counted for this connection (released with it). */
+  user?: string;
 }
 
 export class ConnectionLimits {
@@ -111,17 +113,24 @@ export class ConnectionLimits {
 
   /**
    * A request by `user` (a verified identity): false when `max` of theirs are
-   * open already; otherwise counted until `socket` closes.
+   * open already; otherwise counted until `socket` closes (release(), for an
+   * admitted connection: no listener of its own).
    */
   admitUser(socket: Duplex, user: string, max: number | undefined): boolean {
     const u = this.users.get(user) ?? { open: 0 };
     if (max !== undefined && max > 0 && u.open >= max) return false;
     u.open++;
     this.users.set(user, u);
-    socket.once('close', () => {
-      if (--u.open === 0) this.users.delete(user);
-    });
+    const h = this.held.get(socket);
+    // An admitted connection gives its user back in release(), which runs at its close anyway.
+    if (h && h.user === undefined) h.user = user;
+    else socket.once('close', () => this.userLeft(user));
     return true;
+  }
+
+  private userLeft(user: string): void {
+    const u = this.users.get(user);
+    if (u && --u.open === 0) this.users.delete(user);
   }
 
   /** The throttle for a tunnel of `user` at `rate` bytes/s each way, the buckets shared by their open tunnels at that rate. */
@@ -153,6 +162,7 @@ export class ConnectionLimits {
     if (!h) return;
     this.held.delete(s);
     this.charged -= h.descriptors;
+    if (h.user !== undefined) this.userLeft(h.user);
     if (h.host === undefined) return;
     const n = this.fromSource(h.host) - 1;
     if (n > 0) this.perSource.set(h.host, n);

@@ -172,7 +172,7 @@ export abstract class ConnectionState {
     this.clearTimer();
     if (this.finished) return false;
     // Reconfigured while this client authenticated (a slow password check): the user must still be accepted.
-    if (this.server.generation !== this.generation && !this.stillAuthorized()) {
+    if (!this.stillAuthorized()) {
       this.deny(Reply.NotAllowedByRuleset, new AuthError('the user is no longer accepted (the server was reconfigured)', this.request.method?.code));
       return false;
     }
@@ -209,6 +209,8 @@ export abstract class ConnectionState {
   }
 
   stillAuthorized(): boolean {
+    // No reconfigure since the handshake: what accepted it stands (methods(ctx) is asked once per connection).
+    if (this.server.generation === this.generation) return true;
     try {
       return stillKnown(this.server.methodsFor(this.auth!), this.request);
     } catch {

@@ -168,7 +168,7 @@ export interface ConnectionControl {
   holdDescriptors?(n: number): boolean;
   /** Calls `f` after each reconfigure of the server, until the returned function is called. */
   watchReconfigure(f: () => void): () => void;
-  /** False when, after a reconfigure, the identity this connection authenticated is no longer accepted (a user removed). */
+  /** False when, after a reconfigure, the identity this connection authenticated is no longer accepted (a user removed); true, without asking methods(ctx) again, when none happened since its handshake. */
   stillAuthorized(): boolean;
 }
 

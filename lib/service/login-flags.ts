@@ -3,14 +3,18 @@
  * --auth-helper "CMD ARGS" (Squid basic-auth helpers) with its pool
  * settings, --login-throttle and its limits, --scrypt-concurrency.
  *
- * A configuration is built again on every SIGHUP; the helper pool, the
- * throttle (its counters) and the scrypt queue outlive a reload when their
- * settings did not change, so a reload neither restarts the helpers nor
- * forgives a guesser. A changed helper setting starts a new pool and ends the
- * old one.
+ * A configuration is built again on every SIGHUP, and also where it never
+ * serves (--check, the --workers primary) or fails to build. So building
+ * starts nothing and replaces nothing: each flag gives a `Kept` thing, put
+ * in force by `use()` once the configuration serves (ServiceConfig.activate).
+ * The helper pool, the throttle (its counters) and the scrypt queue in force
+ * outlive a reload when their settings did not change, so a reload neither
+ * restarts the helpers nor forgives a guesser. A changed helper setting
+ * starts a new pool when it is put in force; the old one ends once the
+ * checks it was asked are over (docs/operations.md).
  */
 import { squidHelper, type SquidHelper, type SquidHelperOptions } from '../../methods/squid-helper/index.js';
-import { LoginThrottle, VerifyQueue, type LoginThrottleOptions } from '../../methods/userpass.js';
+import { LoginThrottle, VerifyQueue, type LoginThrottleOptions, type UserPassVerifier } from '../../methods/userpass.js';
 import { UsageError } from './errors.js';
 import type { Values } from './settings.js';
 import { parseChoice, parseNumber } from './values.js';
@@ -47,8 +51,14 @@ export function splitCommand(text: string): string[] {
   return words;
 }
 
-/** Things that outlive a reload while their settings stay the same. */
-const kept: { helper?: { key: string; pool: SquidHelper }; throttle?: { key: string; t: LoginThrottle }; queue?: { key: string; q: VerifyQueue } } = {};
+/** A thing of a built configuration, and how to put it in force (once that configuration serves). */
+export interface Kept<T> {
+  value: T;
+  use(): void;
+}
+
+/** The things in force, by the key of their settings. */
+const inForce: { helper?: { key: string; pool: SquidHelper; timeout: number }; throttle?: { key: string; t: LoginThrottle }; queue?: { key: string; q: VerifyQueue } } = {};
 
 function integer(v: Values, name: string, fallback: number, min = 0): number {
   const n = parseNumber(name, v[name] as string | undefined, fallback);
@@ -57,7 +67,7 @@ function integer(v: Values, name: string, fallback: number, min = 0): number {
 }
 
 /** The Squid helper pool of --auth-helper (undefined without it). */
-export function helperFromFlags(v: Values, log: (line: string) => void): SquidHelper | undefined {
+export function helperFromFlags(v: Values, log: (line: string) => void): Kept<UserPassVerifier> | undefined {
   const text = v['auth-helper'] as string | undefined;
   const names = ['auth-helper-children', 'auth-helper-concurrency', 'auth-helper-timeout', 'auth-helper-ttl', 'auth-helper-negative-ttl'];
   if (text === undefined) {
@@ -76,16 +86,40 @@ export function helperFromFlags(v: Values, log: (line: string) => void): SquidHe
     ttl: integer(v, 'auth-helper-ttl', 60_000),
     negativeTtl: integer(v, 'auth-helper-negative-ttl', 5000),
   };
-  const key = JSON.stringify(o);
-  if (kept.helper?.key === key) return kept.helper.pool;
-  kept.helper?.pool.close();
-  const pool = squidHelper({ ...o, onLog: (line) => log(`auth helper: ${line}`) });
-  kept.helper = { key, pool };
-  return pool;
+  return helperHandle(JSON.stringify(o), { ...o, onLog: (line) => log(`auth helper: ${line}`) });
+}
+
+/**
+ * A verify function for the pool of `o`, which it gets when put in force:
+ * the pool in force when its settings are the same, else a new one, started
+ * at once, while the old one ends `timeout` ms later (each check it was asked
+ * is over by then: answered or timed out).
+ */
+function helperHandle(key: string, o: SquidHelperOptions): Kept<UserPassVerifier> {
+  let pool: SquidHelper | undefined;
+  const value: UserPassVerifier = (user, password, ctx) => (pool ? pool(user, password, ctx) : Promise.reject(new Error('auth helper: the configuration is not in force')));
+  const use = () => {
+    if (inForce.helper?.key !== key) {
+      retireHelper();
+      const next = squidHelper(o);
+      next.start();
+      inForce.helper = { key, pool: next, timeout: o.timeout ?? 5000 };
+    }
+    pool = inForce.helper.pool;
+  };
+  return { value, use };
+}
+
+/** Ends the pool in force (a configuration without --auth-helper, or another pool, goes in force). */
+export function retireHelper(): void {
+  const old = inForce.helper;
+  if (!old) return;
+  inForce.helper = undefined;
+  setTimeout(() => old.pool.close(), old.timeout).unref();
 }
 
 /** The login throttle of --login-throttle (on by default) and its limits. */
-export function throttleFromFlags(v: Values): LoginThrottle | undefined {
+export function throttleFromFlags(v: Values): Kept<LoginThrottle> | undefined {
   const on = parseChoice('login-throttle', v['login-throttle'] as string | undefined, ['on', 'off'], 'on') === 'on';
   const o: LoginThrottleOptions = {
     delay: integer(v, 'login-delay', 250),
@@ -94,15 +128,15 @@ export function throttleFromFlags(v: Values): LoginThrottle | undefined {
   };
   if (!on) return undefined;
   const key = JSON.stringify(o);
-  if (kept.throttle?.key !== key) kept.throttle = { key, t: new LoginThrottle(o) };
-  return kept.throttle.t;
+  const t = inForce.throttle?.key === key ? inForce.throttle.t : new LoginThrottle(o);
+  return { value: t, use: () => void (inForce.throttle = { key, t }) };
 }
 
 /** The scrypt queue of --scrypt-concurrency (undefined: the library's default, a quarter of the threadpool). */
-export function scryptQueueFromFlags(v: Values): VerifyQueue | undefined {
+export function scryptQueueFromFlags(v: Values): Kept<VerifyQueue> | undefined {
   if (v['scrypt-concurrency'] === undefined) return undefined;
   const concurrency = integer(v, 'scrypt-concurrency', 1, 1);
   const key = String(concurrency);
-  if (kept.queue?.key !== key) kept.queue = { key, q: new VerifyQueue({ concurrency }) };
-  return kept.queue.q;
+  const q = inForce.queue?.key === key ? inForce.queue.q : new VerifyQueue({ concurrency });
+  return { value: q, use: () => void (inForce.queue = { key, q }) };
 }

@@ -53,6 +53,7 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
   const metrics = new ServerMetrics();
   const tag = worker === undefined ? '' : ` (worker ${worker}, pid ${process.pid})`;
   for (const n of cfg.notices) say(`warning: ${n}`);
+  cfg.activate?.();
   // One set of limits for every listener: --max-connections counts the process, not each address.
   // The metrics endpoint of a single process shares its descriptors (with workers it is the primary's).
   const limits = new ConnectionLimits({ reserve: worker === undefined && cfg.metrics ? METRICS_MAX_CONNECTIONS : 0 });
@@ -81,6 +82,8 @@ export async function startNode<C extends ServiceConfig>(p: ServiceProgram<C>, f
       return;
     }
     if (!sameListen(next.listen, cfg.listen)) say('warning: listen addresses change only on restart');
+    // Built: its helpers start now, the old ones end once their checks are over (login-flags.ts).
+    next.activate?.();
     for (const s of servers) s.reconfigure({ ...next.options, limits });
     if (!quiet) for (const n of next.notices) say(`warning: ${n}`);
     cfg = next;

@@ -15,7 +15,7 @@ import type { AuthMethod } from '../protocol/method.js';
 import { proxyUpstream, type ProxyUpstream } from '../client/index.js';
 import { bindHandler, connectionLimit, descriptorLimit, parseCidr, parseRate, parseRules, udpHandler, type Rule, type Ruleset, type SocksServerOptions } from '../server/index.js';
 import { gssapiFromFlags, usersFromFlags } from './auth-flags.js';
-import { helperFromFlags, scryptQueueFromFlags, throttleFromFlags } from './login-flags.js';
+import { helperFromFlags, retireHelper, scryptQueueFromFlags, throttleFromFlags } from './login-flags.js';
 import { UsageError } from './errors.js';
 import { PROXY_INTRO, PROXY_OPTIONS, PROXY_OUTRO } from './proxy-options.js';
 import { parseServiceOptions, serviceHelp } from './service-options.js';
@@ -87,6 +87,8 @@ interface ProxyMethods {
   methods: AuthMethod<unknown>[];
   /** What the listening line says; empty: no authentication. */
   describe: string[];
+  /** Puts the login things in force (the helper pool, the throttle, the scrypt queue): ServiceConfig.activate. */
+  activate: () => void;
 }
 
 /** The helper's program name alone, for the listening line: its arguments may hold a secret (basic_ldap_auth -w PASSWORD). */
@@ -95,20 +97,28 @@ function helperProgram(command: string): string {
 }
 
 /** username/password from --user/--users or --auth-helper, with the login throttle; undefined when neither is given. */
-function userpassFromSettings(v: Values, notices: string[], say: (line: string) => void): { method: AuthMethod<unknown>; describe: string } | undefined {
+function userpassFromSettings(v: Values, notices: string[], say: (line: string) => void): { method: AuthMethod<unknown>; describe: string; activate: () => void } | undefined {
   const users = usersFromFlags(v, (w) => notices.push(w));
   const helper = helperFromFlags(v, say);
   const throttle = throttleFromFlags(v);
   const queue = scryptQueueFromFlags(v);
   if (helper && users.size > 0) throw new UsageError('--auth-helper and --user/--users exclude each other (one source of passwords)');
-  if (helper) return { method: userpass({ verify: helper, throttle }), describe: `username/password, auth helper ${JSON.stringify(helperProgram(v['auth-helper'] as string))}` };
-  if (users.size === 0) return undefined;
-  return { method: userpass({ users, throttle, queue }), describe: `username/password, ${users.size} user${users.size > 1 ? 's' : ''}` };
+  // A configuration without the helper ends the pool in force when it goes in force itself.
+  const activate = () => {
+    if (helper) helper.use();
+    else retireHelper();
+    throttle?.use();
+    queue?.use();
+  };
+  const describe = helper ? `username/password, auth helper ${JSON.stringify(helperProgram(v['auth-helper'] as string))}` : `username/password, ${users.size} user${users.size > 1 ? 's' : ''}`;
+  if (!helper && users.size === 0) return undefined;
+  const method = userpass(helper ? { verify: helper.value, throttle: throttle?.value } : { users, throttle: throttle?.value, queue: queue?.value });
+  return { method, describe, activate };
 }
 
 /** The SOCKS5 methods the flags configure, strongest first; none only when nothing else is. */
 function methodsFromSettings(v: Values, notices: string[], say: (line: string) => void): ProxyMethods {
-  const out: ProxyMethods = { methods: [], describe: [] };
+  const out: ProxyMethods = { methods: [], describe: [], activate: retireHelper };
   const gss = gssapiFromFlags(v, 'confidentiality', (w) => notices.push(w));
   if (gss) {
     out.methods.push(gss.method);
@@ -128,6 +138,7 @@ function methodsFromSettings(v: Values, notices: string[], say: (line: string) =
   if (up) {
     out.methods.push(up.method);
     out.describe.push(up.describe);
+    out.activate = up.activate;
   }
   if (out.methods.length === 0) out.methods.push(none());
   return out;
@@ -219,6 +230,7 @@ export function buildProxyConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     describe: (auth.describe.join(', ') || 'no authentication') + (base.upstream ? `; upstream ${base.upstream.name}` : ''),
     logHealthChecks: v['log-health-checks'] === true,
     notices,
+    activate: auth.activate,
     warnings: (where, host) => (open && !isLoopback(host) ? [`${where} is not loopback and needs no authentication: this is an open proxy`] : []),
   };
 }

@@ -22,6 +22,15 @@ export interface ServiceConfig {
   notices: string[];
   /** Write health checks (end=healthcheck) to the access log; by default they are only counted. */
   logHealthChecks?: boolean;
+  /**
+   * Puts what serving needs in force (sockskit-proxy: the --auth-helper
+   * processes), ending what only the previous configuration needed. Called
+   * where connections are served, with the first configuration before it
+   * listens and with each one a reload put in force; never under --check,
+   * in the --workers primary, or for a configuration that failed to build.
+   * An embedder serving a built configuration itself calls it once.
+   */
+  activate?(): void;
   /** --help, --version, --check asked for. */
   help?: boolean;
   version?: boolean;

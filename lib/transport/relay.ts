@@ -14,6 +14,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { SocketReader, adopt, dialledReader, ReaderEvents } from './socket-reader.js';
+import { BACKPRESSURE, THROTTLE, hold, release } from './hold.js';
 
 export interface RelayOptions {
   /** Close both sides after this many ms without traffic (0: never). */
@@ -114,10 +115,11 @@ class Tunnel implements ReaderEvents {
     const t = (this.throttled ??= {});
     if (ms <= 0 || t[way] || this.closed) return;
     const from = way === 'up' ? this.a : this.b;
-    from.pause();
+    hold(from, THROTTLE);
     t[way] = setTimeout(() => {
       t[way] = undefined;
-      if (!from.destroyed && !this.closed) from.resume();
+      // Still held if its destination is full: the drain resumes it then.
+      if (!this.closed) release(from, THROTTLE);
     }, Math.ceil(ms));
   }
 
@@ -178,13 +180,13 @@ class Tunnel implements ReaderEvents {
     if (adopt(from, reader)) return this.read(reader, to, way);
     from.on('data', (chunk: Buffer) => {
       this.received(way, chunk.length);
-      if (!to.write(chunk)) from.pause();
+      if (!to.write(chunk)) hold(from, BACKPRESSURE);
     });
     to.on('drain', () => {
       this.traffic++;
-      from.resume();
+      release(from, BACKPRESSURE);
     });
-    from.resume();
+    release(from, BACKPRESSURE);
   }
 
   private read(reader: SocketReader, to: Duplex, way: 'up' | 'down'): void {

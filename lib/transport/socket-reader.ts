@@ -29,6 +29,7 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { BACKPRESSURE, hold, release } from './hold.js';
 
 const SIZE = 64 * 1024;
 /** Read buffer of every quiet reader: copied out by the callback, so reusable by the next read of any socket. */
@@ -124,7 +125,8 @@ export class SocketReader {
     }
     if (!this.waiting || err || this.to!.writableLength > 0) return;
     this.waiting = false;
-    if (!this.from.destroyed) this.from.resume();
+    // Not while the rate throttle holds it (hold.ts).
+    release(this.from, BACKPRESSURE);
   }
 
   /** @internal The buffer the socket reads into next. */
@@ -153,7 +155,7 @@ export class SocketReader {
       }
     }
     if (to.writableLength > tuning.queue) this.waiting = true;
-    else this.from.resume();
+    else release(this.from, BACKPRESSURE);
   }
 
   /** @internal `n` bytes arrived in `buf` (the socket's onread callback, through onSocketRead). */
@@ -202,7 +204,7 @@ export class SocketReader {
 
   /** Pauses the socket (which stops its reads, as returning false would, and shows in isPaused()). */
   private stop(): boolean {
-    this.from.pause();
+    hold(this.from, BACKPRESSURE);
     return false;
   }
 

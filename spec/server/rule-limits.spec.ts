@@ -77,6 +77,23 @@ describe('rule fields maxConnections and rate', () => {
     s.destroy();
   });
 
+  it('a user\'s count is released with its connection (release()), without a close listener of its own', () => {
+    const limits = new ConnectionLimits({ descriptors: 100 });
+    const [a, b] = [new PassThrough(), new PassThrough()];
+    limits.admit(a, '127.0.0.1', false);
+    limits.admit(b, '127.0.0.1', false);
+    const listeners = a.listenerCount('close');
+    expect(limits.admitUser(a, 'alice', 1)).to.equal(true);
+    expect(a.listenerCount('close'), 'a close listener per connection').to.equal(listeners);
+    expect(limits.admitUser(b, 'alice', 1), 'past the cap').to.equal(false);
+    // What the server calls at the connection's close.
+    limits.release(a);
+    expect(limits.admitUser(b, 'alice', 1)).to.equal(true);
+    limits.release(b);
+    limits.release(b);
+    expect(limits.admitUser(a, 'alice', 1), 'released once, twice harmless').to.equal(true);
+  });
+
   it('--workers: each worker gets its share of a rule\'s maxConnections and rate; unlimited stays', () => {
     const rules = parseRules([{ action: 'pass', user: 'alice', maxConnections: 3, rate: 1000 }, { action: 'pass', maxConnections: 'unlimited' }, { action: 'pass' }]);
     const [w0, w1] = [0, 1].map((slot) => workerOptions({ rules }, 2, slot).rules as typeof rules);

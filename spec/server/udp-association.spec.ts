@@ -1,12 +1,14 @@
 /**
- * A UDP association: its control connection ending early, and the bound on
- * name lookups a flood of datagrams to one name may start.
+ * A UDP association: its control connection ending early, its user checked
+ * again only after a reconfigure, and the bound on name lookups a flood of
+ * datagrams to one name may start.
  */
 import dgram from 'node:dgram';
 import { expect } from 'chai';
 import { SocksServerOptions } from '../../lib/server/server.js';
 import { encodeRequest, encodeUdpDatagram, makeAddress } from '../../lib/protocol/codec/index.js';
 import { udpHandler } from '../../lib/server/commands/udp.js';
+import { none } from '../../methods/none.js';
 import { RawClient } from '../support/server.js';
 import { hex, toHex, waitFor, sleep } from '../support/helpers.js';
 import { LOCAL, startServer, client, drained, cleanup, extra } from '../support/harness.js';
@@ -21,6 +23,27 @@ describe('UDP ASSOCIATE control connection', () => {
     const all = await c.readToEnd(3000);
     expect(toHex(all.subarray(0, 5))).to.equal('05 00 05 00 00');
     await drained(server);
+  });
+});
+
+describe('UDP ASSOCIATE and methods(ctx)', () => {
+  afterEach(cleanup);
+
+  it('without a reconfigure the association does not ask methods(ctx) again (one call per connection)', async () => {
+    let calls = 0;
+    // A methods() that cannot answer a second time (its store went away): the accepted association must not care.
+    const methods = () => {
+      if (++calls > 1) throw new Error('policy store unavailable');
+      return [none()];
+    };
+    const { port } = await startServer({ methods });
+    const c = await client(port);
+    c.write(Buffer.concat([hex('05 01 00'), encodeRequest(3, { type: 'ipv4', host: '0.0.0.0', port: 0 })]));
+    expect(toHex((await c.read(12)).subarray(0, 4))).to.equal('05 00 05 00');
+    await sleep(100);
+    expect(c.closed || c.ended, 'the control connection was closed').to.equal(false);
+    expect(calls).to.equal(1);
+    c.destroy();
   });
 });
 
