@@ -16,21 +16,25 @@ function flushAll(): void {
 
 /** Pending lines are written at most this long after the first of them (ms)… */
 export const ACCESS_LOG_FLUSH_MS = 50;
-/** …or as soon as this many characters wait. */
-const FLUSH_CHARS = 16 * 1024;
+/** …or once this many characters wait, at the end of that turn of the event loop. */
+export const ACCESS_LOG_FLUSH_CHARS = 8 * 1024;
 
 /**
- * Lines are batched: every line of a 50 ms window goes out in one write, not
- * one system call each (under load most connections end in turns of the
- * event loop of their own, so a batch per turn saved little: 0.88 writes per
- * connection, measured). They are flushed once 16 KiB wait, before a reopen,
- * on close() and at process exit (also an exit on an uncaught exception), so
- * no line is lost short of a SIGKILL, and then at most 50 ms of them.
+ * Lines are batched, not one system call each: under load most connections
+ * end in turns of the event loop of their own (a batch per turn made 0.88
+ * writes per connection, measured). Once 8 KiB wait they go out at the end
+ * of the turn that filled them (setImmediate: right after the events of that
+ * turn, typically a close just relayed, not in the middle of someone's
+ * handshake); a slow trickle goes out 50 ms after its first line. Flushed
+ * before a reopen, on close() and at process exit (also an exit on an
+ * uncaught exception): no line is lost short of a SIGKILL, and then at most
+ * 50 ms or 8 KiB of them.
  */
 export class AccessLogFile {
   private fd: number | undefined;
   private pending = '';
   private scheduled: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Immediate | undefined;
   /** `target`: '-' (the `stderr` stream), 'off', or a file opened for appending. */
   constructor(private target: string, private format: AccessLogFormat, private readonly worker?: number, private readonly stderr: { write(s: string): unknown } = process.stderr) {
     this.open();
@@ -69,7 +73,7 @@ export class AccessLogFile {
     if (this.target === 'off') return;
     const w = this.worker;
     this.pending += this.format === 'json' ? formatJson(w === undefined ? r : { ...r, worker: w }) : formatText(r, w ?? r.worker);
-    if (this.pending.length >= FLUSH_CHARS) return this.flush();
+    if (this.pending.length >= ACCESS_LOG_FLUSH_CHARS) this.soon ??= setImmediate(this.flush);
     if (this.scheduled) return;
     // Unref'd: a pending line never keeps the process alive (exit writes it).
     this.scheduled = setTimeout(this.flush, ACCESS_LOG_FLUSH_MS).unref();
@@ -83,7 +87,9 @@ export class AccessLogFile {
   /** Writes the pending lines now (one write). */
   readonly flush = (): void => {
     if (this.scheduled) clearTimeout(this.scheduled);
+    if (this.soon) clearImmediate(this.soon);
     this.scheduled = undefined;
+    this.soon = undefined;
     unflushed.delete(this);
     const text = this.pending;
     if (text === '') return;
