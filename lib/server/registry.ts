@@ -7,6 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { ERROR_CLASSES, type ErrorClass } from './access-log.js';
+import { armMarked } from '../transport/keepalive-later.js';
 
 /** The plain counters of SocksServerStats, in order: what stats(), the metrics and their sums go through. */
 export const STAT_KEYS = ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor', 'healthChecks'] as const;
@@ -79,6 +80,11 @@ export class ConnectionRegistry {
     this.upstreams.add(s);
     (s as Tracked)[kRegistry] = this;
     s.on('close', untrackUpstream);
+  }
+  /** Arms TCP keepalive on the outbound streams marked for it (keepalive-later.ts); false when none is open. */
+  armKeepAlive(delayMs: number): boolean {
+    armMarked(this.upstreams, delayMs);
+    return this.upstreams.size > 0;
   }
   /** @internal */
   upstreamClosed(s: Duplex): void {

@@ -33,6 +33,7 @@ import { ConnectionLimits } from './connection-limits.js';
 import { ConnectionRegistry, type SocksServerStats } from './registry.js';
 import { compileRules, type Policy } from './policy.js';
 import { DEFAULTS } from './defaults.js';
+import { waitsForKeepAlive } from '../transport/keepalive-later.js';
 
 export type { SocksServerOptions, SocksServerStats, CommandHandler, ConnectionControl, LookupFunction, RequestContext, SocksServerEvents };
 
@@ -60,6 +61,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   private listenerKeepAlive: number | false | undefined;
   /** The listening address when it is not a wildcard one. */
   private listenerLocal: { address: string; port: number } | undefined;
+  /** Runs while tunnels wait for their keepalive (armKeepAlive). */
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SocksServerOptions = {}) {
     super();
@@ -208,10 +211,24 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.registry.ended(ledger.bytes(conn.socket), ledger.relayed, ledger.error, ledger.healthCheck);
     if (this.listenerCount('connectionEnd') > 0) this.emit('connectionEnd', ledger.record(conn, this.closing, conn.options.redactDestination));
   }
+  /** The keepalive delay now (a tunnel opened while it was on keeps it on: the default then). */
+  private keepAliveDelay(): number {
+    const ka = this.options.keepAlive;
+    return typeof ka === 'number' ? ka : DEFAULTS.keepAlive;
+  }
+
+  /** Every third of the keepalive delay: the tunnels' outbound sockets marked since get keepalive (keepalive-later.ts). */
+  private readonly armKeepAlive = (): void => {
+    if (this.registry.armKeepAlive(this.keepAliveDelay())) return;
+    clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
+  };
+
   /** @internal A tunnel the server relays: counted, its outbound stream closed by close(), 'tunnel' emitted. */
   tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void {
     this.registry.trackUpstream(upstream);
     this.registry.tunnel();
+    if (waitsForKeepAlive(upstream)) this.keepAliveTimer ??= setInterval(this.armKeepAlive, Math.floor(this.keepAliveDelay() / 3)).unref();
     if (this.listenerCount('tunnel') === 0) return;
     try {
       this.emit('tunnel', conn.request, conn.source);
@@ -243,6 +260,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   /** Stops listening and destroys every open connection. */
   close(cb?: (err?: Error) => void): this {
     this.closing = true;
+    clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
     if (this.netServer.listening) this.netServer.close(cb);
     else if (cb) process.nextTick(cb);
     this.registry.destroyAll();

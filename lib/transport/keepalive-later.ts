@@ -7,70 +7,38 @@
  * calls libuv makes to arm it (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
  * TCP_KEEPCNT).
  *
- * Sockets wait in two sets per D; a timer every D/3 arms the older set and
- * ages the younger, so each socket is armed between D/3 and 2D/3 after it
- * was given here (well before D, even with a late timer). A socket that
- * closes first leaves both sets at its 'close' (one shared listener, no
- * closure per socket); the timer is unref'd and stops while nothing waits.
+ * A socket is only marked (one property: no set, listener or closure per
+ * socket); whoever already keeps the open sockets (the server's registry of
+ * tunnels) calls armMarked() every D/3, so each is armed within D/3.
  */
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 
-/** Below this D a timer is not worth it: armed at once. */
-const SOON = 3000;
+/** Below this D arming is not worth deferring: done at once. */
+export const KEEPALIVE_LATER_MIN = 3000;
 
-class Waiting {
-  private young = new Set<net.Socket>();
-  private old = new Set<net.Socket>();
-  private timer: NodeJS.Timeout | undefined;
+const kWants = Symbol('sockskit.keepAliveLater');
+type Marked = Duplex & { [kWants]?: boolean; setKeepAlive?: net.Socket['setKeepAlive'] };
 
-  constructor(private readonly delay: number) {}
-
-  get size(): number {
-    return this.young.size + this.old.size;
-  }
-
-  add(s: net.Socket): void {
-    this.young.add(s);
-    s.on('close', forget);
-    this.timer ??= setInterval(this.tick, Math.floor(this.delay / 3)).unref();
-  }
-
-  remove(s: net.Socket): void {
-    if (!this.young.delete(s)) this.old.delete(s);
-  }
-
-  private readonly tick = (): void => {
-    for (const s of this.old) {
-      s.removeListener('close', forget);
-      if (!s.destroyed) s.setKeepAlive(true, this.delay);
-    }
-    this.old.clear();
-    [this.old, this.young] = [this.young, this.old];
-    if (this.old.size === 0) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  };
-}
-
-/** The sets by delay (a reload may change it; each delay has its own timer). */
-const waiting = new Map<number, Waiting>();
-/** A waiting socket closed: out of its set (there is one delay, or very few). */
-function forget(this: net.Socket): void {
-  for (const w of waiting.values()) w.remove(this);
-}
-
-/** Arms TCP keepalive with idle time `delayMs` on `socket`, before `delayMs` has passed (at once below 3 s). */
+/** TCP keepalive with idle time `delayMs` on `socket`: now below 3 s, else marked for armMarked(). */
 export function keepAliveLater(socket: net.Socket, delayMs: number): void {
-  if (delayMs < SOON) return void socket.setKeepAlive(true, delayMs);
-  let w = waiting.get(delayMs);
-  if (!w) waiting.set(delayMs, (w = new Waiting(delayMs)));
-  w.add(socket);
+  if (delayMs < KEEPALIVE_LATER_MIN) socket.setKeepAlive(true, delayMs);
+  else (socket as Marked)[kWants] = true;
 }
 
-/** Sockets waiting to be armed (for specs). */
-export function keepAliveWaiting(): number {
+/** Whether `s` waits to be armed. */
+export function waitsForKeepAlive(s: Duplex): boolean {
+  return (s as Marked)[kWants] === true;
+}
+
+/** Arms keepalive (idle `delayMs`) on the marked sockets among `sockets`, once each; returns how many. */
+export function armMarked(sockets: Iterable<Duplex>, delayMs: number): number {
   let n = 0;
-  for (const w of waiting.values()) n += w.size;
+  for (const s of sockets) {
+    const m = s as Marked;
+    if (m[kWants] !== true) continue;
+    m[kWants] = false;
+    if (!m.destroyed && m.setKeepAlive) m.setKeepAlive(true, delayMs), n++;
+  }
   return n;
 }
