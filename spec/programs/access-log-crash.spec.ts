@@ -1,5 +1,5 @@
 /**
- * The access-log file batches lines per event-loop turn: a process that dies
+ * The access-log file batches lines (up to 50 ms): a process that dies
  * of an uncaught exception must still write what was pending. A child
  * process, so it lives here and not among the unit specs.
  */

@@ -48,6 +48,8 @@ describe('sockskit-proxy --gssapi-keytab / sockskit-connect --gssapi-kerberos (r
     r = await tunnel(viaFile.port);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdoutBytes.equals(BODY)).to.equal(true);
+    // The access log is written in batches (at most 50 ms late).
+    for (let i = 0; i < 40 && !/alice@SOCKSKIT\.TEST/.test(viaFile.output()); i++) await new Promise((res) => setTimeout(res, 50));
     expect(viaFile.output()).to.match(/alice@SOCKSKIT\.TEST/);
   });
 
