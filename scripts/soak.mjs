@@ -455,9 +455,15 @@ async function leaks(dest) {
   const rss0 = p.rss();
   const t0 = Date.now();
   const samples = [];
+  /** Connections that did not end as their kind expects, by kind. */
+  const failed = {};
   const res = await pool(N_MIXED, 50, (k) => {
     if (k % Math.ceil(N_MIXED / 10) === 0) samples.push(Math.round(MiB(p.rss())));
-    return one(k).catch(() => false);
+    const miss = (ok) => {
+      if (!ok) failed[kinds[k % kinds.length]] = (failed[kinds[k % kinds.length]] ?? 0) + 1;
+      return ok;
+    };
+    return one(k).then(miss, () => miss(false));
   });
   const seconds = (Date.now() - t0) / 1000;
   // Past every deadline (handshake/connect 2 s here).
@@ -466,8 +472,8 @@ async function leaks(dest) {
   const rss1 = p.rss();
   const stats = await p.stats();
   await p.stop();
-  const out = { connections: N_MIXED, counts, asExpected: res.filter(Boolean).length, seconds, fdStart: fd0, fdEnd: fd1, rssStartMiB: MiB(rss0), rssEndMiB: MiB(rss1), rssChange: (rss1 - rss0) / rss0, rssFreshMiB: MiB(rssFresh), warmup, rssSamplesMiB: samples, open: stats.open };
-  log(`leaks: ${N_MIXED} connections in ${seconds.toFixed(0)} s; descriptors ${fd0} -> ${fd1}; RSS ${out.rssStartMiB.toFixed(1)} -> ${out.rssEndMiB.toFixed(1)} MiB (${(100 * out.rssChange).toFixed(1)} %); open ${stats.open}`);
+  const out = { connections: N_MIXED, counts, asExpected: res.filter(Boolean).length, failed, seconds, fdStart: fd0, fdEnd: fd1, rssStartMiB: MiB(rss0), rssEndMiB: MiB(rss1), rssChange: (rss1 - rss0) / rss0, rssFreshMiB: MiB(rssFresh), warmup, rssSamplesMiB: samples, open: stats.open };
+  log(`leaks: ${N_MIXED} connections in ${seconds.toFixed(0)} s; descriptors ${fd0} -> ${fd1}; RSS ${out.rssStartMiB.toFixed(1)} -> ${out.rssEndMiB.toFixed(1)} MiB (${(100 * out.rssChange).toFixed(1)} %); open ${stats.open}; not as expected: ${JSON.stringify(failed)}`);
   return out;
 }
 
