@@ -130,6 +130,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
     // A reload may change keepAlive: the listening socket passes the new value on from now on.
     if (this.netServer?.listening) this.tuneListener();
+    // Sockets waiting for keepalive are armed within a third of the new delay, not the old one.
+    if (this.keepAliveTimer) this.startKeepAliveTimer();
     if (first) return;
     this.generation++;
     this.registry.reconfigured();
@@ -224,11 +226,17 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.keepAliveTimer = undefined;
   };
 
+  /** (Re)starts armKeepAlive at a third of the delay in force. */
+  private startKeepAliveTimer(): void {
+    clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = setInterval(this.armKeepAlive, Math.floor(this.keepAliveDelay() / 3)).unref();
+  }
+
   /** @internal A tunnel the server relays: counted, its outbound stream closed by close(), 'tunnel' emitted. */
   tunnelOpened(conn: { readonly request: SocksRequest; readonly source: SocksAddress }, upstream: Duplex): void {
     this.registry.trackUpstream(upstream);
     this.registry.tunnel();
-    if (waitsForKeepAlive(upstream)) this.keepAliveTimer ??= setInterval(this.armKeepAlive, Math.floor(this.keepAliveDelay() / 3)).unref();
+    if (waitsForKeepAlive(upstream) && !this.keepAliveTimer) this.startKeepAliveTimer();
     if (this.listenerCount('tunnel') === 0) return;
     try {
       this.emit('tunnel', conn.request, conn.source);

@@ -64,6 +64,32 @@ describe('TCP keepalive and --outbound-address', () => {
     });
   });
 
+  it('a reload to a shorter keepAlive arms the waiting outbound sockets within a third of the new delay', async function () {
+    this.timeout(10000);
+    const server = new SocksServer({});
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const c = await RawClient.connect(port);
+    try {
+      c.write(Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), Buffer.from([target.port >> 8, target.port & 255])]));
+      expect((await c.read(12))[3]).to.equal(0);
+      expect(keepaliveTimers((s) => s.remote.port === target.port), 'not armed at connect (60 s)').to.deep.equal([]);
+      server.reconfigure({ keepAlive: 4500 });
+      const start = Date.now();
+      let out: number[] = [];
+      for (let i = 0; i < 60 && out.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        out = keepaliveTimers((s) => s.remote.port === target.port);
+      }
+      expect(out, 'armed within 3 s of the reload (the old period was 20 s)').to.have.length(1);
+      expect(Date.now() - start).to.be.below(3000);
+      expect(out[0]).to.be.at.most(4.5);
+    } finally {
+      c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('a keepAlive under 3 s is armed at connect', async () => {
     await withTunnel({ keepAlive: 2000 }, target, async () => {
       const out = keepaliveTimers((s) => s.remote.port === target.port);
