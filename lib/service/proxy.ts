@@ -103,6 +103,7 @@ function userpassFromSettings(v: Values, notices: string[], say: (line: string) 
   const throttle = throttleFromFlags(v);
   const queue = scryptQueueFromFlags(v);
   if (helper && users.size > 0) throw new UsageError('--auth-helper and --user/--users exclude each other (one source of passwords)');
+  if (!helper && users.size === 0) return undefined;
   // A configuration without the helper ends the pool in force when it goes in force itself.
   const activate = () => {
     if (helper) helper.use();
@@ -111,7 +112,6 @@ function userpassFromSettings(v: Values, notices: string[], say: (line: string) 
     queue?.use();
   };
   const describe = helper ? `username/password, auth helper ${JSON.stringify(helperProgram(v['auth-helper'] as string))}` : `username/password, ${users.size} user${users.size > 1 ? 's' : ''}`;
-  if (!helper && users.size === 0) return undefined;
   const method = userpass(helper ? { verify: helper.value, throttle: throttle?.value } : { users, throttle: throttle?.value, queue: queue?.value });
   return { method, describe, activate };
 }
