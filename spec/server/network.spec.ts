@@ -6,7 +6,7 @@ import { hex } from '../support/helpers.js';
 import { RawClient, startTarget, echo, type Target } from '../support/server.js';
 import { tcpSockets, type TcpSocketInfo } from '../support/proc-net.js';
 
-async function withTunnel(options: SocksServerOptions, target: Target, f: (proxyPort: number, c: RawClient) => Promise<void>): Promise<void> {
+async function withTunnel(options: SocksServerOptions, target: Target, f: (proxyPort: number, c: RawClient, server: SocksServer) => Promise<void>): Promise<void> {
   const server = new SocksServer(options);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
@@ -14,7 +14,7 @@ async function withTunnel(options: SocksServerOptions, target: Target, f: (proxy
   try {
     c.write(Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), Buffer.from([target.port >> 8, target.port & 255])]));
     expect((await c.read(12))[3]).to.equal(0);
-    await f(port, c);
+    await f(port, c, server);
   } finally {
     c.destroy();
     await new Promise<void>((r) => server.close(() => r()));
@@ -66,13 +66,7 @@ describe('TCP keepalive and --outbound-address', () => {
 
   it('a reload to a shorter keepAlive arms the waiting outbound sockets within a third of the new delay', async function () {
     this.timeout(10000);
-    const server = new SocksServer({});
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    const c = await RawClient.connect(port);
-    try {
-      c.write(Buffer.concat([hex('05 01 00 05 01 00 01 7f 00 00 01'), Buffer.from([target.port >> 8, target.port & 255])]));
-      expect((await c.read(12))[3]).to.equal(0);
+    await withTunnel({}, target, async (_port, _c, server) => {
       expect(keepaliveTimers((s) => s.remote.port === target.port), 'not armed at connect (60 s)').to.deep.equal([]);
       server.reconfigure({ keepAlive: 4500 });
       const start = Date.now();
@@ -84,10 +78,7 @@ describe('TCP keepalive and --outbound-address', () => {
       expect(out, 'armed within 3 s of the reload (the old period was 20 s)').to.have.length(1);
       expect(Date.now() - start).to.be.below(3000);
       expect(out[0]).to.be.at.most(4.5);
-    } finally {
-      c.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    });
   });
 
   it('a keepAlive under 3 s is armed at connect', async () => {
