@@ -12,6 +12,7 @@ import { AuthError, SocksError, replyFromErrno } from '../protocol/errors.js';
 import { RuleBlock } from './policy.js';
 import type { AuthMethod } from '../protocol/method.js';
 import { errorClass, identityOf, type ConnectionRecord, type EndReason, type ErrorClass } from './access-log.js';
+import { isoTime } from './iso-time.js';
 
 /** What the record reads from the connection when it is built. */
 export interface RecordSource {
@@ -147,8 +148,9 @@ export class Ledger implements RelayCounter {
     const req = c.request;
     const b = this.bytes(c.socket);
     const method = req ? (req.version === 4 ? 'socks4' : req.method?.name) : this.authMethod;
-    return {
-      time: new Date().toISOString(),
+    const now = Date.now();
+    const r: ConnectionRecord = {
+      time: isoTime(now),
       listener: formatAddress(c.local),
       client: c.clientKnown ? formatAddress(c.source) : undefined,
       method,
@@ -158,16 +160,18 @@ export class Ledger implements RelayCounter {
       command: req?.command,
       destination: req && !redactDestination ? formatAddress(req.destination) : undefined,
       dialled: this.dialled,
-      ...(this.via !== undefined ? { via: this.via } : {}),
       rule: this.rule,
       reply: this.reply,
       bytesUp: b?.up ?? 0,
       bytesDown: b?.down ?? 0,
-      durationMs: Date.now() - this.t0,
+      durationMs: now - this.t0,
       handshakeMs: this.handshakeMs,
       end: this.endReason(closing),
       error: this.error,
     };
+    // Only when set: a direct tunnel's record has no `via` key at all.
+    if (this.via !== undefined) r.via = this.via;
+    return r;
   }
 
   /** A balancer's health check: it closed while quiet, before any error or request. */

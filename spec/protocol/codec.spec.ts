@@ -20,6 +20,7 @@ import {
   readAddress,
   makeAddress,
   hostType,
+  isIPv4,
   fromNodeAddress,
   formatAddress,
   ipv6Bytes,
@@ -150,6 +151,20 @@ describe('codec: addresses (RFC 1928 §5)', () => {
     expect(hostType('localhost')).to.equal('domain');
     expect(hostType('256.1.1.1')).to.equal('domain');
     expect(hostType('1.2.3')).to.equal('domain');
+  });
+
+  it('isIPv4 accepts exactly the dotted quads Node prints (no leading zeros, each part ≤ 255)', () => {
+    for (const ok of ['0.0.0.0', '1.2.3.4', '255.255.255.255', '127.0.0.1', '10.0.100.9', '199.250.249.200']) expect(isIPv4(ok), ok).to.equal(true);
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1.2.3.256', '01.2.3.4', '1.2.3.04', '1..3.4', '.1.2.3', '1.2.3.', '1.2.3.4 ', ' 1.2.3.4', '1.2.3.a', '1234.1.1.1', '1.2.3.4\n', '١.2.3.4', '1.2.3.-4', '1e2.1.1.1'])
+      expect(isIPv4(bad), JSON.stringify(bad)).to.equal(false);
+    // Agrees with Node's own check over strings built from digits and dots (bounded, seeded).
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let i = 0; i < 20000; i++) {
+      let h = '';
+      for (let j = rnd(17); j > 0; j--) h += '0123456789.'[rnd(11)];
+      expect(isIPv4(h), h).to.equal(net.isIPv4(h) && !/(^|\.)0\d/.test(h));
+    }
   });
 
   it('normalises Node IPv4-mapped socket addresses to IPv4', () => {

@@ -1,7 +1,7 @@
 /** 'connectionEnd' records, error classes, byte counters and the access-log line formats. */
 import { expect } from 'chai';
 import net from 'node:net';
-import { SocksServer, userpass, formatText, formatJson, escapeField, type ConnectionRecord, type SocksServerOptions, type LookupFunction } from '../../lib/index.js';
+import { SocksServer, userpass, formatText, formatJson, escapeField, LOG_FIELDS, type ConnectionRecord, type SocksServerOptions, type LookupFunction } from '../../lib/index.js';
 import { hex } from '../support/helpers.js';
 import { talk, closedPort } from '../support/server.js';
 
@@ -109,6 +109,26 @@ describe('access-log line formats', () => {
         'destination=evil\\x0d\\x0a2026-01-01T00:00:00.000Z\\x20forged=1:80 dialled=- rule=- reply=2 bytesUp=0 bytesDown=0 durationMs=3 handshakeMs=1 end=denied error=ruleset\n',
     );
     expect(escapeField('a"b\\c\u00e9')).to.equal('a\\x22b\\x5cc\\xc3\\xa9');
+  });
+
+  it('text: every field of LOG_FIELDS in its order, optional ones only when set, whatever the values', () => {
+    // The loop formatText once was: the reference for the order and the rules.
+    const reference = (r: ConnectionRecord, worker = r.worker): string => {
+      let line = r.time;
+      for (const k of LOG_FIELDS.slice(1)) {
+        const v = k === 'worker' ? worker : r[k];
+        if ((k === 'via' || k === 'worker') && v === undefined) continue;
+        line += ` ${k}=` + (v === undefined ? '-' : v === '' ? '""' : typeof v === 'number' ? String(v) : escapeField(String(v)));
+      }
+      return line + '\n';
+    };
+    const full = { ...rec, user: 'u"1', userid: '', dialled: '127.0.0.1:80', via: 'socks5://up:1', rule: 'r 1', worker: 2 } as ConnectionRecord;
+    const odd = { ...rec, reply: undefined, bytesUp: 12, method: '', handshakeMs: undefined, via: 7, worker: 'w\n' } as unknown as ConnectionRecord;
+    for (const r of [rec, full, odd]) {
+      expect(formatText(r)).to.equal(reference(r));
+      expect(formatText(r, 3)).to.equal(reference(r, 3));
+    }
+    expect(formatText(full)).to.include(' dialled=127.0.0.1:80 via=socks5://up:1 rule=r\\x201 ').and.to.include(' worker=2\n');
   });
 
   it('json: one line that parses back to the record', () => {

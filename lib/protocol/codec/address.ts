@@ -29,11 +29,28 @@ export interface SocksAddress {
 }
 
 // The codec stays pure: no `net` import, so these are local checks.
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-/** True for a dotted-quad IPv4 literal (no leading zeros, as Node prints them). */
+/**
+ * True for a dotted-quad IPv4 literal (no leading zeros, as Node prints them).
+ * A scan rather than a regular expression: it runs several times per connection.
+ */
 export function isIPv4(host: string): boolean {
-  return IPV4.test(host);
+  const n = host.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let i = 0;
+  while (i < n) {
+    let v = 0;
+    const start = i;
+    for (let c = host.charCodeAt(i); c >= 0x30 && c <= 0x39; c = host.charCodeAt(++i)) v = v * 10 + (c - 0x30);
+    const len = i - start;
+    // 1–3 digits, no leading zero (but "0" itself), at most 255.
+    if (len === 0 || len > 3 || (len > 1 && host.charCodeAt(start) === 0x30) || v > 255) return false;
+    if (++parts === 4) return i === n;
+    if (host.charCodeAt(i) !== 0x2e) return false;
+    i++;
+  }
+  return false;
 }
 
 /** True for an IPv6 literal (without brackets or zone). */

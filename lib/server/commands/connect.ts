@@ -141,11 +141,14 @@ class ConnectAttempt {
     }
     this.sock = s;
     this.target = c;
-    s.once('error', this.onDialError);
-    s.once('connect', this.onDialConnect);
+    // `on`, not `once` (no wrapper per listener); each handler removes both.
+    s.on('error', this.onDialError);
+    s.on('connect', this.onDialConnect);
   }
 
   private readonly onDialError = (err: Error): void => {
+    this.sock?.removeListener('connect', this.onDialConnect);
+    this.sock?.removeListener('error', this.onDialError);
     this.sock?.destroy();
     this.sock = undefined;
     this.fail(err);
@@ -154,6 +157,7 @@ class ConnectAttempt {
   private readonly onDialConnect = (): void => {
     const s = this.sock!;
     s.removeListener('error', this.onDialError);
+    s.removeListener('connect', this.onDialConnect);
     this.sock = undefined;
     // A socket event, outside any promise: our own failure must end this connection, not the process.
     try {
@@ -168,7 +172,7 @@ class ConnectAttempt {
     if (this.over) return void sock.destroy();
     const port = this.dest.port;
     // IPv4 as dialled is what getpeername would say; IPv6 text is left to Node's own formatting.
-    const remote = c && c.family === 4 ? fromNodeAddress(c.address, port) : fromNodeAddress(sock.remoteAddress!, sock.remotePort!);
+    const remote: SocksAddress = c && c.family === 4 ? { type: 'ipv4', host: c.address, port } : fromNodeAddress(sock.remoteAddress!, sock.remotePort!);
     const local = fromNodeAddress(sock.localAddress!, sock.localPort!);
     // TCP self-connect (an ephemeral destination port where nothing listens can connect to itself): nobody is there.
     if (local.port === remote.port && local.host === remote.host) {
