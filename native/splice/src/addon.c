@@ -35,7 +35,7 @@ void sk_emit(sk_tunnel *t, int kind, int err) {
   napi_value fn, recv, argv[2], result;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   t->refs++;
-  if (napi_get_reference_value(env, t->cb, &fn) == napi_ok && napi_get_undefined(env, &recv) == napi_ok &&
+  if (napi_get_reference_value(env, t->cb, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
       napi_create_int32(env, kind, &argv[0]) == napi_ok && napi_create_int32(env, err, &argv[1]) == napi_ok) {
     if (napi_make_callback(env, t->actx, recv, fn, 2, argv, &result) == napi_pending_exception) {
       napi_value e;
