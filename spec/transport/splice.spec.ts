@@ -2,19 +2,16 @@
  * The splice relay's own cases, on real socket pairs through relay():
  * destroying a side from outside lets go of the connections at once (the
  * addon's duplicate descriptors would keep them open), the idle timeout and
- * a reset end it as in JavaScript (counter.end), and 'on' without the addon
- * is a start-up error naming `npm run build:splice`.
+ * a reset end it as in JavaScript (counter.end). (Without the addon:
+ * spec/programs/splice-unavailable.spec.ts.)
  */
 import net from 'node:net';
-import path from 'node:path';
 import { expect } from 'chai';
 import { relay, type RelayCounter } from '../../lib/transport/relay.js';
 import { splicesStarted } from '../../lib/transport/spliced.js';
 import { waitFor } from '../support/helpers.js';
 import { requireSplice } from '../support/relay-paths.js';
 import { cleanup, sockets, target, LOCAL } from '../support/relay.js';
-import { runProgram, tempDir, cleanEnv } from '../support/interop.js';
-import { ROOT } from '../support/paths.js';
 
 /** [the relay's side, the test's side], accepted by a target on 127.0.0.1. */
 async function pair(): Promise<[net.Socket, net.Socket]> {
@@ -75,26 +72,5 @@ describe('the splice relay', function () {
     client.resetAndDestroy();
     await waitFor(() => c.destroyed && u.destroyed, 3000, 'both sides destroyed');
     expect(counter.end).to.equal('reset');
-  });
-});
-
-describe('the splice relay absent', function () {
-  this.timeout(20000);
-  const tmp = tempDir('sockskit-nosplice-');
-  after(() => tmp.cleanup());
-
-  it("auto relays in JavaScript; 'on' throws SpliceUnavailableError naming npm run build:splice", async () => {
-    const script = tmp.write('use.mjs', `
-      const m = await import(${JSON.stringify(path.join(ROOT, 'dist/lib/index.js'))});
-      console.log(JSON.stringify({ available: m.spliceAvailable() }));
-      new m.SocksServer({ splice: 'auto' }).netServer.close();
-      try { new m.SocksServer({ splice: 'on' }); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }
-    `);
-    const r = await runProgram(process.execPath, [script], { env: cleanEnv({ SOCKSKIT_SPLICE_ADDON: path.join(tmp.dir, 'missing.node') }) });
-    expect(r.code, r.stderr).to.equal(0);
-    const [first, second] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
-    expect(first).to.deep.equal({ available: false });
-    expect(second).to.include({ name: 'SpliceUnavailableError', code: 'ERR_SOCKS_SPLICE_UNAVAILABLE' });
-    expect(second.message).to.match(/npm run build:splice/);
   });
 });
