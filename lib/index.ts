@@ -108,6 +108,8 @@ export type { ElectrumTokenOptions, ElectrumTokenAuth, ElectrumTokenIdentity, El
 // Transport: Node stream plumbing shared by server and client.
 export { relay } from './transport/relay.js';
 export type { RelayOptions, RelayCounter } from './transport/relay.js';
+export { spliceAvailable, SpliceUnavailableError } from './transport/splice.js';
+export type { SpliceMode } from './transport/splice.js';
 export { encapsulate } from './transport/encapsulation-stream.js';
 export { TypedEventEmitter } from './transport/typed-events.js';
 export type { EventMap, TypedEmitter } from './transport/typed-events.js';

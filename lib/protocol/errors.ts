@@ -33,6 +33,8 @@ export type SocksErrorCode =
   | 'ERR_SOCKS_ENCAPSULATION'
   | 'ERR_SOCKS_DENIED'
   | 'ERR_SOCKS_KERBEROS_UNAVAILABLE'
+  /** splice: 'on' where the native splice relay addon is not built (transport/splice.ts). */
+  | 'ERR_SOCKS_SPLICE_UNAVAILABLE'
   /** A SOCKS4/4a request to a server where SOCKS4 is off (it carries no password: off when authentication is required). */
   | 'ERR_SOCKS_SOCKS4_OFF'
   | 'ERR_SOCKS_PROXY_UNREACHABLE';

@@ -331,7 +331,7 @@ export class Connection extends ConnectionState implements Dispatchable, Decider
     const rate = this.userRate === null ? this.options.ratePerUser : this.userRate;
     const user = rate ? this.verifiedUser() : undefined;
     const throttle = user !== undefined ? this.limits.userThrottle(user, rate!) : undefined;
-    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle });
+    relay(client, other, head, { idleTimeout: this.options.idleTimeout ?? 0, lingerTimeout: this.options.lingerTimeout, counter: this.ledger, throttle, spliceAfter: this.server.spliceAfter });
     // The relay's own 'error' listener destroys both sides now (one listener, not a list of two, per idle tunnel).
     if (client === this.socket) this.socket.removeListener('error', connOnError);
     this.server.tunnelOpened(this, other);

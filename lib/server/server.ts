@@ -34,6 +34,7 @@ import { ConnectionRegistry, type SocksServerStats } from './registry.js';
 import { compileRules, type Policy } from './policy.js';
 import { DEFAULTS } from './defaults.js';
 import { waitsForKeepAlive } from '../transport/keepalive-later.js';
+import { useSplice, SPLICE_AFTER } from '../transport/splice.js';
 
 export type { SocksServerOptions, SocksServerStats, CommandHandler, ConnectionControl, LookupFunction, RequestContext, SocksServerEvents };
 
@@ -54,6 +55,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
   private noDescriptorWarned = 0;
   /** @internal Counts reconfigures (connections compare it with the one they began under). */
   generation = 0;
+  /** @internal RelayOptions.spliceAfter for new tunnels (options.splice and spliceAfter; undefined: JavaScript only). */
+  spliceAfter: number | undefined;
   private noDescriptorSince = 0;
   closing = false;
   /** The listening socket has TCP_NODELAY, and the keepalive it passes on to accepted sockets (undefined: none set). */
@@ -126,6 +129,8 @@ export class SocksServer extends TypedEventEmitter<SocksServerEvents> implements
     this.#options = options;
     this.limits = options.limits ?? (this.ownLimits ??= new ConnectionLimits());
     this.policy = compileRules(options.rules);
+    // 'on' without the addon throws here: at start-up (or a reload), not per tunnel.
+    this.spliceAfter = useSplice(options.splice) ? (options.spliceAfter ?? SPLICE_AFTER) : undefined;
     this.staticMethods = typeof options.methods === 'function' ? undefined : (options.methods ?? [none()]);
     this.socks4Default = this.staticMethods ? this.staticMethods.some((m) => m.code === 0x00) : false;
     // A reload may change keepAlive: the listening socket passes the new value on from now on.

@@ -20,6 +20,7 @@ import type { Ruleset, Cidr, Rule } from './rules.js';
 import type { SocksServerEvents } from './events.js';
 import type { TypedEmitter } from '../transport/typed-events.js';
 import type { Upstream } from './upstream.js';
+import type { SpliceMode } from '../transport/splice.js';
 
 export type { Upstream, UpstreamDialOptions, Via } from './upstream.js';
 
@@ -59,6 +60,16 @@ export interface SocksServerOptions {
   idleTimeout?: number;
   /** Once either side of a tunnel has sent FIN or closed: milliseconds without traffic before both are destroyed (default 30 000; 0: forever). */
   lingerTimeout?: number;
+  /**
+   * The native splice(2) relay (Linux; native/splice, `npm run build:splice`):
+   * 'auto' (default) uses it when the addon loads, 'on' requires it (the
+   * server throws SpliceUnavailableError without it), 'off' relays in
+   * JavaScript only. Only tunnels between two TCP sockets, without a rate
+   * limit, move to it, after spliceAfter bytes.
+   */
+  splice?: SpliceMode;
+  /** Bytes a tunnel carries (both ways) in JavaScript before it moves to the splice relay (default 262 144; 0: at once). */
+  spliceAfter?: number;
   /**
    * Client connections open at once, in handshake or tunnelling (default:
    * what the descriptor limit allows, two per tunnel, at most 10 000; see
@@ -196,6 +207,8 @@ export interface ConnectionHost extends TypedEmitter<SocksServerEvents> {
   readonly closing: boolean;
   /** Counts reconfigures: a connection that began under another generation re-checks its user. */
   readonly generation: number;
+  /** @internal RelayOptions.spliceAfter for tunnels: undefined when they stay in JavaScript. */
+  readonly spliceAfter: number | undefined;
   methodsFor(ctx: ServerAuthContext): readonly AuthMethod<unknown>[];
   socks4For(methods: readonly AuthMethod<unknown>[]): boolean;
   clientError(err: SocksError, source: SocksAddress | undefined): void;

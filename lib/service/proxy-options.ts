@@ -68,6 +68,7 @@ export const PROXY_OPTIONS: OptionTable = [
       keepalive: KEEPALIVE_OPTION,
       'outbound-address': { type: 'string', arg: 'IP', help: "source address for CONNECT's outbound connections" },
       upstream: { type: 'string', multiple: true, arg: 'URL', help: "send CONNECT through this SOCKS proxy (socks5://, socks5h://,\nsocks4://, socks4a://, user:pass@); repeat for a chain, first\none dialled first; a rule's via: overrides it (via: direct);\nBIND and UDP ASSOCIATE routed upstream are refused (07)" },
+      splice: { type: 'string', arg: 'MODE', help: "move busy tunnels' bytes with splice(2) in the kernel: auto\n(default: when the native addon is built; Linux), on (refuse\nto start without it: npm run build:splice), off (JavaScript)" },
     },
   },
   {

@@ -203,6 +203,7 @@ function serverOptionsFrom(v: Values, keepAlive: number | false, notices: string
     keepAlive,
     outboundAddress: ipFlag(v, 'outbound-address'),
     upstream: v.upstream ? upstreamOf('--upstream', v.upstream as string[]) : undefined,
+    splice: parseChoice('splice', v.splice as string | undefined, ['auto', 'on', 'off'] as const, 'auto'),
   };
 }
 

@@ -14,6 +14,8 @@ import type { Duplex } from 'node:stream';
 export const BACKPRESSURE = 1;
 /** The rate throttle's pause. */
 export const THROTTLE = 2;
+/** The splice relay addon reads the socket now (spliced.ts): never released while it does. */
+export const NATIVE = 4;
 
 const kHeld = Symbol('sockskit.held');
 type Held = Duplex & { [kHeld]?: number };

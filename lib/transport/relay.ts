@@ -15,6 +15,8 @@
 import type { Duplex } from 'node:stream';
 import { SocketReader, adopt, dialledReader, ReaderEvents } from './socket-reader.js';
 import { BACKPRESSURE, THROTTLE, hold, release } from './hold.js';
+import { handOver, type Spliced } from './spliced.js';
+import { SPLICE_DONE, SPLICE_ERROR } from './splice.js';
 
 export interface RelayOptions {
   /** Close both sides after this many ms without traffic (0: never). */
@@ -35,6 +37,13 @@ export interface RelayOptions {
    * the bytes already read are written.
    */
   throttle?: (way: 'up' | 'down', n: number) => number;
+  /**
+   * Moves a tunnel of two TCP sockets to the native splice relay (splice.ts)
+   * once it has carried this many bytes, both ways together (0: as soon as
+   * it can). Undefined: never. The caller checks the addon is there
+   * (useSplice()); a throttled tunnel is never moved.
+   */
+  spliceAfter?: number | undefined;
 }
 
 /** Filled in by relay(): bytes each way, and `end` when the relay destroyed the tunnel (idle timeout, error or reset, linger). */
@@ -61,6 +70,9 @@ function onSideClose(this: Side): void {
 function onSideEnd(this: Side): void {
   this[kTunnel].onEnd(this);
 }
+function trySplice(t: Tunnel): void {
+  t.trySplice();
+}
 
 class Tunnel implements ReaderEvents {
   private closed = false;
@@ -77,6 +89,13 @@ class Tunnel implements ReaderEvents {
   private readonly throttle: RelayOptions['throttle'];
   /** A direction paused by the throttle, until its timer fires. */
   private throttled: { up?: NodeJS.Timeout; down?: NodeJS.Timeout } | undefined;
+  /** Bytes (both ways) before the hand-over to the splice relay; -1: never, or done. */
+  private spliceAfter: number;
+  private carried = 0;
+  private spliceTick = false;
+  /** The splice relay carries the tunnel now. */
+  private spliced: Spliced | undefined;
+  private readonly idleMs: number;
 
   constructor(
     private readonly a: Duplex,
@@ -86,6 +105,8 @@ class Tunnel implements ReaderEvents {
     this.lingerMs = options.lingerTimeout ?? 30000;
     this.counter = options.counter;
     this.throttle = options.throttle;
+    this.idleMs = options.idleTimeout ?? 0;
+    this.spliceAfter = options.throttle || options.spliceAfter === undefined ? -1 : options.spliceAfter;
   }
 
   /** `from` sent FIN: end writing on the other side. */
@@ -98,6 +119,8 @@ class Tunnel implements ReaderEvents {
   destroyBoth(why: 'idle' | 'reset' | 'linger'): void {
     if (this.closed) return;
     this.closed = true;
+    // The addon's dups would keep both connections open: closed first.
+    this.unsplice();
     this.stopLinger();
     if (this.throttled) for (const t of [this.throttled.up, this.throttled.down]) if (t) clearTimeout(t);
     if (this.counter && !this.counter.end) this.counter.end = why;
@@ -109,6 +132,7 @@ class Tunnel implements ReaderEvents {
     this.traffic++;
     if (this.counter) this.counter[way] += n;
     if (this.throttle) this.slowDown(way, this.throttle(way, n));
+    else if (this.spliceAfter >= 0 && (this.carried += n) >= this.spliceAfter) this.wantSplice();
   }
 
   private slowDown(way: 'up' | 'down', ms: number): void {
@@ -125,6 +149,64 @@ class Tunnel implements ReaderEvents {
 
   activity(): void {
     this.traffic++;
+    if (this.spliceAfter >= 0 && this.carried >= this.spliceAfter) this.wantSplice();
+  }
+
+  /** Tries the hand-over once the current I/O callback is over (and its write callbacks have run). */
+  wantSplice(): void {
+    if (this.spliceTick) return;
+    this.spliceTick = true;
+    process.nextTick(trySplice, this);
+  }
+
+  trySplice(): void {
+    this.spliceTick = false;
+    if (this.closed || this.spliceAfter < 0) return;
+    const s = handOver(this.a, this.b, (kind, errno) => this.fromNative(kind, errno));
+    if (s === 'later') return;
+    this.spliceAfter = -1;
+    if (s === 'never') return;
+    this.spliced = s;
+    // Nothing reads into them now.
+    this.reader1?.closed();
+    this.reader2?.closed();
+    if (this.idleMs > 0) {
+      // The sockets see no traffic now: the addon's counts decide.
+      (this.a as Timeoutable).setTimeout?.(0);
+      (this.b as Timeoutable).setTimeout?.(0);
+      s.watchIdle(this.idleMs, () => this.destroyBoth('idle'));
+    }
+  }
+
+  /** The splice relay: a FIN went on (the linger starts, as at 'end'), both directions finished, or a socket failed. */
+  private fromNative(kind: number, _errno: number): void {
+    if (this.closed) return;
+    if (kind !== SPLICE_DONE && kind !== SPLICE_ERROR) return this.startLinger();
+    this.unsplice();
+    if (kind === SPLICE_ERROR) return this.destroyBoth('reset');
+    // Both FINs went on and everything was written: a clean end, as when both sides close in JavaScript.
+    this.closed = true;
+    this.stopLinger();
+    this.a.destroy();
+    this.b.destroy();
+  }
+
+  /** Ends the native tunnel, its counts added to ours (exact at the end: the access log reads them). */
+  private unsplice(): void {
+    const s = this.spliced;
+    if (!s) return;
+    this.spliced = undefined;
+    const [up, down, moves] = s.finish();
+    this.traffic += moves;
+    if (this.counter) {
+      this.counter.up += up;
+      this.counter.down += down;
+    }
+  }
+
+  /** Traffic so far, the splice relay's included. */
+  private trafficNow(): number {
+    return this.traffic + (this.spliced ? this.spliced.moves() : 0);
   }
 
   /**
@@ -134,6 +216,8 @@ class Tunnel implements ReaderEvents {
    * drop those bytes; the linger bounds a peer that never reads.
    */
   onClose(x: Duplex): void {
+    // Somebody destroyed a side (server.close(), a limit, a reload): the addon lets go at once.
+    this.unsplice();
     if (++this.closes === 2) {
       this.stopLinger();
       if (this.throttled) for (const t of [this.throttled.up, this.throttled.down]) if (t) clearTimeout(t);
@@ -148,15 +232,16 @@ class Tunnel implements ReaderEvents {
   /** A FIN or a clean close: from now on a tunnel without traffic for lingerTimeout is freed. */
   startLinger(): void {
     if (this.linger || this.closed || this.lingerMs <= 0) return;
-    this.seen = this.traffic;
+    this.seen = this.trafficNow();
     // Created here, not per tunnel: most tunnels never linger.
     this.linger = setTimeout(() => this.checkLinger(), this.lingerMs);
   }
 
   private checkLinger(): void {
     if (this.closed) return;
-    if (this.traffic !== this.seen) {
-      this.seen = this.traffic;
+    const traffic = this.trafficNow();
+    if (traffic !== this.seen) {
+      this.seen = traffic;
       this.linger!.refresh();
       return;
     }
@@ -183,7 +268,7 @@ class Tunnel implements ReaderEvents {
       if (!to.write(chunk)) hold(from, BACKPRESSURE);
     });
     to.on('drain', () => {
-      this.traffic++;
+      this.activity();
       release(from, BACKPRESSURE);
     });
     release(from, BACKPRESSURE);
@@ -215,6 +300,7 @@ export function relay(a: Duplex, b: Duplex, headForB: Buffer, options: RelayOpti
   }
   t.pipe(a, b, 'up');
   t.pipe(b, a, 'down');
+  if (options.spliceAfter === 0) t.wantSplice();
   const idle = options.idleTimeout ?? 0;
   if (idle > 0) {
     const onIdle = (): void => t.destroyBoth('idle');

@@ -26,7 +26,8 @@ const BUILTINS: Record<Layer, readonly string[]> = {
   protocol: ['crypto', 'buffer', 'util', 'stream'],
   // child_process: the auth-helper pool (methods/squid-helper/) runs helper programs; module: the optional Kerberos binding.
   methods: ['crypto', 'buffer', 'util', 'stream', 'events', 'fs', 'net', 'path', 'module', 'child_process'],
-  transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util'],
+  // module: the optional splice relay addon (transport/splice.ts).
+  transport: ['stream', 'events', 'net', 'dns', 'buffer', 'util', 'module'],
   server: ['net', 'dns', 'dgram', 'events', 'stream', 'buffer', 'util', 'crypto', 'os', 'fs'],
   // crypto: the agent's TLS pool key hashes key material (tls-pool-key.ts).
   client: ['net', 'dns', 'dgram', 'events', 'stream', 'http', 'https', 'tls', 'buffer', 'util', 'url', 'module', 'crypto'],

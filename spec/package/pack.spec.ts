@@ -75,17 +75,18 @@ describe('the npm package (npm pack, offline install in a fresh project)', funct
     for (const d of named) expect(existsSync(path.join(ROOT, d)), `${d}, named by the README`).to.equal(true);
     expect(files.filter((f) => f.startsWith('docs/'))).to.deep.equal([]);
     expect(files.filter((f) => f.startsWith('spec/') || f.startsWith('dist/spec/'))).to.deep.equal([]);
-    // The Kerberos binding ships as sources and its build script, never as a build.
+    // The native addons ship as sources and their build scripts, never as a build.
     expect(files).to.include.members(['native/kerberos/binding.gyp', 'native/kerberos/src/addon.c', 'native/kerberos/src/gk.h', 'scripts/build-kerberos.mjs']);
-    expect(files.filter((f) => f.startsWith('native/kerberos/build'))).to.deep.equal([]);
+    expect(files).to.include.members(['native/splice/binding.gyp', 'native/splice/src/addon.c', 'native/splice/src/tunnel.h', 'scripts/build-splice.mjs', 'scripts/native-build.mjs']);
+    expect(files.filter((f) => f.startsWith('native/kerberos/build') || f.startsWith('native/splice/build'))).to.deep.equal([]);
   });
 
-  it('installs without building sockskit: prepare not packed, the one install script the Kerberos binding\'s best effort, no TypeScript, dist the packed one', () => {
+  it('installs without building sockskit: prepare not packed, the one install script the native addons\' best effort, no TypeScript, dist the packed one', () => {
     const scripts = packed.manifest.scripts ?? {};
     // The build (prepare) is stripped at pack time; what remains is the optional
-    // Kerberos addon's build, which always exits 0 (scripts/build-kerberos.mjs).
+    // addons' builds, which always exit 0 (scripts/build-kerberos.mjs, build-splice.mjs).
     expect(Object.keys(scripts).filter((k) => INSTALL_SCRIPTS.includes(k))).to.deep.equal(['install']);
-    expect(scripts.install).to.equal('node scripts/build-kerberos.mjs');
+    expect(scripts.install).to.equal('node scripts/build-kerberos.mjs && node scripts/build-splice.mjs');
     expect(existsSync(path.join(dir, 'node_modules', 'typescript'))).to.equal(false);
     expect(readFileSync(path.join(installed, 'dist/lib/index.js'), 'utf8')).to.equal(readFileSync(path.join(ROOT, 'dist/lib/index.js'), 'utf8'));
   });

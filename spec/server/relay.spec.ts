@@ -4,6 +4,7 @@
  * arrives intact (sha256 both ways) whatever the pace of writers and readers,
  * through each read path (reused buffers written without a copy, copies, and
  * the 'data' fallback for accepted sockets) and through GSS-API encapsulation.
+ * The linger and counter specs run on both relay paths (JavaScript, splice).
  */
 import net from 'node:net';
 import { expect } from 'chai';
@@ -11,9 +12,10 @@ import { readBuffersInUse, dial } from '../../lib/transport/socket-reader.js';
 import { relay, RelayCounter } from '../../lib/transport/relay.js';
 import { sleep } from '../support/helpers.js';
 import { waitFor } from '../support/server.js';
+import { eachRelayPath } from '../support/relay-paths.js';
 import { LOCAL, sockets, startServer, cleanup, target, tunnel, SOURCE, send, receive } from '../support/relay.js';
 
-describe('relay: half-open tunnels are freed after lingerTimeout', () => {
+describe('relay: half-open tunnels are freed after lingerTimeout', () => eachRelayPath(() => {
   afterEach(cleanup);
 
   it('the client sends FIN and the destination stays silent: both closed after the linger', async function () {
@@ -70,14 +72,15 @@ describe('relay: half-open tunnels are freed after lingerTimeout', () => {
     await sleep(500);
     expect(server.connections).to.equal(1);
   });
-});
+}));
 
 describe('relay: read buffers', function () {
   this.timeout(30000);
   afterEach(cleanup);
 
+  // splice 'off': these are about the JavaScript relay's reads, which a hand-over would end.
   it('an accepted client socket is read into reused buffers on this Node (not the fallback)', async () => {
-    const { port } = await startServer();
+    const { port } = await startServer({ splice: 'off' });
     const t = await target();
     const c = await tunnel(port, t.port);
     const d = await t.next();
@@ -92,7 +95,7 @@ describe('relay: read buffers', function () {
   });
 
   it('a tunnel that goes quiet after a burst holds no read buffer of its own', async () => {
-    const { port } = await startServer();
+    const { port } = await startServer({ splice: 'off' });
     const t = await target();
     const c = await tunnel(port, t.port);
     const d = await t.next();
@@ -119,6 +122,7 @@ describe('relay: read buffers', function () {
 describe('relay: counters', function () {
   this.timeout(20000);
   afterEach(cleanup);
+  eachRelayPath((p) => {
 
   /** A connected pair on 127.0.0.1: [the relay's side, the test's side]; the relay's side is accepted or dial()ed. */
   async function pair(relaySide: 'accepted' | 'dialled'): Promise<[net.Socket, net.Socket]> {
@@ -136,7 +140,7 @@ describe('relay: counters', function () {
     const [c1, client] = await pair('accepted');
     const [u1, upstream] = await pair('dialled');
     const counter = { up: 0, down: 0 } as RelayCounter;
-    relay(c1, u1, Buffer.from('head'), { counter, lingerTimeout: 200 });
+    relay(c1, u1, Buffer.from('head'), { counter, lingerTimeout: 200, spliceAfter: p.spliceAfter });
     const atUp = receive(upstream, 'fast');
     const atClient = receive(client, 'fast');
     await Promise.all([send(client, 1_000_003, 'fast'), send(upstream, 2_000_001, 'slow')]);
@@ -146,10 +150,11 @@ describe('relay: counters', function () {
     const [c2, client2] = await pair('accepted');
     const [u2, up2] = await pair('dialled');
     const counter2 = { up: 0, down: 0 } as RelayCounter;
-    relay(c2, u2, Buffer.alloc(0), { counter: counter2, lingerTimeout: 200 });
+    relay(c2, u2, Buffer.alloc(0), { counter: counter2, lingerTimeout: 200, spliceAfter: p.spliceAfter });
     up2.resume();
     client2.end(); // then silence: freed by the linger
     await waitFor(() => c2.destroyed && u2.destroyed, 3000, 'the linger');
     expect(counter2.end).to.equal('linger');
+  });
   });
 });

@@ -63,7 +63,7 @@ export interface ProjectOptions {
   link?: string[];
   /** An undici directory to put at node_modules/undici (from undiciMajor()). */
   undici?: string;
-  /** Let the package's install script try the Kerberos addon build (default: skipped, SOCKSKIT_SKIP_KERBEROS_BUILD=1). */
+  /** Let the package's install script try the Kerberos addon build (default: skipped, SOCKSKIT_SKIP_KERBEROS_BUILD=1; the splice addon's is always skipped). */
   kerberos?: boolean;
 }
 
@@ -74,7 +74,7 @@ export async function project(name: string, o: ProjectOptions = {}): Promise<str
   mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, private: true, type: o.type ?? 'module' }));
   for (const d of await runtimeDeps()) cpSync(path.join(ROOT, 'node_modules', d), path.join(dir, 'node_modules', d), { recursive: true });
-  const install = await npm(['install', '--offline', '--no-audit', '--no-fund', '--no-save', packed.tarball], dir, 180_000, o.kerberos ? {} : { SOCKSKIT_SKIP_KERBEROS_BUILD: '1' });
+  const install = await npm(['install', '--offline', '--no-audit', '--no-fund', '--no-save', packed.tarball], dir, 180_000, { SOCKSKIT_SKIP_SPLICE_BUILD: '1', ...(o.kerberos ? {} : { SOCKSKIT_SKIP_KERBEROS_BUILD: '1' }) });
   if (install.code !== 0) throw new Error(`npm install of the tarball in ${name}:\n${install.stderr}`);
   // After the install: npm would prune a package the project's package.json does not name.
   if (o.undici) cpSync(o.undici, path.join(dir, 'node_modules', 'undici'), { recursive: true });

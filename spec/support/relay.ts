@@ -164,8 +164,12 @@ export const READ_PATHS = [
   
 ];
 
-/** sha256 both ways for every writer/reader pace and end order, through each of `paths`. */
-export function integrityAcrossPaths(paths: typeof READ_PATHS): void {
+/**
+ * sha256 both ways for every writer/reader pace and end order, through each
+ * of `paths`, on a server with `server` options (default: the JavaScript
+ * relay all the way, splice 'off': its read paths are what is checked).
+ */
+export function integrityAcrossPaths(paths: typeof READ_PATHS, server: SocksServerOptions = { splice: 'off' }): void {
   for (const p of paths) {
     describe(p.name, () => {
       let saved: ReturnType<typeof readerTuning>;
@@ -173,12 +177,12 @@ export function integrityAcrossPaths(paths: typeof READ_PATHS): void {
       after(() => readerTuning(saved));
       for (const [writer, reader, first] of COMBOS) {
         it(`${writer} writers, ${reader} readers, the ${first} ends first`, async () => {
-          const { server, port } = await startServer();
+          const { server: s, port } = await startServer(server);
           const t = await target();
           const c = await tunnel(port, t.port);
           const d = await t.next();
           await exchange(c, d, writer, reader, first);
-          await waitFor(() => server.connections === 0, 5000, 'the tunnel to close');
+          await waitFor(() => s.connections === 0, 5000, 'the tunnel to close');
           await waitFor(() => readBuffersInUse() === 0, 2000, `read buffers given back (${readBuffersInUse()} held)`);
         });
       }

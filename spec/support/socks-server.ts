@@ -17,8 +17,14 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
+/** Options every server started from now on gets under its own (eachRelayPath() sets the relay path). */
+let defaults: SocksServerOptions = {};
+export function setServerDefaults(o: SocksServerOptions): void {
+  defaults = o;
+}
+
 export async function startSocksServer(options: SocksServerOptions = {}, host = '127.0.0.1', track?: SocksServer[]): Promise<StartedServer> {
-  const server = new SocksServer(options);
+  const server = new SocksServer({ ...defaults, ...options });
   const errors: SocksError[] = [];
   server.on('clientError', (e: SocksError) => errors.push(e));
   track?.push(server);
