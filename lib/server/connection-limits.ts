@@ -14,6 +14,7 @@
 import type { Duplex } from 'node:stream';
 import { DESCRIPTORS_PER_CONNECTION, MAX_CONNECTIONS_CAP, descriptorBudget } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
+import { LinkList, type Link } from './link-list.js';
 
 /** A user's buckets at one rate, one per direction. */
 interface Buckets {
@@ -39,30 +40,41 @@ export interface ConnectionLimitsOptions {
 }
 
 interface Held {
+  /** The limits that admitted the socket (a socket carries one Held, from one ConnectionLimits). */
+  owner: ConnectionLimits;
   host: string | undefined;
   descriptors: number;
   /** The verified user admitUser() counted for this connection (released with it). */
-  user?: string;
+  user: string | undefined;
+  /** Its place among the connections still in their handshake (evictOldest's order), until handshakeOver(). */
+  handshake: Link<Duplex> | undefined;
 }
 
+/**
+ * Each admitted socket carries its Held: no Map or Set keyed by sockets
+ * (link-list.ts says why they cost every scavenge).
+ */
+const kHeld = Symbol('sockskit.limits');
+type Holder = Duplex & { [kHeld]?: Held | undefined };
+
 export class ConnectionLimits {
-  /** Admitted connections and what each holds. */
-  private readonly held = new Map<Duplex, Held>();
-  /** Connections that have not sent their request yet, oldest first (the eviction order). */
-  private readonly handshaking = new Set<Duplex>();
+  /** Admitted connections not yet released. */
+  private count = 0;
+  private readonly handshaking = new LinkList<Duplex>();
   private readonly perSource = new Map<string, number>();
   private charged = 0;
   private readonly users = new Map<string, UserState>();
-  /** null: not read yet (read at the first accept, once the listeners and log files are open). */
   private budget: number | undefined | null = null;
 
   constructor(private readonly o: ConnectionLimitsOptions = {}) {}
 
-  /** Connections admitted and not closed. */
   get open(): number {
-    return this.held.size;
+    return this.count;
   }
-  /** Descriptors budgeted to open connections. */
+  private held(s: Duplex): Held | undefined {
+    const h = (s as Holder)[kHeld];
+    return h !== undefined && h.owner === this ? h : undefined;
+  }
   get descriptorsHeld(): number {
     return this.charged;
   }
@@ -90,9 +102,9 @@ export class ConnectionLimits {
    * per connection, not a closure and a once wrapper each).
    */
   admit(socket: Duplex, host: string, perSource: boolean): void {
-    const h: Held = { host: perSource ? host : undefined, descriptors: DESCRIPTORS_PER_CONNECTION };
-    this.held.set(socket, h);
-    this.handshaking.add(socket);
+    const h: Held = { owner: this, host: perSource ? host : undefined, descriptors: DESCRIPTORS_PER_CONNECTION, user: undefined, handshake: this.handshaking.add(socket) };
+    (socket as Holder)[kHeld] = h;
+    this.count++;
     this.charged += h.descriptors;
     if (h.host !== undefined) this.perSource.set(host, this.fromSource(host) + 1);
   }
@@ -102,7 +114,7 @@ export class ConnectionLimits {
    * maxConnections), false when the budget has no room: nothing is charged then.
    */
   charge(socket: Duplex, n: number, enforce: boolean): boolean {
-    const h = this.held.get(socket);
+    const h = this.held(socket);
     if (!h) return true;
     const b = this.descriptors;
     if (enforce && b !== undefined && this.charged + n > b) return false;
@@ -121,7 +133,7 @@ export class ConnectionLimits {
     if (max !== undefined && max > 0 && u.open >= max) return false;
     u.open++;
     this.users.set(user, u);
-    const h = this.held.get(socket);
+    const h = this.held(socket);
     // An admitted connection gives its user back in release(), which runs at its close anyway.
     if (h && h.user === undefined) h.user = user;
     else socket.once('close', () => this.userLeft(user));
@@ -145,22 +157,26 @@ export class ConnectionLimits {
 
   /** The connection has sent its request (or ended): no longer evictable. */
   handshakeOver(s: Duplex): void {
-    this.handshaking.delete(s);
+    const h = this.held(s);
+    if (h?.handshake) this.handshaking.remove(h.handshake);
+    if (h) h.handshake = undefined;
   }
 
   /** Takes the connection longest in its handshake out of the counts (the caller closes it); undefined when none is. */
   evictOldest(): Duplex | undefined {
-    const oldest = this.handshaking.values().next().value as Duplex | undefined;
+    const oldest = this.handshaking.first();
     if (oldest) this.release(oldest);
     return oldest;
   }
 
   /** The admitted connection closed (or was evicted): out of the counts. Twice is harmless. */
   release(s: Duplex): void {
-    const h = this.held.get(s);
-    this.handshaking.delete(s);
+    const h = this.held(s);
     if (!h) return;
-    this.held.delete(s);
+    if (h.handshake) this.handshaking.remove(h.handshake);
+    h.handshake = undefined;
+    (s as Holder)[kHeld] = undefined;
+    this.count--;
     this.charged -= h.descriptors;
     if (h.user !== undefined) this.userLeft(h.user);
     if (h.host === undefined) return;

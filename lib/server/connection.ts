@@ -27,6 +27,7 @@ import { runHook, type Decider } from './request-context.js';
 import { AuthContext } from './auth-context.js';
 import type { RuleSubject } from './resolve.js';
 import { ConnectionState } from './connection-state.js';
+import type { Link } from './link-list.js';
 import { DEFAULTS } from './defaults.js';
 import type { ConnectionHost, ConnInfo } from './types.js';
 
@@ -67,6 +68,8 @@ export class Connection extends ConnectionState implements Dispatchable, Decider
   private pendingEnc: Encapsulation | undefined;
   /** PROXY protocol: the header's bytes so far, until it is read. */
   private headerBuf: Buffer | undefined;
+  /** Its place in the server's list of open connections. */
+  private tracked: Link<Duplex> | undefined;
 
   constructor(server: ConnectionHost, socket: Duplex, info: ConnInfo) {
     super(server, socket, info);
@@ -79,7 +82,7 @@ export class Connection extends ConnectionState implements Dispatchable, Decider
   /** `inheritedKeepAlive`: the keepalive the socket already has from the listening socket (then not set again). */
   start(inheritedKeepAlive?: number | false): void {
     const { socket, options: o } = this;
-    this.server.registry.track(socket);
+    this.tracked = this.server.registry.track(socket);
     // The record needs both addresses, and a closed socket no longer has them.
     if (this.server.listenerCount('connectionEnd') > 0) {
       void (this.source, this.local);
@@ -187,7 +190,8 @@ export class Connection extends ConnectionState implements Dispatchable, Decider
       this.ledger.error ??= 'auth';
       this.ledger.authMethod ??= this.engine.selected?.name;
     }
-    this.server.registry.untrack(this.socket);
+    if (this.tracked) this.server.registry.untrack(this.tracked);
+    this.tracked = undefined;
     this.server.ended(this);
     this.auth?.closed();
     this.runClosers();

@@ -8,6 +8,7 @@
 import type { Duplex } from 'node:stream';
 import { ERROR_CLASSES, type ErrorClass } from './access-log.js';
 import { armMarked } from '../transport/keepalive-later.js';
+import { LinkList, type Link } from './link-list.js';
 
 /** The plain counters of SocksServerStats, in order: what stats(), the metrics and their sums go through. */
 export const STAT_KEYS = ['accepted', 'refused', 'open', 'tunnels', 'tunnelsOpen', 'handoffs', 'bytesUp', 'bytesDown', 'noDescriptor', 'healthChecks'] as const;
@@ -34,18 +35,26 @@ export function zeroStats(): Record<StatKey, number> {
   return Object.fromEntries(STAT_KEYS.map((k) => [k, 0])) as Record<StatKey, number>;
 }
 
-/** An outbound stream's registry: its 'close' listener is one shared function, not a closure per tunnel. */
+/**
+ * An outbound stream's place in its registry's list: its 'close' listener is
+ * one shared function, not a closure per tunnel.
+ */
 const kRegistry = Symbol('sockskit.registry');
-type Tracked = Duplex & { [kRegistry]: ConnectionRegistry };
+type Tracked = Duplex & { [kRegistry]?: Link<Duplex> | undefined };
 function untrackUpstream(this: Tracked): void {
-  this[kRegistry].upstreamClosed(this);
+  const link = this[kRegistry];
+  this[kRegistry] = undefined;
+  if (link) link.list?.remove(link);
 }
 
 export class ConnectionRegistry {
-  /** This server's client connections (drain and close() wait for and destroy them). */
-  readonly open = new Set<Duplex>();
-  /** Outbound streams of tunnels, destroyed on close(). */
-  private readonly upstreams = new Set<Duplex>();
+  /**
+   * This server's client connections (drain and close() wait for and destroy
+   * them), and the outbound streams of its tunnels (destroyed on close()):
+   * lists, not Sets (link-list.ts).
+   */
+  readonly open = new LinkList<Duplex>();
+  private readonly upstreams = new LinkList<Duplex>();
   /** Called after each reconfigure (open UDP associations re-check their identity). */
   private readonly reconfigureWatchers = new Set<() => void>();
   /** The counters; `open` is read from the set. */
@@ -69,26 +78,22 @@ export class ConnectionRegistry {
     this.errorClasses.limit++;
   }
 
-  track(s: Duplex): void {
-    this.open.add(s);
+  /** A client connection: the caller keeps the Link and gives it back to untrack(). */
+  track(s: Duplex): Link<Duplex> {
+    return this.open.add(s);
   }
-  untrack(s: Duplex): void {
-    this.open.delete(s);
+  untrack(link: Link<Duplex>): void {
+    this.open.remove(link);
   }
-  /** An outbound stream that close() must also destroy. */
+  /** An outbound stream that close() must also destroy (out of the list at its 'close'). */
   trackUpstream(s: Duplex): void {
-    this.upstreams.add(s);
-    (s as Tracked)[kRegistry] = this;
+    (s as Tracked)[kRegistry] = this.upstreams.add(s);
     s.on('close', untrackUpstream);
   }
   /** Arms TCP keepalive on the outbound streams marked for it (keepalive-later.ts); false when none is open. */
   armKeepAlive(delayMs: number): boolean {
     armMarked(this.upstreams, delayMs);
     return this.upstreams.size > 0;
-  }
-  /** @internal */
-  upstreamClosed(s: Duplex): void {
-    this.upstreams.delete(s);
   }
   /** Destroys every client connection and outbound stream. */
   destroyAll(): void {
