@@ -28,7 +28,13 @@ export function hold(s: Duplex, why: number): void {
 
 /** `why` no longer holds `s`: reading resumes unless another reason still does. */
 export function release(s: Duplex, why: number): void {
-  const left = ((s as Held)[kHeld] ?? 0) & ~why;
+  const was = (s as Held)[kHeld];
+  // Never held (every socket as its relay starts): no property added to it.
+  if (was === undefined) {
+    if (!s.destroyed) s.resume();
+    return;
+  }
+  const left = was & ~why;
   (s as Held)[kHeld] = left;
   if (left === 0 && !s.destroyed) s.resume();
 }
