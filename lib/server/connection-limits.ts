@@ -60,21 +60,26 @@ type Holder = Duplex & { [kHeld]?: Held | undefined };
 export class ConnectionLimits {
   /** Admitted connections not yet released. */
   private count = 0;
+  /** Connections that have not sent their request yet, oldest first (the eviction order). */
   private readonly handshaking = new LinkList<Duplex>();
   private readonly perSource = new Map<string, number>();
   private charged = 0;
   private readonly users = new Map<string, UserState>();
+  /** null: not read yet (read at the first accept, once the listeners and log files are open). */
   private budget: number | undefined | null = null;
 
   constructor(private readonly o: ConnectionLimitsOptions = {}) {}
 
+  /** Connections admitted and not closed. */
   get open(): number {
     return this.count;
   }
+  /** What `s` holds here, if these limits admitted it. */
   private held(s: Duplex): Held | undefined {
     const h = (s as Holder)[kHeld];
     return h !== undefined && h.owner === this ? h : undefined;
   }
+  /** Descriptors budgeted to open connections. */
   get descriptorsHeld(): number {
     return this.charged;
   }
@@ -102,6 +107,8 @@ export class ConnectionLimits {
    * per connection, not a closure and a once wrapper each).
    */
   admit(socket: Duplex, host: string, perSource: boolean): void {
+    // The same socket admitted again (an embedder's handle() twice) counts once.
+    this.release(socket);
     const h: Held = { owner: this, host: perSource ? host : undefined, descriptors: DESCRIPTORS_PER_CONNECTION, user: undefined, handshake: this.handshaking.add(socket) };
     (socket as Holder)[kHeld] = h;
     this.count++;
