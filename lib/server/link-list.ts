@@ -3,14 +3,15 @@
  * its Link, which the caller keeps (on whatever owns the value) and hands back
  * to remove it, in O(1).
  *
- * Why not a Set or a Map keyed by the socket: V8 rehashes such a table as
- * entries come and go, and keeps the old table (for iterators that may still
- * walk it) with every entry it held. Once the tables live in the old
- * generation, those stale entries keep closed sockets, and everything they
- * reach, alive through every scavenge until the next full collection: with
- * four such collections per connection, each scavenge promoted 1.6 MB and
- * took 8 ms at 4,000 connections/s, against 0.15 MB and 1 ms without them
- * (docs/performance.md, "Round three, late").
+ * Why not a Set or a Map keyed by the socket: measured, four such
+ * collections per connection made each scavenge promote 1.6 MB and take
+ * 8 ms at 4,000 connections/s, against 0.15 MB and 1 ms without them, each
+ * collection adding its part (docs/performance.md, "Round three, late").
+ * The likely reason: V8 rehashes such a table as entries come and go and
+ * keeps the old table, entries included, for iterators that may still walk
+ * it; once the tables live in the old generation, those stale entries keep
+ * closed sockets, and all they reach, alive through every scavenge until the
+ * next full collection.
  */
 export interface Link<T> {
   readonly value: T;
