@@ -7,11 +7,10 @@
  * collections per connection made each scavenge promote 1.6 MB and take
  * 8 ms at 4,000 connections/s, against 0.15 MB and 1 ms without them, each
  * collection adding its part (docs/performance.md, "Round three, late").
- * The likely reason: V8 rehashes such a table as entries come and go and
- * keeps the old table, entries included, for iterators that may still walk
- * it; once the tables live in the old generation, those stale entries keep
- * closed sockets, and all they reach, alive through every scavenge until the
- * next full collection.
+ * Why exactly is not traced: a synthetic loop with a Set of plain objects
+ * does not show it, so it takes what sockets are (native handles, weak
+ * references) together with hash tables that outlive them in the old
+ * generation; the lists keep no reference to a socket once it is out.
  */
 export interface Link<T> {
   readonly value: T;
